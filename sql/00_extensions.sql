@@ -1,0 +1,28 @@
+-- Extensions and schemas.
+--   caom2      the CAOM 2.4 model (tables, checksums, persistence functions)
+--   ivoa       IVOA-standard views (ObsCore)
+--   tap_schema TAP 1.1's self-description, derived from the catalog
+--   hstvo      the site's own settings and bookkeeping
+CREATE EXTENSION IF NOT EXISTS pg_sphere;
+
+CREATE SCHEMA IF NOT EXISTS caom2;
+CREATE SCHEMA IF NOT EXISTS ivoa;
+CREATE SCHEMA IF NOT EXISTS tap_schema;
+CREATE SCHEMA IF NOT EXISTS hstvo;
+
+-- Site settings a DBA can read and change from psql (publisher authority, service URL, ...).
+CREATE TABLE IF NOT EXISTS hstvo.setting (
+    name  text PRIMARY KEY,
+    value text NOT NULL,
+    description text
+);
+INSERT INTO hstvo.setting (name, value, description) VALUES
+    ('publisher_authority', 'ivo://hstvo.example',
+     'IVOA authority of this archive; Plane.publisherID = {authority}/{collection}?{observationID}/{productID}'),
+    ('service_url', 'http://127.0.0.1:8080',
+     'public base URL of the HTTP service; ObsCore access_url points to its DataLink endpoint')
+ON CONFLICT (name) DO NOTHING;
+
+CREATE OR REPLACE FUNCTION hstvo.setting(setting_name text) RETURNS text
+LANGUAGE sql STABLE AS
+$$ SELECT value FROM hstvo.setting WHERE name = setting_name $$;
