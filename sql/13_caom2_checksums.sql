@@ -12,7 +12,7 @@
 
 CREATE OR REPLACE FUNCTION caom2.ck_str(v text) RETURNS bytea
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
-$$ SELECT convert_to(btrim(v, E' \t\n\r\f\v'), 'UTF8') $$;
+$$ SELECT convert_to(btrim(v, E' \t\n\r\f\x0B'), 'UTF8') $$;
 
 CREATE OR REPLACE FUNCTION caom2.ck_bool(v integer) RETURNS bytea
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
@@ -148,7 +148,6 @@ $$ SELECT caom2.ck_digest(ARRAY[
         caom2.ck_str(r.energy_bandpassname),
         caom2.ck_interval(r.energy_bounds_lower, r.energy_bounds_samples, r.energy_bounds_upper),
         int8send(r.energy_dimension),
-        caom2.ck_list(r.energy_energybands, '|'),
         caom2.ck_list(r.energy_energybands, '|'),
         float8send(r.energy_resolvingpower),
         caom2.ck_interval(r.energy_resolvingpowerbounds_lower, r.energy_resolvingpowerbounds_samples, r.energy_resolvingpowerbounds_upper),

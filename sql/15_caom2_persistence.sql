@@ -84,48 +84,59 @@ BEGIN
     PERFORM caom2.set_flag('replacing', false);
     PERFORM caom2.set_flag('trusted', true);
 
+    -- Each function runs in FROM (LATERAL), once per row: `(f(x)).*` in a select list would run
+    -- f once per column and make the planner inline the checksum into every one of them.
     INSERT INTO caom2.observation
-    SELECT (jsonb_populate_record(NULL::caom2.observation,
-                caom2.with_state(o, caom2.observation_meta_checksum(
-                    jsonb_populate_record(NULL::caom2.observation, o)),
-                    previous->(new_id::text), keep_timestamps))).*;
+    SELECT r.*
+      FROM jsonb_populate_record(NULL::caom2.observation, o) AS raw,
+           LATERAL caom2.observation_meta_checksum(raw) AS m(meta),
+           LATERAL jsonb_populate_record(NULL::caom2.observation, caom2.with_state(
+               o, m.meta, previous->(new_id::text), keep_timestamps)) AS r;
 
     INSERT INTO caom2.plane
-    SELECT (jsonb_populate_record(NULL::caom2.plane,
-                caom2.with_state(j, caom2.plane_meta_checksum(jsonb_populate_record(NULL::caom2.plane, j)),
-                                 previous->(j->>'planeid'), keep_timestamps))).*
+    SELECT r.*
       FROM (SELECT p || jsonb_build_object('obsid', new_id, 'seq', n) AS j
-              FROM jsonb_array_elements(doc->'planes') WITH ORDINALITY AS t(p, n)) AS rows;
+              FROM jsonb_array_elements(doc->'planes') WITH ORDINALITY AS t(p, n)) AS rows,
+           LATERAL jsonb_populate_record(NULL::caom2.plane, rows.j) AS raw,
+           LATERAL caom2.plane_meta_checksum(raw) AS m(meta),
+           LATERAL jsonb_populate_record(NULL::caom2.plane, caom2.with_state(
+               rows.j, m.meta, previous->(rows.j->>'planeid'), keep_timestamps)) AS r;
 
     INSERT INTO caom2.artifact
-    SELECT (jsonb_populate_record(NULL::caom2.artifact,
-                caom2.with_state(j, caom2.artifact_meta_checksum(jsonb_populate_record(NULL::caom2.artifact, j)),
-                                 previous->(j->>'artifactid'), keep_timestamps))).*
+    SELECT r.*
       FROM (SELECT a || jsonb_build_object('obsid', new_id, 'planeid', p->'planeid', 'seq', n) AS j
               FROM jsonb_array_elements(doc->'planes') AS tp(p),
-                   jsonb_array_elements(p->'artifacts') WITH ORDINALITY AS ta(a, n)) AS rows;
+                   jsonb_array_elements(p->'artifacts') WITH ORDINALITY AS ta(a, n)) AS rows,
+           LATERAL jsonb_populate_record(NULL::caom2.artifact, rows.j) AS raw,
+           LATERAL caom2.artifact_meta_checksum(raw) AS m(meta),
+           LATERAL jsonb_populate_record(NULL::caom2.artifact, caom2.with_state(
+               rows.j, m.meta, previous->(rows.j->>'artifactid'), keep_timestamps)) AS r;
 
     INSERT INTO caom2.part
-    SELECT (jsonb_populate_record(NULL::caom2.part,
-                caom2.with_state(j, caom2.part_meta_checksum(jsonb_populate_record(NULL::caom2.part, j)),
-                                 previous->(j->>'partid'), keep_timestamps))).*
+    SELECT r.*
       FROM (SELECT pa || jsonb_build_object('obsid', new_id, 'planeid', p->'planeid',
                                             'artifactid', a->'artifactid', 'seq', n) AS j
               FROM jsonb_array_elements(doc->'planes') AS tp(p),
                    jsonb_array_elements(p->'artifacts') AS ta(a),
-                   jsonb_array_elements(a->'parts') WITH ORDINALITY AS tpa(pa, n)) AS rows;
+                   jsonb_array_elements(a->'parts') WITH ORDINALITY AS tpa(pa, n)) AS rows,
+           LATERAL jsonb_populate_record(NULL::caom2.part, rows.j) AS raw,
+           LATERAL caom2.part_meta_checksum(raw) AS m(meta),
+           LATERAL jsonb_populate_record(NULL::caom2.part, caom2.with_state(
+               rows.j, m.meta, previous->(rows.j->>'partid'), keep_timestamps)) AS r;
 
     INSERT INTO caom2.chunk
-    SELECT (jsonb_populate_record(NULL::caom2.chunk,
-                caom2.with_state(j, caom2.chunk_meta_checksum(jsonb_populate_record(NULL::caom2.chunk, j)),
-                                 previous->(j->>'chunkid'), keep_timestamps))).*
+    SELECT r.*
       FROM (SELECT c || jsonb_build_object('obsid', new_id, 'planeid', p->'planeid',
                                            'artifactid', a->'artifactid',
                                            'partid', pa->'partid', 'seq', n) AS j
               FROM jsonb_array_elements(doc->'planes') AS tp(p),
                    jsonb_array_elements(p->'artifacts') AS ta(a),
                    jsonb_array_elements(a->'parts') AS tpa(pa),
-                   jsonb_array_elements(pa->'chunks') WITH ORDINALITY AS tc(c, n)) AS rows;
+                   jsonb_array_elements(pa->'chunks') WITH ORDINALITY AS tc(c, n)) AS rows,
+           LATERAL jsonb_populate_record(NULL::caom2.chunk, rows.j) AS raw,
+           LATERAL caom2.chunk_meta_checksum(raw) AS m(meta),
+           LATERAL jsonb_populate_record(NULL::caom2.chunk, caom2.with_state(
+               rows.j, m.meta, previous->(rows.j->>'chunkid'), keep_timestamps)) AS r;
 
     PERFORM caom2.set_flag('trusted', false);
     PERFORM caom2.set_flag('defer_rollup', false);

@@ -60,8 +60,8 @@ def pieces(spec: tuple, row: str, path: tuple[str, ...] = ()) -> list[str]:
     parent = path[-1] if path else ""
     named = []
     for node in spec:
-        if isinstance(node, Leaf) and node.column and node.column != column_of(path, node):
-            continue  # a legacy alias of another element (2.3's emBand)
+        if isinstance(node, Leaf) and node.legacy:
+            continue  # an older version's alias of another element (2.3's emBand)
         named.append((attribute_name(parent, node.tag), node))
     out: list[str] = []
     for _, node in sorted(named, key=lambda item: item[0]):
@@ -87,7 +87,7 @@ HEADER = r"""-- caom2 checksums: metaChecksum of each entity, computed in the da
 
 CREATE OR REPLACE FUNCTION caom2.ck_str(v text) RETURNS bytea
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
-$$ SELECT convert_to(btrim(v, E' \t\n\r\f\v'), 'UTF8') $$;
+$$ SELECT convert_to(btrim(v, E' \t\n\r\f\x0B'), 'UTF8') $$;
 
 CREATE OR REPLACE FUNCTION caom2.ck_bool(v integer) RETURNS bytea
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS

@@ -43,6 +43,7 @@ class Leaf:
     required: bool = False
     item: str | None = None  # child element name of list kinds
     column: str | None = None  # when it differs from the joined path
+    legacy: bool = False  # an older CAOM version's name for another leaf: read, never written
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,8 @@ def G(tag: str, *children, required: bool = False) -> Group:
 
 
 def L(tag: str, kind: str = "str", required: bool = False, item: str | None = None,
-      column: str | None = None) -> Leaf:
-    return Leaf(tag, kind, required, item, column)
+      column: str | None = None, legacy: bool = False) -> Leaf:
+    return Leaf(tag, kind, required, item, column, legacy)
 
 
 def _axis(tag: str = "axis", required: bool = False) -> Group:
@@ -145,7 +146,7 @@ PLANE = (
       _interval("resolvingPowerBounds"), L("sampleSize", "double"), L("bandpassName"),
       L("energyBands", "bands", item="emBand"),
       # CAOM 2.3 and earlier: one <emBand> directly under <energy>; read only
-      L("emBand", "bands", column="energy_energybands"),
+      L("emBand", "bands", column="energy_energybands", legacy=True),
       L("restwav", "double"),
       G("transition", L("species", required=True), L("transition", required=True))),
     G("time", _interval("bounds"), L("dimension", "long"), L("resolution", "double"),
