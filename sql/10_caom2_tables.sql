@@ -61,6 +61,7 @@ CREATE TABLE IF NOT EXISTS caom2.observation (
     environment_ambienttemp                          double precision,
     environment_photometric                          integer,
     members                                          text,
+    empty_elements                                   text[],  -- value objects present but empty in the XML
     metaproducer                                     text,
     lastmodified                                     timestamp NOT NULL,
     maxlastmodified                                  timestamp NOT NULL,
@@ -162,6 +163,7 @@ CREATE TABLE IF NOT EXISTS caom2.plane (
     time_bounds_width                                double precision,
     custom_bounds                                    caom2.float8range,
     custom_bounds_width                              double precision,
+    empty_elements                                   text[],  -- value objects present but empty in the XML
     metaproducer                                     text,
     lastmodified                                     timestamp NOT NULL,
     maxlastmodified                                  timestamp NOT NULL,
@@ -195,6 +197,7 @@ CREATE TABLE IF NOT EXISTS caom2.artifact (
     contenttype                                      text,
     contentlength                                    bigint,
     contentchecksum                                  text,
+    empty_elements                                   text[],  -- value objects present but empty in the XML
     metaproducer                                     text,
     lastmodified                                     timestamp NOT NULL,
     maxlastmodified                                  timestamp NOT NULL,
@@ -214,6 +217,7 @@ CREATE TABLE IF NOT EXISTS caom2.part (
     seq                                              integer NOT NULL DEFAULT 0,
     name                                             text NOT NULL,
     producttype                                      text,
+    empty_elements                                   text[],  -- value objects present but empty in the XML
     metaproducer                                     text,
     lastmodified                                     timestamp NOT NULL,
     maxlastmodified                                  timestamp NOT NULL,
@@ -345,6 +349,7 @@ CREATE TABLE IF NOT EXISTS caom2.chunk (
     custom_axis_function_delta                       double precision,
     custom_axis_function_refcoord_pix                double precision,
     custom_axis_function_refcoord_val                double precision,
+    empty_elements                                   text[],  -- value objects present but empty in the XML
     metaproducer                                     text,
     lastmodified                                     timestamp NOT NULL,
     maxlastmodified                                  timestamp NOT NULL,

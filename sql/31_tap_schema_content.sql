@@ -138,6 +138,7 @@ ON CONFLICT DO NOTHING;
 -- caom2.Observation
 INSERT INTO tap_schema.column_annotation
     (table_name, column_name, published, description, unit, principal, column_index) VALUES
+    ('caom2.Observation', 'empty_elements', false, 'value objects present but empty in the source XML (kept for a faithful round trip)', NULL, 0, NULL),
     ('caom2.Observation', 'obsID', true, 'unique observation identifier', NULL, 0, 1),
     ('caom2.Observation', 'observationURI', true, 'unique URI for this observation', NULL, 1, 2),
     ('caom2.Observation', 'typeCode', true, 'type of observation: S (SimpleObservation) or C (DerivedObservation, CompositeObservation before CAOM 2.4)', NULL, 0, 3),
@@ -191,6 +192,7 @@ ON CONFLICT DO NOTHING;
 -- caom2.Plane
 INSERT INTO tap_schema.column_annotation
     (table_name, column_name, published, description, unit, principal, column_index) VALUES
+    ('caom2.Plane', 'empty_elements', false, 'value objects present but empty in the source XML (kept for a faithful round trip)', NULL, 0, NULL),
     ('caom2.Plane', 'planeID', true, 'unique plane identifier', NULL, 0, 1),
     ('caom2.Plane', 'obsID', true, 'foreign key', NULL, 0, 2),
     ('caom2.Plane', 'seq', false, 'order of this entity in its parent document', NULL, 0, 3),
@@ -282,6 +284,7 @@ ON CONFLICT DO NOTHING;
 -- caom2.Artifact
 INSERT INTO tap_schema.column_annotation
     (table_name, column_name, published, description, unit, principal, column_index) VALUES
+    ('caom2.Artifact', 'empty_elements', false, 'value objects present but empty in the source XML (kept for a faithful round trip)', NULL, 0, NULL),
     ('caom2.Artifact', 'artifactID', true, 'unique artifact identifier', NULL, 0, 1),
     ('caom2.Artifact', 'planeID', true, 'foreign key', NULL, 0, 2),
     ('caom2.Artifact', 'obsid', false, 'identifier of the ancestor (denormalised)', NULL, 0, 3),
@@ -304,6 +307,7 @@ ON CONFLICT DO NOTHING;
 -- caom2.Part
 INSERT INTO tap_schema.column_annotation
     (table_name, column_name, published, description, unit, principal, column_index) VALUES
+    ('caom2.Part', 'empty_elements', false, 'value objects present but empty in the source XML (kept for a faithful round trip)', NULL, 0, NULL),
     ('caom2.Part', 'partID', true, 'unique part identifier', NULL, 0, 1),
     ('caom2.Part', 'artifactID', true, 'foreign key', NULL, 0, 2),
     ('caom2.Part', 'obsid', false, 'identifier of the ancestor (denormalised)', NULL, 0, 3),
@@ -321,6 +325,7 @@ ON CONFLICT DO NOTHING;
 -- caom2.Chunk
 INSERT INTO tap_schema.column_annotation
     (table_name, column_name, published, description, unit, principal, column_index) VALUES
+    ('caom2.Chunk', 'empty_elements', false, 'value objects present but empty in the source XML (kept for a faithful round trip)', NULL, 0, NULL),
     ('caom2.Chunk', 'chunkID', true, 'unique chunk identifier', NULL, 0, 1),
     ('caom2.Chunk', 'partID', true, 'parent identifier', NULL, 0, 2),
     ('caom2.Chunk', 'obsid', false, 'identifier of the ancestor (denormalised)', NULL, 0, 3),

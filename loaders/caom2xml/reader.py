@@ -161,6 +161,8 @@ class _Reader:
                 continue
             if isinstance(node, Group):
                 grand = self._by_tag(element, {n.tag for n in node.children})
+                if not grand:  # e.g. MAST's <polarization/> on every HST plane
+                    row.setdefault("empty_elements", []).append("/".join(path + (node.tag,)))
                 self._read_nodes(element, grand, node.children, path + (node.tag,), row)
             else:
                 self._read_leaf(element, node, path, row)

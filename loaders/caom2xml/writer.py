@@ -1,0 +1,200 @@
+"""Observation document (from caom2.observation_document) -> CAOM 2.4 XML.
+
+Elements are written in the order of model.py, which is the order of the CAOM-2.4 XSD sequences.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from lxml import etree
+
+from .model import ARTIFACT, CAOM24, CHUNK, MEMBERS, OBSERVATION, PART, PLANE, XSI, Group, Leaf, column_of
+
+NSMAP = {"caom2": CAOM24, "xsi": XSI}
+ENTITY_IDS = {"observation": "obsid", "plane": "planeid", "artifact": "artifactid",
+              "part": "partid", "chunk": "chunkid"}
+ENTITY_ATTRIBUTES = (("lastModified", "lastmodified"), ("maxLastModified", "maxlastmodified"),
+                     ("metaChecksum", "metachecksum"), ("accMetaChecksum", "accmetachecksum"),
+                     ("metaProducer", "metaproducer"))
+
+
+def _q(tag: str) -> str:
+    return f"{{{CAOM24}}}{tag}"
+
+
+def write_document(document: dict[str, Any]) -> bytes:
+    """Serialise an observation document as a CAOM 2.4 XML document (UTF-8 bytes)."""
+    observation = document["observation"]
+    root = etree.Element(_q("Observation"), nsmap=NSMAP)
+    derived = observation.get("typecode") == "C"
+    root.set(f"{{{XSI}}}type", "caom2:DerivedObservation" if derived else "caom2:SimpleObservation")
+    _entity_attributes(root, "observation", observation)
+    _write_nodes(root, OBSERVATION, (), observation)
+    if document["planes"]:
+        planes = etree.SubElement(root, _q("planes"))
+        for plane in document["planes"]:
+            _write_plane(planes, plane)
+    if derived:
+        _write_nodes(root, (MEMBERS,), (), observation)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def _entity_attributes(element: etree._Element, entity: str, row: dict[str, Any]) -> None:
+    element.set(_q("id"), row[ENTITY_IDS[entity]])
+    for attribute, column in ENTITY_ATTRIBUTES:
+        if row.get(column) is not None:
+            value = row[column]
+            element.set(_q(attribute), _date(value) if "odified" in attribute else value)
+
+
+def _write_plane(parent: etree._Element, plane: dict[str, Any]) -> None:
+    element = etree.SubElement(parent, _q("plane"))
+    _entity_attributes(element, "plane", plane)
+    _write_nodes(element, PLANE, (), plane)
+    _children(element, "artifacts", "artifact", plane["artifacts"], ARTIFACT, "parts",
+              lambda e, part: _write_part(e, part))
+
+
+def _write_part(parent: etree._Element, part: dict[str, Any]) -> None:
+    element = etree.SubElement(parent, _q("part"))
+    _entity_attributes(element, "part", part)
+    _write_nodes(element, PART, (), part)
+    if part["chunks"]:
+        chunks = etree.SubElement(element, _q("chunks"))
+        for chunk in part["chunks"]:
+            chunk_element = etree.SubElement(chunks, _q("chunk"))
+            _entity_attributes(chunk_element, "chunk", chunk)
+            _write_nodes(chunk_element, CHUNK, (), chunk)
+
+
+def _children(parent, container: str, tag: str, rows: list, spec: tuple, grand: str,
+              write_grandchild) -> None:
+    """Write an entity list such as <artifacts><artifact>...<parts>...</parts></artifact>."""
+    if not rows:
+        return
+    holder = etree.SubElement(parent, _q(container))
+    for row in rows:
+        element = etree.SubElement(holder, _q(tag))
+        _entity_attributes(element, tag, row)
+        _write_nodes(element, spec, (), row)
+        if row[grand]:
+            grand_holder = etree.SubElement(element, _q(grand))
+            for grandchild in row[grand]:
+                write_grandchild(grand_holder, grandchild)
+
+
+def _present(spec: tuple, path: tuple, row: dict[str, Any]) -> bool:
+    """Does any leaf below this spec have a value in the row?"""
+    for node in spec:
+        if isinstance(node, Group):
+            if _present(node.children, path + (node.tag,), row) or (
+                    "/".join(path + (node.tag,)) in (row.get("empty_elements") or ())):
+                return True
+        elif node.kind == "interval":
+            if row.get(column_of(path, node) + "_lower") is not None:
+                return True
+        elif row.get(column_of(path, node)) is not None:
+            return True
+    return False
+
+
+def _write_nodes(parent: etree._Element, spec: tuple, path: tuple, row: dict[str, Any]) -> None:
+    for node in spec:
+        if isinstance(node, Group):
+            if _present(node.children, path + (node.tag,), row) or (
+                    "/".join(path + (node.tag,)) in (row.get("empty_elements") or ())):
+                element = etree.SubElement(parent, _q(node.tag))
+                _write_nodes(element, node.children, path + (node.tag,), row)
+        elif not node.legacy:
+            _write_leaf(parent, node, path, row)
+
+
+def _write_leaf(parent: etree._Element, leaf: Leaf, path: tuple, row: dict[str, Any]) -> None:
+    column = column_of(path, leaf)
+    if leaf.kind == "interval":
+        _interval(parent, leaf.tag, row.get(f"{column}_lower"), row.get(f"{column}_upper"),
+                  row.get(f"{column}_samples"))
+        return
+    value = row.get(column)
+    if value is None:
+        return
+    if leaf.kind == "shape":
+        _shape(parent, value, row.get(f"{column}_samples"))
+    elif leaf.kind == "bounds1d":
+        bounds = etree.SubElement(parent, _q("bounds"))
+        samples = etree.SubElement(bounds, _q("samples"))
+        for i in range(0, len(value), 4):
+            sample = etree.SubElement(samples, _q("range"))
+            _values(etree.SubElement(sample, _q("start")), ("pix", "val"), value[i:i + 2])
+            _values(etree.SubElement(sample, _q("end")), ("pix", "val"), value[i + 2:i + 4])
+    elif leaf.kind == "bounds2d":
+        bounds = etree.SubElement(parent, _q("bounds"))
+        if len(value) == 3:
+            circle = etree.SubElement(bounds, _q("circle"))
+            _values(etree.SubElement(circle, _q("center")), ("coord1", "coord2"), value[:2])
+            _values(circle, ("radius",), value[2:])
+        else:
+            vertices = etree.SubElement(etree.SubElement(bounds, _q("polygon")), _q("vertices"))
+            for i in range(0, len(value), 2):
+                _values(etree.SubElement(vertices, _q("vertex")), ("coord1", "coord2"),
+                        value[i:i + 2])
+    elif leaf.item is not None:
+        separator = {"keywords": "|", "bands": "|", "states": "/"}.get(leaf.kind, " ")
+        items = [item for item in value.split(separator) if item]
+        if items:
+            element = etree.SubElement(parent, _q(leaf.tag))
+            for item in items:
+                etree.SubElement(element, _q(leaf.item)).text = item
+    else:
+        etree.SubElement(parent, _q(leaf.tag)).text = _text(leaf.kind, value)
+
+
+def _text(kind: str, value: Any) -> str:
+    if kind == "double":
+        return repr(float(value))
+    if kind == "bool":
+        return "true" if value else "false"
+    if kind == "date":
+        return _date(value)
+    return str(value)
+
+
+def _date(value: str) -> str:
+    """IVOA timestamp with milliseconds, as CAOM writes them."""
+    return datetime.fromisoformat(value).isoformat(timespec="milliseconds")
+
+
+def _values(parent: etree._Element, tags: tuple[str, ...], values: list) -> None:
+    for tag, value in zip(tags, values):
+        etree.SubElement(parent, _q(tag)).text = repr(float(value))
+
+
+def _interval(parent, tag: str, lower, upper, samples) -> None:
+    if lower is None or upper is None:
+        return
+    bounds = etree.SubElement(parent, _q(tag))
+    _values(bounds, ("lower", "upper"), [lower, upper])
+    if samples:
+        holder = etree.SubElement(bounds, _q("samples"))
+        for i in range(0, len(samples), 2):
+            _values(etree.SubElement(holder, _q("sample")), ("lower", "upper"), samples[i:i + 2])
+
+
+def _shape(parent, value: list, samples: list | None) -> None:
+    bounds = etree.SubElement(parent, _q("bounds"))
+    if len(value) == 3:
+        bounds.set(f"{{{XSI}}}type", "caom2:Circle")
+        _values(etree.SubElement(bounds, _q("center")), ("cval1", "cval2"), value[:2])
+        _values(bounds, ("radius",), value[2:])
+        return
+    bounds.set(f"{{{XSI}}}type", "caom2:Polygon")
+    points = etree.SubElement(bounds, _q("points"))
+    for i in range(0, len(value), 2):
+        _values(etree.SubElement(points, _q("point")), ("cval1", "cval2"), value[i:i + 2])
+    vertices = etree.SubElement(etree.SubElement(bounds, _q("samples")), _q("vertices"))
+    for i in range(0, len(samples or []), 3):
+        vertex = etree.SubElement(vertices, _q("vertex"))
+        _values(vertex, ("cval1", "cval2"), samples[i:i + 2])
+        etree.SubElement(vertex, _q("type")).text = str(int(samples[i + 2]))
