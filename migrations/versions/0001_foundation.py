@@ -23,6 +23,7 @@ FILES = [
     "20_ivoa_obscore.sql",
     "30_tap_schema.sql",
     "31_tap_schema_content.sql",
+    "40_service_status.sql",
 ]
 
 
