@@ -1,0 +1,131 @@
+"""Test fixtures: a real PostgreSQL + pgsphere, a template database, a real HTTP server.
+
+The session starts a throw-away cluster under var/test-cluster (as the unprivileged `hstvo` user
+when run as root), or uses HSTVO_TEST_DATABASE_URL's server. The migrations run once, into a
+template database; every test gets its own clone of it (CREATE DATABASE ... TEMPLATE), which
+takes milliseconds, so tests never share state and never re-run migrations.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import psycopg
+import pytest
+from pytest_postgresql.janitor import DatabaseJanitor
+
+from hstvo.cluster import Cluster
+from hstvo.config import PROJECT_ROOT
+from hstvo.db import upgrade
+
+CAOM2_TEST_DATA = Path(__import__("caom2").__file__).parent / "tests" / "data"
+SHARED = PROJECT_ROOT.parent / "shared"
+SAMPLE_DATA = PROJECT_ROOT / "data"
+
+
+@dataclass(frozen=True)
+class Server:
+    host: str
+    port: int
+    user: str
+    password: str | None
+
+    def url(self, dbname: str) -> str:
+        auth = self.user + (f":{self.password}" if self.password else "")
+        return f"postgresql://{auth}@{self.host}:{self.port}/{dbname}"
+
+    def janitor(self, dbname: str, **kw) -> DatabaseJanitor:
+        return DatabaseJanitor(user=self.user, host=self.host, port=self.port, dbname=dbname,
+                               password=self.password, **kw)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Server]:
+    external = os.environ.get("HSTVO_TEST_DATABASE_URL")
+    if external:
+        parts = urlsplit(external)
+        yield Server(parts.hostname or "127.0.0.1", parts.port or 5432,
+                     parts.username or "postgres", parts.password)
+        return
+    cluster = Cluster(PROJECT_ROOT / "var" / "test-cluster",
+                      int(os.environ.get("HSTVO_TEST_PG_PORT", "54329")), dbname="postgres",
+                      fast_and_unsafe=True)
+    cluster.start()
+    yield Server("127.0.0.1", cluster.port, "postgres", None)
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_server: Server) -> Iterator[str]:
+    """A database with every migration applied, used as the template of each test database."""
+    name = f"hstvo_template_{os.getpid()}"
+    janitor = pg_server.janitor(name, as_template=True)
+    janitor.init()
+    upgrade(pg_server.url(name))
+    yield name
+    janitor.drop()
+
+
+@pytest.fixture
+def db_url(pg_server: Server, template_db: str) -> Iterator[str]:
+    """URL of a fresh database, cloned from the template, dropped after the test."""
+    name = f"hstvo_test_{uuid.uuid4().hex[:12]}"
+    janitor = pg_server.janitor(name, template_dbname=template_db)
+    janitor.init()
+    yield pg_server.url(name)
+    janitor.drop()
+
+
+@pytest.fixture
+def conn(db_url: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(db_url, autocommit=True) as connection:
+        yield connection
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_hstvo(*args: str, db_url: str, check: bool = False, **kw) -> subprocess.CompletedProcess:
+    """Run the real `hstvo` command line against a test database."""
+    env = {**os.environ, "DATABASE_URL": db_url}
+    return subprocess.run([sys.executable, "-m", "hstvo.cli", *args], env=env, text=True,
+                          capture_output=True, check=check, cwd=PROJECT_ROOT, **kw)
+
+
+@pytest.fixture
+def http_server(db_url: str) -> Iterator[str]:
+    """`hstvo serve` running for real (uvicorn, loopback) on a fresh database; yields its URL."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": db_url, "HSTVO_PORT": str(port),
+           "HSTVO_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    process = subprocess.Popen([sys.executable, "-m", "hstvo.cli", "serve"], env=env,
+                               cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    try:
+        while True:
+            try:
+                httpx.get(base + "/", timeout=1)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    output = process.stdout.read().decode() if process.stdout else ""
+                    raise RuntimeError(f"hstvo serve did not start:\n{output}") from None
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
