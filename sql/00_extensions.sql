@@ -24,5 +24,5 @@ INSERT INTO hstvo.setting (name, value, description) VALUES
 ON CONFLICT (name) DO NOTHING;
 
 CREATE OR REPLACE FUNCTION hstvo.setting(setting_name text) RETURNS text
-LANGUAGE sql STABLE AS
-$$ SELECT value FROM hstvo.setting WHERE name = setting_name $$;
+LANGUAGE plpgsql STABLE AS
+$$ BEGIN RETURN (SELECT value FROM hstvo.setting WHERE name = setting_name); END $$;

@@ -8,9 +8,9 @@
 -- regular n-gon circumscribing a circle (all in degrees)
 CREATE OR REPLACE FUNCTION caom2.circle_spoly(ra_deg double precision, dec_deg double precision,
                                               radius_deg double precision, n integer)
-RETURNS spoly LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
-$$
-WITH v AS (
+RETURNS spoly
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
+$$ BEGIN RETURN (WITH v AS (
     -- vertex k at angular distance r' = atan(tan(r)/cos(pi/n)) so the edges clear the circle
     SELECT k, atan(tan(radians(radius_deg)) / cos(pi() / n)) AS d, 2 * pi() * k / n AS az,
            radians(dec_deg) AS lat0, radians(ra_deg) AS lon0
@@ -20,28 +20,24 @@ SELECT spoly(spoint(
            lon0 + atan2(sin(az) * sin(d) * cos(lat0), cos(d) - sin(lat0) * sin(asin(
                sin(lat0) * cos(d) + cos(lat0) * sin(d) * cos(az)))),
            asin(sin(lat0) * cos(d) + cos(lat0) * sin(d) * cos(az))) ORDER BY k)
-  FROM v
-$$;
+  FROM v); END $$;
 
 -- the footprint as a pgsphere polygon; a circle becomes its circumscribed 16-gon so that one
 -- GiST-indexed column serves every spatial query (CADC uses a 13-gon the same way)
 CREATE OR REPLACE FUNCTION caom2.bounds_spoly(bounds double precision[]) RETURNS spoly
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
-$$
-SELECT CASE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
+$$ BEGIN RETURN (SELECT CASE
     WHEN bounds IS NULL THEN NULL
     WHEN cardinality(bounds) = 3 THEN caom2.circle_spoly(bounds[1], bounds[2], bounds[3], 16)
     ELSE (SELECT spoly(spoint(radians(bounds[2*i+1]), radians(bounds[2*i+2])) ORDER BY i)
             FROM generate_series(0, cardinality(bounds)/2 - 1) AS i)
-END
-$$;
+END); END $$;
 
 -- centre of a footprint: the circle centre, or the normalised mean of the polygon's vertex
 -- vectors (exact for symmetric footprints, well inside any small HST footprint otherwise)
 CREATE OR REPLACE FUNCTION caom2.bounds_center(bounds double precision[]) RETURNS spoint
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
-$$
-SELECT CASE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
+$$ BEGIN RETURN (SELECT CASE
     WHEN bounds IS NULL THEN NULL
     WHEN cardinality(bounds) = 3 THEN spoint(radians(bounds[1]), radians(bounds[2]))
     ELSE (SELECT spoint(atan2(sy, sx), atan2(sz, sqrt(sx * sx + sy * sy)))
@@ -49,32 +45,27 @@ SELECT CASE
                          sum(cos(radians(bounds[2*i+2])) * sin(radians(bounds[2*i+1]))) AS sy,
                          sum(sin(radians(bounds[2*i+2]))) AS sz
                     FROM generate_series(0, cardinality(bounds)/2 - 1) AS i) AS s)
-END
-$$;
+END); END $$;
 
 -- area in square degrees
 CREATE OR REPLACE FUNCTION caom2.bounds_area(bounds double precision[]) RETURNS double precision
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
-$$
-SELECT CASE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
+$$ BEGIN RETURN (SELECT CASE
     WHEN bounds IS NULL THEN NULL
     WHEN cardinality(bounds) = 3 THEN degrees(degrees(2 * pi() * (1 - cos(radians(bounds[3])))))
     ELSE degrees(degrees(area(caom2.bounds_spoly(bounds))))
-END
-$$;
+END); END $$;
 
 -- size: diameter (degrees) of the circle about the centre that holds every vertex (ObsCore s_fov)
 CREATE OR REPLACE FUNCTION caom2.bounds_size(bounds double precision[]) RETURNS double precision
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
-$$
-SELECT CASE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
+$$ BEGIN RETURN (SELECT CASE
     WHEN bounds IS NULL THEN NULL
     WHEN cardinality(bounds) = 3 THEN 2 * bounds[3]
     ELSE (SELECT 2 * degrees(max(caom2.bounds_center(bounds)
                                  <-> spoint(radians(bounds[2*i+1]), radians(bounds[2*i+2]))))
             FROM generate_series(0, cardinality(bounds)/2 - 1) AS i)
-END
-$$;
+END); END $$;
 
 -- an interval's range (closed); NULL when either end is missing
 CREATE OR REPLACE FUNCTION caom2.interval_range(lower double precision, upper double precision)

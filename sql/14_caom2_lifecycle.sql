@@ -140,7 +140,7 @@ END $$;
 
 -- keep_timestamps: a harvested or imported document's maxLastModified values are kept as given
 CREATE OR REPLACE FUNCTION caom2.rollup(obsids uuid[], keep_timestamps boolean DEFAULT false)
-RETURNS void LANGUAGE plpgsql AS $$
+RETURNS void LANGUAGE plpgsql SET jit = off AS $$
 DECLARE
     t timestamp := caom2.now_utc();
 BEGIN

@@ -12,13 +12,11 @@
 
 -- percent-encoding of a query-string value (RFC 3986 unreserved characters stay as they are)
 CREATE OR REPLACE FUNCTION hstvo.url_encode(value text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
-$$
-SELECT string_agg(CASE WHEN b ~ '^[A-Za-z0-9._~-]$' THEN b
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
+$$ BEGIN RETURN (SELECT string_agg(CASE WHEN b ~ '^[A-Za-z0-9._~-]$' THEN b
                        ELSE upper(regexp_replace(encode(convert_to(b, 'UTF8'), 'hex'),
                                                  '(..)', '%\1', 'g')) END, '' ORDER BY n)
-  FROM regexp_split_to_table(value, '') WITH ORDINALITY AS t(b, n)
-$$;
+  FROM regexp_split_to_table(value, '') WITH ORDINALITY AS t(b, n)); END $$;
 
 CREATE OR REPLACE FUNCTION hstvo.datalink_url(publisher_did text) RETURNS text
 LANGUAGE sql STABLE AS

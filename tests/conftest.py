@@ -106,13 +106,15 @@ def run_hstvo(*args: str, db_url: str, check: bool = False, **kw) -> subprocess.
 
 
 @pytest.fixture
-def http_server(db_url: str) -> Iterator[str]:
+def http_server(db_url: str, tmp_path: Path) -> Iterator[str]:
     """`hstvo serve` running for real (uvicorn, loopback) on a fresh database; yields its URL."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": db_url, "HSTVO_PORT": str(port),
            "HSTVO_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    log_path = tmp_path / "serve.log"
+    log_file = log_path.open("wb")
     process = subprocess.Popen([sys.executable, "-m", "hstvo.cli", "serve"], env=env,
-                               cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                               cwd=PROJECT_ROOT, stdout=log_file, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     try:
@@ -122,10 +124,11 @@ def http_server(db_url: str) -> Iterator[str]:
                 break
             except httpx.TransportError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    output = process.stdout.read().decode() if process.stdout else ""
-                    raise RuntimeError(f"hstvo serve did not start:\n{output}") from None
+                    raise RuntimeError(f"hstvo serve did not start:\n"
+                                       f"{log_path.read_text()}") from None
                 time.sleep(0.1)
         yield base
     finally:
         process.terminate()
         process.wait(timeout=10)
+        log_file.close()

@@ -1,0 +1,132 @@
+"""Benchmark: import N generated observations through the CAOM2 XML path.
+
+    python bench/xml_import.py [--count 10000] [--jobs 2]
+
+Generates N deterministic CAOM 2.4 documents from a bundled sample (ids, names, footprints and
+times vary with the index), then times the import as `hstvo xml import` does it: parse and
+validate the XML (Python) and store it with caom2.put_observation (checksums, timestamps,
+roll-up in PostgreSQL). Runs in a scratch database `hstvo_bench` on the same server as
+DATABASE_URL or the embedded cluster, created afresh. Prints observations/second and where the
+time goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import multiprocessing
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from hstvo.config import PROJECT_ROOT, load_settings  # noqa: E402
+from hstvo.db import database_url, upgrade  # noqa: E402
+from loaders.caom2xml import read_document, store_document, write_document  # noqa: E402
+
+TEMPLATE = PROJECT_ROOT / "data" / "caom2" / "j94f05bgq.xml"
+NAMESPACE = uuid.UUID("5b0e0c1e-9f44-4d8e-bb6a-4f2b3c1d0a00")
+
+
+def generate(count: int) -> list[bytes]:
+    """N CAOM 2.4 documents, the same every run."""
+    base = read_document(str(TEMPLATE))
+    documents = []
+    for i in range(count):
+        doc = copy.deepcopy(base)
+        name = f"jb{i:07d}q"
+        obs = doc["observation"]
+        obs["obsid"] = str(uuid.uuid5(NAMESPACE, name))
+        obs["observationid"] = name
+        ra_shift, dec_shift = (i * 0.37) % 360.0, ((i * 0.11) % 100.0) - 50.0
+        for plane in doc["planes"]:
+            plane["planeid"] = str(uuid.uuid5(NAMESPACE, name + "/plane"))
+            plane["productid"] = f"{name}_flt"
+            bounds = plane["position_bounds"]
+            plane["position_bounds"] = [
+                (v + ra_shift) % 360.0 if k % 2 == 0 else v + 72.07 + dec_shift - 0.05
+                for k, v in enumerate(bounds)]
+            samples = plane["position_bounds_samples"]
+            plane["position_bounds_samples"] = [
+                (v + ra_shift) % 360.0 if k % 3 == 0 else
+                (v + 72.07 + dec_shift - 0.05 if k % 3 == 1 else v)
+                for k, v in enumerate(samples)]
+            plane["time_bounds_lower"] += i * 0.01
+            plane["time_bounds_upper"] += i * 0.01
+            plane["time_bounds_samples"] = [plane["time_bounds_lower"], plane["time_bounds_upper"]]
+            for artifact in plane["artifacts"]:
+                artifact["artifactid"] = str(uuid.uuid5(NAMESPACE, name + "/artifact"))
+                artifact["uri"] = f"mast:HST/product/{name}_flt.fits"
+        documents.append(write_document(doc))
+    return documents
+
+
+def import_batch(args: tuple[str, list[bytes]]) -> tuple[float, float, int]:
+    """Parse and store a batch; returns (parse seconds, database seconds, count)."""
+    url, documents = args
+    parse = store = 0.0
+    with psycopg.connect(url, autocommit=True) as conn:
+        for xml in documents:
+            t0 = time.perf_counter()
+            document = read_document(xml)
+            t1 = time.perf_counter()
+            store_document(conn, document, keep_timestamps=True)
+            t2 = time.perf_counter()
+            parse += t1 - t0
+            store += t2 - t1
+    return parse, store, len(documents)
+
+
+def scratch_database(base_url: str) -> str:
+    head, _, _ = base_url.rpartition("/")
+    with psycopg.connect(base_url.rpartition("/")[0] + "/postgres", autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS hstvo_bench")
+        conn.execute("CREATE DATABASE hstvo_bench")
+    url = head + "/hstvo_bench"
+    upgrade(url)
+    return url
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=10_000, help="observations (10000)")
+    parser.add_argument("--jobs", type=int, default=2, help="parallel importers (2)")
+    args = parser.parse_args()
+
+    url = scratch_database(database_url(load_settings()))
+    t0 = time.perf_counter()
+    documents = generate(args.count)
+    print(f"generated {len(documents)} documents "
+          f"({sum(map(len, documents)) / len(documents) / 1024:.1f} KiB each) "
+          f"in {time.perf_counter() - t0:.1f} s (not counted)")
+
+    batches = [(url, documents[j::args.jobs]) for j in range(args.jobs)]
+    t0 = time.perf_counter()
+    if args.jobs == 1:
+        results = [import_batch(batches[0])]
+    else:
+        with multiprocessing.Pool(args.jobs) as pool:
+            results = pool.map(import_batch, batches)
+    wall = time.perf_counter() - t0
+    parse = sum(r[0] for r in results)
+    store = sum(r[1] for r in results)
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT (SELECT count(*) FROM caom2.observation) + "
+                            "(SELECT count(*) FROM caom2.plane) + "
+                            "(SELECT count(*) FROM caom2.artifact)").fetchone()[0]
+        obscore = conn.execute("SELECT count(*) FROM ivoa.obscore").fetchone()[0]
+    print(f"imported {args.count} observations with {args.jobs} job(s) in {wall:.1f} s: "
+          f"{args.count / wall:.0f} observations/s, {rows / wall:.0f} rows/s")
+    print(f"  time per observation: XML parse+validate {1000 * parse / args.count:.2f} ms, "
+          f"database (put_observation) {1000 * store / args.count:.2f} ms "
+          f"(summed over jobs)")
+    print(f"  ivoa.ObsCore rows: {obscore}")
+
+
+if __name__ == "__main__":
+    main()
