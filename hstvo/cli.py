@@ -200,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.verbose:  # alembic lists its plugins at INFO: noise in an operator's log
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     return args.func(args)
 
 

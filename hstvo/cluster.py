@@ -90,7 +90,7 @@ class Cluster:
 
     @property
     def log_file(self) -> Path:
-        return self.root / "postgres.log"
+        return self._storage_root() / "postgres.log"
 
     def url(self, dbname: str | None = None) -> str:
         """libpq URL of a database in this cluster (TCP on 127.0.0.1)."""
