@@ -82,8 +82,9 @@ def import_batch(args: tuple[str, list[bytes]]) -> tuple[float, float, int]:
 
 
 def scratch_database(base_url: str) -> str:
-    head, _, _ = base_url.rpartition("/")
-    with psycopg.connect(base_url.rpartition("/")[0] + "/postgres", autocommit=True) as conn:
+    """A fresh, migrated `hstvo_bench` database on the server of base_url."""
+    head = base_url.rpartition("/")[0]
+    with psycopg.connect(head + "/postgres", autocommit=True) as conn:
         conn.execute("DROP DATABASE IF EXISTS hstvo_bench")
         conn.execute("CREATE DATABASE hstvo_bench")
     url = head + "/hstvo_bench"

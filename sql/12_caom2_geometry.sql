@@ -10,17 +10,21 @@ CREATE OR REPLACE FUNCTION caom2.circle_spoly(ra_deg double precision, dec_deg d
                                               radius_deg double precision, n integer)
 RETURNS spoly
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
-$$ BEGIN RETURN (WITH v AS (
-    -- vertex k at angular distance r' = atan(tan(r)/cos(pi/n)) so the edges clear the circle
+$$ BEGIN RETURN (
+WITH v AS (
+    -- vertex k at angular distance d = atan(tan(r) / cos(pi/n)), so the edges clear the circle,
+    -- in direction az from the centre (the spherical "destination point" formulae)
     SELECT k, atan(tan(radians(radius_deg)) / cos(pi() / n)) AS d, 2 * pi() * k / n AS az,
            radians(dec_deg) AS lat0, radians(ra_deg) AS lon0
       FROM generate_series(0, n - 1) AS k
+), w AS (
+    SELECT k, d, az, lat0, lon0,
+           asin(sin(lat0) * cos(d) + cos(lat0) * sin(d) * cos(az)) AS lat
+      FROM v
 )
-SELECT spoly(spoint(
-           lon0 + atan2(sin(az) * sin(d) * cos(lat0), cos(d) - sin(lat0) * sin(asin(
-               sin(lat0) * cos(d) + cos(lat0) * sin(d) * cos(az)))),
-           asin(sin(lat0) * cos(d) + cos(lat0) * sin(d) * cos(az))) ORDER BY k)
-  FROM v); END $$;
+SELECT spoly(spoint(lon0 + atan2(sin(az) * sin(d) * cos(lat0), cos(d) - sin(lat0) * sin(lat)),
+                    lat) ORDER BY k)
+  FROM w); END $$;
 
 -- the footprint as a pgsphere polygon; a circle becomes its circumscribed 16-gon so that one
 -- GiST-indexed column serves every spatial query (CADC uses a 13-gon the same way)

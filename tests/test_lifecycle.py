@@ -3,7 +3,10 @@ psql included (the triggers of sql/14_caom2_lifecycle.sql)."""
 
 import time
 
+import astropy.units as u
+import numpy as np
 import pytest
+from astropy.coordinates import SkyCoord
 
 from loaders.caom2xml import read_document, store_document
 
@@ -135,3 +138,27 @@ def test_derived_columns_follow_the_footprint(stored):
     assert row[4] == pytest.approx(400.0 / 86400, rel=0.01)
     assert row[5] == "ivo://hstvo.example/HST?j94f05bgq/j94f05bgq_flt"
     assert row[6] == "caom:HST/j94f05bgq/j94f05bgq_flt"
+
+
+@pytest.mark.parametrize("ra, dec, radius", [(10.0, 20.0, 0.1), (359.95, -30.0, 0.2),
+                                             (120.0, 89.9, 0.3), (0.0, -89.5, 1.0)])
+def test_circle_footprint_covers_its_circle(conn, ra, dec, radius):
+    """A Circle bound becomes a circumscribed 16-gon: every point of the circle is inside it,
+    at the poles and across RA 0/360 too, and its area exceeds the circle's by under 3%."""
+    document = read_document(str(DOC))
+    document["planes"][0]["position_bounds"] = [ra, dec, radius]
+    document["planes"][0].pop("position_bounds_samples")
+    store_document(conn, document)
+    # probe points on the circle (just inside), computed independently with astropy
+    centre = SkyCoord(ra * u.deg, dec * u.deg)
+    probes = centre.directional_offset_by(np.arange(0, 360, 5) * u.deg, 0.999 * radius * u.deg)
+    outside = conn.execute(
+        "SELECT count(*) FROM caom2.plane p, unnest(%(ra)s::float8[], %(dec)s::float8[]) AS t(a, d) "
+        "WHERE NOT p.position_bounds_spoly @> spoint(radians(a), radians(d))",
+        {"ra": list(probes.ra.deg), "dec": list(probes.dec.deg)}).fetchone()[0]
+    assert outside == 0
+    polygon_area, circle_area, size = conn.execute(
+        "SELECT degrees(degrees(area(position_bounds_spoly))), position_bounds_area, "
+        "position_bounds_size FROM caom2.plane").fetchone()
+    assert circle_area < polygon_area < 1.03 * circle_area
+    assert size == pytest.approx(2 * radius)
