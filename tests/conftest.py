@@ -132,3 +132,15 @@ def http_server(db_url: str, tmp_path: Path) -> Iterator[str]:
         process.terminate()
         process.wait(timeout=10)
         log_file.close()
+
+
+@pytest.fixture(scope="module")
+def readonly_conn(pg_server: Server, template_db: str) -> Iterator[psycopg.Connection]:
+    """One clone per test module, for tests that only read (its transactions are read-only)."""
+    name = f"hstvo_ro_{uuid.uuid4().hex[:12]}"
+    janitor = pg_server.janitor(name, template_dbname=template_db)
+    janitor.init()
+    with psycopg.connect(pg_server.url(name), autocommit=True) as connection:
+        connection.execute("SET default_transaction_read_only = on")
+        yield connection
+    janitor.drop()

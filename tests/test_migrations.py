@@ -22,16 +22,17 @@ def _schema_snapshot(url: str) -> dict:
     with psycopg.connect(url) as conn:
         relations = {f"{s}.{n}" for s, n in conn.execute(
             "SELECT table_schema, table_name FROM information_schema.tables "
-            "WHERE table_schema IN ('caom2', 'ivoa', 'tap_schema', 'hstvo')")}
+            "WHERE table_schema IN ('caom2', 'ivoa', 'tap_schema', 'hstvo', 'hst')")}
         functions = {r[0] for r in conn.execute(
             "SELECT proname FROM pg_proc WHERE pronamespace = 'caom2'::regnamespace")}
         columns = conn.execute("SELECT count(*) FROM information_schema.columns "
                                "WHERE table_schema IN ('caom2', 'ivoa', 'tap_schema')").fetchone()[0]
         annotations = conn.execute("SELECT count(*) FROM tap_schema.column_annotation").fetchone()[0]
+        rules = conn.execute("SELECT count(*) FROM hst.file_class").fetchone()[0]
         revision = conn.execute("SELECT version_num FROM alembic_version").fetchone()[0]
         sphere = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'pg_sphere'").fetchone()
     return dict(relations=relations, functions=functions, columns=columns,
-                annotations=annotations, revision=revision, pg_sphere=sphere)
+                annotations=annotations, rules=rules, revision=revision, pg_sphere=sphere)
 
 
 def test_upgrade_builds_schema_on_empty_database(pg_server):
@@ -40,13 +41,13 @@ def test_upgrade_builds_schema_on_empty_database(pg_server):
     janitor.init()
     try:
         url = pg_server.url(name)
-        assert upgrade(url) == "0001"
+        assert upgrade(url) == "0002"
         first = _schema_snapshot(url)
         assert EXPECTED_RELATIONS <= first["relations"]
         assert EXPECTED_FUNCTIONS <= first["functions"]
         assert first["pg_sphere"] is not None
         # a second upgrade is a no-op: same revision, same objects, no duplicated content
-        assert upgrade(url) == "0001"
+        assert upgrade(url) == "0002"
         assert _schema_snapshot(url) == first
     finally:
         janitor.drop()
@@ -55,10 +56,12 @@ def test_upgrade_builds_schema_on_empty_database(pg_server):
 def test_sql_files_are_idempotent_when_replayed(db_url):
     """Functions and views are CREATE OR REPLACE, tables IF NOT EXISTS, content ON CONFLICT DO
     NOTHING: replaying every file of the migration leaves the same schema and content."""
-    foundation = importlib.import_module("migrations.versions.0001_foundation")
+    files = [name for revision in ("0001_foundation", "0002_hst_file_classes")
+             for name in importlib.import_module(f"migrations.versions.{revision}").FILES]
+    assert sorted(files) == sorted(p.name for p in SQL_DIR.glob("*.sql")), "a sql/ file no migration applies"
     before = _schema_snapshot(db_url)
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("SET client_min_messages = warning")
-        for name in foundation.FILES:
+        for name in files:
             conn.execute((SQL_DIR / name).read_text())
     assert _schema_snapshot(db_url) == before

@@ -32,12 +32,14 @@ OBSCORE_MANDATORY = {
 }
 
 
-def test_every_published_table_column_is_annotated(conn):
+def test_every_published_table_column_is_annotated(readonly_conn):
+    conn = readonly_conn
     assert conn.execute("SELECT * FROM tap_schema.unannotated_columns").fetchall() == []
     assert conn.execute("SELECT * FROM tap_schema.orphan_annotations").fetchall() == []
 
 
-def test_columns_match_the_catalog(conn):
+def test_columns_match_the_catalog(readonly_conn):
+    conn = readonly_conn
     """Each published column exists with the type TAP_SCHEMA announces."""
     rows = conn.execute("""
         SELECT c.table_name, c.column_name, c.datatype, a.atttypid::regtype::text
@@ -55,7 +57,8 @@ def test_columns_match_the_catalog(conn):
 
 
 @pytest.mark.parametrize("column", sorted(OBSCORE_MANDATORY))
-def test_obscore_mandatory_column(conn, column):
+def test_obscore_mandatory_column(readonly_conn, column):
+    conn = readonly_conn
     row = conn.execute("SELECT datatype, unit, ucd, std, utype FROM tap_schema.columns "
                        "WHERE table_name = 'ivoa.ObsCore' AND column_name = %s",
                        (column,)).fetchone()
@@ -64,13 +67,15 @@ def test_obscore_mandatory_column(conn, column):
     assert row[3] == 1 and row[4].startswith("obscore:")
 
 
-def test_s_region_is_an_adql_region(conn):
+def test_s_region_is_an_adql_region(readonly_conn):
+    conn = readonly_conn
     row = conn.execute("SELECT datatype, arraysize, xtype, indexed FROM tap_schema.columns "
                        "WHERE table_name = 'ivoa.ObsCore' AND column_name = 's_region'").fetchone()
     assert row == ("char", "*", "adql:REGION", 1)
 
 
-def test_tap_schema_describes_itself_and_keys_resolve(conn):
+def test_tap_schema_describes_itself_and_keys_resolve(readonly_conn):
+    conn = readonly_conn
     tables = {r[0] for r in conn.execute("SELECT table_name FROM tap_schema.tables")}
     assert {"tap_schema.schemas", "tap_schema.tables", "tap_schema.columns", "tap_schema.keys",
             "tap_schema.key_columns", "ivoa.ObsCore", "caom2.Plane"} <= tables
@@ -85,7 +90,8 @@ def test_tap_schema_describes_itself_and_keys_resolve(conn):
     assert dangling == []
 
 
-def test_flags_are_zero_or_one_and_size_follows_arraysize(conn):
+def test_flags_are_zero_or_one_and_size_follows_arraysize(readonly_conn):
+    conn = readonly_conn
     bad = conn.execute("""
         SELECT table_name, column_name FROM tap_schema.columns
          WHERE indexed NOT IN (0, 1) OR principal NOT IN (0, 1) OR std NOT IN (0, 1)
