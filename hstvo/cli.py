@@ -138,14 +138,11 @@ def cmd_xml_import(args: argparse.Namespace) -> int:
             try:
                 summary = store_document(conn, read_document(str(path)),
                                          keep_timestamps=not args.restamp)
-            except (CaomXmlError, OSError) as exc:
+            except Exception as exc:  # bad XML, unreadable file or a database refusal
                 failures += 1
-                tqdm.write(f"error: {path}: {exc}", file=sys.stderr)
-                continue
-            except Exception as exc:  # a database refusal: report it, go on with the next file
-                failures += 1
-                tqdm.write(f"error: {path}: {type(exc).__name__}: {exc}".rstrip(),
-                           file=sys.stderr)
+                reason = (str(exc) if isinstance(exc, (CaomXmlError, OSError))
+                          else f"{type(exc).__name__}: {exc}".rstrip())
+                tqdm.write(f"error: {path}: {reason}", file=sys.stderr)
                 continue
             if not summary["checksums_match"]:
                 mismatches += 1
