@@ -41,13 +41,13 @@ def test_upgrade_builds_schema_on_empty_database(pg_server):
     janitor.init()
     try:
         url = pg_server.url(name)
-        assert upgrade(url) == "0002"
+        assert upgrade(url) == "0003"
         first = _schema_snapshot(url)
         assert EXPECTED_RELATIONS <= first["relations"]
         assert EXPECTED_FUNCTIONS <= first["functions"]
         assert first["pg_sphere"] is not None
         # a second upgrade is a no-op: same revision, same objects, no duplicated content
-        assert upgrade(url) == "0002"
+        assert upgrade(url) == "0003"
         assert _schema_snapshot(url) == first
     finally:
         janitor.drop()
@@ -56,7 +56,7 @@ def test_upgrade_builds_schema_on_empty_database(pg_server):
 def test_sql_files_are_idempotent_when_replayed(db_url):
     """Functions and views are CREATE OR REPLACE, tables IF NOT EXISTS, content ON CONFLICT DO
     NOTHING: replaying every file of the migration leaves the same schema and content."""
-    files = [name for revision in ("0001_foundation", "0002_hst_file_classes")
+    files = [name for revision in ("0001_foundation", "0002_hst_file_classes", "0003_caom2_hull")
              for name in importlib.import_module(f"migrations.versions.{revision}").FILES]
     assert sorted(files) == sorted(p.name for p in SQL_DIR.glob("*.sql")), "a sql/ file no migration applies"
     before = _schema_snapshot(db_url)
