@@ -39,7 +39,7 @@ def test_db_upgrade_is_idempotent_from_the_command_line(db_url):
     for _ in range(2):
         result = run_hstvo("db", "upgrade", db_url=db_url)
         assert result.returncode == 0, result.stderr
-        assert "database is at revision 0003" in result.stdout
+        assert "database is at revision 0004" in result.stdout
 
 
 def test_landing_page_lists_services_with_live_counts(db_url, http_server):

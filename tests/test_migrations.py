@@ -28,7 +28,8 @@ def _schema_snapshot(url: str) -> dict:
         columns = conn.execute("SELECT count(*) FROM information_schema.columns "
                                "WHERE table_schema IN ('caom2', 'ivoa', 'tap_schema')").fetchone()[0]
         annotations = conn.execute("SELECT count(*) FROM tap_schema.column_annotation").fetchone()[0]
-        rules = conn.execute("SELECT count(*) FROM hst.file_class").fetchone()[0]
+        rules = conn.execute("SELECT (SELECT count(*) FROM hst.file_class) * 10000 "
+                             "+ (SELECT count(*) FROM hst.filter_source)").fetchone()[0]
         revision = conn.execute("SELECT version_num FROM alembic_version").fetchone()[0]
         sphere = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'pg_sphere'").fetchone()
     return dict(relations=relations, functions=functions, columns=columns,
@@ -41,13 +42,13 @@ def test_upgrade_builds_schema_on_empty_database(pg_server):
     janitor.init()
     try:
         url = pg_server.url(name)
-        assert upgrade(url) == "0003"
+        assert upgrade(url) == "0004"
         first = _schema_snapshot(url)
         assert EXPECTED_RELATIONS <= first["relations"]
         assert EXPECTED_FUNCTIONS <= first["functions"]
         assert first["pg_sphere"] is not None
         # a second upgrade is a no-op: same revision, same objects, no duplicated content
-        assert upgrade(url) == "0003"
+        assert upgrade(url) == "0004"
         assert _schema_snapshot(url) == first
     finally:
         janitor.drop()
@@ -56,7 +57,7 @@ def test_upgrade_builds_schema_on_empty_database(pg_server):
 def test_sql_files_are_idempotent_when_replayed(db_url):
     """Functions and views are CREATE OR REPLACE, tables IF NOT EXISTS, content ON CONFLICT DO
     NOTHING: replaying every file of the migration leaves the same schema and content."""
-    files = [name for revision in ("0001_foundation", "0002_hst_file_classes", "0003_caom2_hull")
+    files = [name for revision in ("0001_foundation", "0002_hst_file_classes", "0003_caom2_hull", "0004_hst_filters")
              for name in importlib.import_module(f"migrations.versions.{revision}").FILES]
     assert sorted(files) == sorted(p.name for p in SQL_DIR.glob("*.sql")), "a sql/ file no migration applies"
     before = _schema_snapshot(db_url)
