@@ -5,6 +5,28 @@ CREATE OR REPLACE FUNCTION caom2.hull_turn(ax double precision, ay double precis
 RETURNS double precision LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
 $$ SELECT (bx - ax) * (cy - ay) - (by - ay) * (cx - ax) $$;
 
+-- one half of Andrew's monotone chain: walk the points in the given order, keeping only left
+-- turns; the lower hull walks them by increasing x, the upper by decreasing x
+CREATE OR REPLACE FUNCTION caom2.hull_chain(walk integer[], xs double precision[],
+                                            ys double precision[])
+RETURNS integer[] LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    chain integer[] := '{}';
+    k integer;
+    m integer;
+BEGIN
+    FOREACH k IN ARRAY walk LOOP
+        m := cardinality(chain);
+        WHILE m >= 2 AND caom2.hull_turn(xs[chain[m - 1]], ys[chain[m - 1]],
+                                         xs[chain[m]], ys[chain[m]], xs[k], ys[k]) <= 0 LOOP
+            chain := chain[1:m - 1];
+            m := m - 1;
+        END LOOP;
+        chain := chain || k;
+    END LOOP;
+    RETURN chain;
+END $$;
+
 -- caom2.hull(points): the footprint of a plane from its chunks' corners, as CAOM computes it
 -- (PolygonUtil.getOuterHull): the convex hull of all corners, counter-clockwise as seen on the
 -- sky (east to the left of north), which CAOM validators require.
@@ -48,25 +70,9 @@ BEGIN
     END LOOP;
     -- Andrew's monotone chain on the projected points
     SELECT array_agg(j ORDER BY xs[j], ys[j]) INTO order_idx FROM generate_series(1, n) AS j;
-    FOREACH k IN ARRAY order_idx LOOP
-        WHILE cardinality(lower_part) >= 2 AND caom2.hull_turn(
-                xs[lower_part[cardinality(lower_part) - 1]], ys[lower_part[cardinality(lower_part) - 1]],
-                xs[lower_part[cardinality(lower_part)]], ys[lower_part[cardinality(lower_part)]],
-                xs[k], ys[k]) <= 0 LOOP
-            lower_part := lower_part[1:cardinality(lower_part) - 1];
-        END LOOP;
-        lower_part := lower_part || k;
-    END LOOP;
-    FOR i IN REVERSE n .. 1 LOOP
-        k := order_idx[i];
-        WHILE cardinality(upper_part) >= 2 AND caom2.hull_turn(
-                xs[upper_part[cardinality(upper_part) - 1]], ys[upper_part[cardinality(upper_part) - 1]],
-                xs[upper_part[cardinality(upper_part)]], ys[upper_part[cardinality(upper_part)]],
-                xs[k], ys[k]) <= 0 LOOP
-            upper_part := upper_part[1:cardinality(upper_part) - 1];
-        END LOOP;
-        upper_part := upper_part || k;
-    END LOOP;
+    lower_part := caom2.hull_chain(order_idx, xs, ys);
+    upper_part := caom2.hull_chain(ARRAY(SELECT order_idx[j] FROM generate_series(n, 1, -1) AS j),
+                                   xs, ys);
     hull := lower_part[1:cardinality(lower_part) - 1] || upper_part[1:cardinality(upper_part) - 1];
     IF cardinality(hull) < 3 THEN RETURN NULL; END IF;
     FOREACH k IN ARRAY hull LOOP

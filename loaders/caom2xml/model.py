@@ -207,6 +207,15 @@ CHUNK = (
 
 ENTITIES = {"observation": OBSERVATION, "plane": PLANE, "artifact": ARTIFACT, "part": PART,
             "chunk": CHUNK}
+# an entity's child entities: (container element = document key, child element = entity)
+CHILDREN = {"observation": ("planes", "plane"), "plane": ("artifacts", "artifact"),
+            "artifact": ("parts", "part"), "part": ("chunks", "chunk")}
+# the id column of each entity, and the caom2:* attributes every entity carries
+ENTITY_IDS = {"observation": "obsid", "plane": "planeid", "artifact": "artifactid",
+              "part": "partid", "chunk": "chunkid"}
+ENTITY_ATTRIBUTES = {"lastModified": "lastmodified", "maxLastModified": "maxlastmodified",
+                     "metaChecksum": "metachecksum", "accMetaChecksum": "accmetachecksum",
+                     "metaProducer": "metaproducer"}
 
 
 def column_of(path: tuple[str, ...], leaf: Leaf) -> str:

@@ -14,8 +14,8 @@ from typing import Any, BinaryIO
 
 from lxml import etree
 
-from .model import (ARTIFACT, CHUNK, ENERGY_BANDS, MEMBERS, NAMESPACES, OBSERVATION, PART, PLANE,
-                    POLARIZATION_STATES, XSI, Group, Leaf, column_of)
+from .model import (CHILDREN, ENERGY_BANDS, ENTITIES, ENTITY_ATTRIBUTES, ENTITY_IDS, MEMBERS,
+                    NAMESPACES, POLARIZATION_STATES, XSI, Group, Leaf, column_of)
 
 
 # CAOM's DataProductType terms outside the ObsCore vocabulary are URIs in the CAOM vocabulary;
@@ -27,11 +27,6 @@ class CaomXmlError(ValueError):
     """The document is not valid CAOM XML; the message names the element and line."""
 
 
-ENTITY_IDS = {"observation": "obsid", "plane": "planeid", "artifact": "artifactid",
-              "part": "partid", "chunk": "chunkid"}
-ENTITY_ATTRIBUTES = {"lastModified": "lastmodified", "maxLastModified": "maxlastmodified",
-                     "metaChecksum": "metachecksum", "accMetaChecksum": "accmetachecksum",
-                     "metaProducer": "metaproducer"}
 
 
 def read_document(source: str | bytes | BinaryIO) -> dict[str, Any]:
@@ -99,12 +94,10 @@ class _Reader:
         if kind not in ("SimpleObservation", "DerivedObservation", "CompositeObservation"):
             raise self._fail(self.root, f"xsi:type must be SimpleObservation or "
                                         f"DerivedObservation, not {kind!r}")
-        extra = {"planes"} | ({"members"} if kind != "SimpleObservation" else set())
-        observation, children = self._entity(self.root, "observation",
-                                             OBSERVATION + ((MEMBERS,) if "members" in extra
-                                                            else ()), {"planes"})
+        extra = (MEMBERS,) if kind != "SimpleObservation" else ()
+        observation = self._entity(self.root, "observation", extra)
         observation["typecode"] = "S" if kind == "SimpleObservation" else "C"
-        planes = [self._plane(e) for e in self._list(children.get("planes"), "plane")]
+        planes = observation.pop("planes")
         for plane in planes:
             term = plane.get("dataproducttype")
             plane["dataproducttype"] = CAOM_VOCABULARY_TERMS.get(term, term)
@@ -120,7 +113,9 @@ class _Reader:
                                        f"<caom2:{etree.QName(container).localname}>")
         return items
 
-    def _entity(self, element, entity: str, spec: tuple, containers: set[str]):
+    def _entity(self, element, entity: str, extra: tuple = ()) -> dict[str, Any]:
+        """One entity's row, with its child entities (recursively) under their container key."""
+        spec = ENTITIES[entity] + extra
         row: dict[str, Any] = {}
         ident = self._attribute(element, "id")
         if ident is None:
@@ -130,25 +125,12 @@ class _Reader:
             value = self._attribute(element, attribute)
             if value is not None:
                 row[column] = self._date(element, value) if "odified" in attribute else value
-        children = self._by_tag(element, {n.tag for n in spec} | containers)
+        container, child = CHILDREN.get(entity, (None, None))
+        children = self._by_tag(element, {n.tag for n in spec} | ({container} - {None}))
         self._read_nodes(element, children, spec, (), row)
-        return row, children
-
-    def _plane(self, element) -> dict[str, Any]:
-        row, children = self._entity(element, "plane", PLANE, {"artifacts"})
-        row["artifacts"] = [self._artifact(e) for e in self._list(children.get("artifacts"),
-                                                                  "artifact")]
-        return row
-
-    def _artifact(self, element) -> dict[str, Any]:
-        row, children = self._entity(element, "artifact", ARTIFACT, {"parts"})
-        row["parts"] = [self._part(e) for e in self._list(children.get("parts"), "part")]
-        return row
-
-    def _part(self, element) -> dict[str, Any]:
-        row, children = self._entity(element, "part", PART, {"chunks"})
-        row["chunks"] = [self._entity(e, "chunk", CHUNK, set())[0]
-                         for e in self._list(children.get("chunks"), "chunk")]
+        if container:
+            row[container] = [self._entity(e, child)
+                              for e in self._list(children.get(container), child)]
         return row
 
     # --- value objects and leaves -----------------------------------------------------------

@@ -10,14 +10,10 @@ from typing import Any
 
 from lxml import etree
 
-from .model import ARTIFACT, CAOM24, CHUNK, MEMBERS, OBSERVATION, PART, PLANE, XSI, Group, Leaf, column_of
+from .model import (CAOM24, CHILDREN, ENTITIES, ENTITY_ATTRIBUTES, ENTITY_IDS, MEMBERS, XSI,
+                    Group, Leaf, column_of)
 
 NSMAP = {"caom2": CAOM24, "xsi": XSI}
-ENTITY_IDS = {"observation": "obsid", "plane": "planeid", "artifact": "artifactid",
-              "part": "partid", "chunk": "chunkid"}
-ENTITY_ATTRIBUTES = (("lastModified", "lastmodified"), ("maxLastModified", "maxlastmodified"),
-                     ("metaChecksum", "metachecksum"), ("accMetaChecksum", "accmetachecksum"),
-                     ("metaProducer", "metaproducer"))
 
 
 def _q(tag: str) -> str:
@@ -30,59 +26,25 @@ def write_document(document: dict[str, Any]) -> bytes:
     root = etree.Element(_q("Observation"), nsmap=NSMAP)
     derived = observation.get("typecode") == "C"
     root.set(f"{{{XSI}}}type", "caom2:DerivedObservation" if derived else "caom2:SimpleObservation")
-    _entity_attributes(root, "observation", observation)
-    _write_nodes(root, OBSERVATION, (), observation)
-    if document["planes"]:
-        planes = etree.SubElement(root, _q("planes"))
-        for plane in document["planes"]:
-            _write_plane(planes, plane)
-    if derived:
+    _write_entity(root, "observation", {**observation, "planes": document["planes"]})
+    if derived:  # DerivedObservation's members come after the planes
         _write_nodes(root, (MEMBERS,), (), observation)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
-def _entity_attributes(element: etree._Element, entity: str, row: dict[str, Any]) -> None:
+def _write_entity(element: etree._Element, entity: str, row: dict[str, Any]) -> None:
+    """An entity's attributes and elements, then its child entities, recursively."""
     element.set(_q("id"), row[ENTITY_IDS[entity]])
-    for attribute, column in ENTITY_ATTRIBUTES:
+    for attribute, column in ENTITY_ATTRIBUTES.items():
         if row.get(column) is not None:
             value = row[column]
             element.set(_q(attribute), _date(value) if "odified" in attribute else value)
-
-
-def _write_plane(parent: etree._Element, plane: dict[str, Any]) -> None:
-    element = etree.SubElement(parent, _q("plane"))
-    _entity_attributes(element, "plane", plane)
-    _write_nodes(element, PLANE, (), plane)
-    _children(element, "artifacts", "artifact", plane["artifacts"], ARTIFACT, "parts",
-              lambda e, part: _write_part(e, part))
-
-
-def _write_part(parent: etree._Element, part: dict[str, Any]) -> None:
-    element = etree.SubElement(parent, _q("part"))
-    _entity_attributes(element, "part", part)
-    _write_nodes(element, PART, (), part)
-    if part["chunks"]:
-        chunks = etree.SubElement(element, _q("chunks"))
-        for chunk in part["chunks"]:
-            chunk_element = etree.SubElement(chunks, _q("chunk"))
-            _entity_attributes(chunk_element, "chunk", chunk)
-            _write_nodes(chunk_element, CHUNK, (), chunk)
-
-
-def _children(parent, container: str, tag: str, rows: list, spec: tuple, grand: str,
-              write_grandchild) -> None:
-    """Write an entity list such as <artifacts><artifact>...<parts>...</parts></artifact>."""
-    if not rows:
-        return
-    holder = etree.SubElement(parent, _q(container))
-    for row in rows:
-        element = etree.SubElement(holder, _q(tag))
-        _entity_attributes(element, tag, row)
-        _write_nodes(element, spec, (), row)
-        if row[grand]:
-            grand_holder = etree.SubElement(element, _q(grand))
-            for grandchild in row[grand]:
-                write_grandchild(grand_holder, grandchild)
+    _write_nodes(element, ENTITIES[entity], (), row)
+    container, child = CHILDREN.get(entity, (None, None))
+    if container and row.get(container):
+        holder = etree.SubElement(element, _q(container))
+        for child_row in row[container]:
+            _write_entity(etree.SubElement(holder, _q(child)), child, child_row)
 
 
 def _present(spec: tuple, path: tuple, row: dict[str, Any]) -> bool:
