@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,8 @@ EPILOG = """\
 examples:
   hstvo db start                     create and start the embedded cluster (./var/)
   hstvo db upgrade                   apply pending migrations (safe to repeat)
+  hstvo ingest /data/hst/ --jobs 2    ingest HST FITS files (directories, globs, files)
+  hstvo synth --count 1000 /tmp/arch  write a synthetic HST archive to try things at scale
   hstvo xml import obs1.xml dir/     load CAOM 2.2/2.3/2.4 documents
   hstvo xml export HST y34b0101t     print an observation as CAOM 2.4 XML
   hstvo serve                        serve TAP and friends on 127.0.0.1:8080
@@ -46,6 +49,36 @@ def build_parser() -> argparse.ArgumentParser:
                     help="start/stop/status: the embedded cluster under ./var/ (ignored "
                          "with DATABASE_URL); upgrade: apply migrations; psql: open a shell")
     db.set_defaults(func=cmd_db)
+
+    ingest = commands.add_parser(
+        "ingest", help="ingest HST FITS files into CAOM (headers and footprints)",
+        description="Read the headers and sky footprints of HST FITS files and build their CAOM "
+                    "observations in the database (sql/54_hst_ingest.sql decides planes, levels "
+                    "and bounds from the file-class rules). Re-ingesting a file changes nothing "
+                    "unless its content changed. A file that cannot be ingested (unreadable, "
+                    "unknown instrument or suffix, a missing keyword) is reported with its "
+                    "reason, here and in hst.ingest_log, and the others still go in.",
+        epilog="exit status: 0 when every file went in, 1 when some were refused",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ingest.add_argument("paths", nargs="+", metavar="PATH",
+                        help="FITS files, directories (searched for *.fits, *.fits.gz) or "
+                             "quoted globs such as 'archive/**/*_flt.fits'")
+    ingest.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
+                        help="header-reading processes (default: one per CPU)")
+    ingest.add_argument("--batch-size", type=int, default=500,
+                        help="files per database transaction (default 500)")
+    ingest.set_defaults(func=cmd_ingest)
+
+    synth = commands.add_parser(
+        "synth", help="write a synthetic HST archive (deterministic, header-only files)",
+        description="Write COUNT dataset families (ACS, WFC3, STIS, WFPC2, COS, NICMOS) built "
+                    "on the header layouts of the real files in shared/data/hst, with pointings "
+                    "spread over the sky and plausible filters, dates, exposure times and "
+                    "reference files. The same --seed always writes the same bytes.")
+    synth.add_argument("directory", type=Path, help="where to write the files")
+    synth.add_argument("--count", type=int, default=100, help="dataset families (default 100)")
+    synth.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    synth.set_defaults(func=cmd_synth)
 
     xml = commands.add_parser("xml", help="import and export CAOM2 XML documents",
                               description="CAOM2 XML documents in and out of the archive.")
@@ -157,6 +190,38 @@ def cmd_xml_import(args: argparse.Namespace) -> int:
           + (f", {failures} failed" if failures else "")
           + (f", {mismatches} with stale checksums" if mismatches else ""))
     return 1 if failures else 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from loaders.fits_ingest import find_files, ingest
+
+    from .db import connect
+
+    files = find_files(args.paths)
+    if not files:
+        print("error: no FITS files found", file=sys.stderr)
+        return 2
+    with connect(_url(), autocommit=True) as conn, \
+            tqdm(total=len(files), unit="file", disable=not sys.stderr.isatty()) as bar:
+        report = ingest(conn, files, jobs=args.jobs, batch_size=args.batch_size,
+                        progress=bar.update)
+    for path, message in report.refusals:
+        print(f"refused: {path}: {message}", file=sys.stderr)
+    rate = report.files / report.wall_seconds if report.wall_seconds else 0.0
+    print(f"{report.files} files: {report.ingested} ingested, {report.unchanged} unchanged, "
+          f"{report.refused} refused; {report.observations} observations, "
+          f"{report.rows_written} CAOM rows in {report.wall_seconds:.1f} s ({rate:.0f} files/s)")
+    return 1 if report.refused else 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from loaders.synth import write_archive
+
+    written = write_archive(args.directory, count=args.count, seed=args.seed)
+    print(f"wrote {len(written)} files for {args.count} datasets to {args.directory}")
+    return 0
 
 
 def cmd_xml_export(args: argparse.Namespace) -> int:

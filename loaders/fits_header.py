@@ -23,6 +23,13 @@ from astropy.utils.exceptions import AstropyWarning
 from astropy.wcs import WCS, FITSFixedWarning
 
 SKIPPED_KEYWORDS = {"COMMENT", "HISTORY", ""}
+# the linear WCS of a science extension, kept for CAOM's chunk function (the corners carry the
+# distortions; these are what a client reproduces the grid with)
+WCS_KEYWORDS = ("CTYPE1", "CTYPE2", "CRPIX1", "CRPIX2", "CRVAL1", "CRVAL2",
+                "CD1_1", "CD1_2", "CD2_1", "CD2_2")
+# association tables are small and name the members of a composite observation
+ASN_COLUMNS = ("MEMNAME", "MEMTYPE", "MEMPRSNT")
+MAX_ASN_ROWS = 10_000
 
 
 class FitsReadError(ValueError):
@@ -39,6 +46,8 @@ class Extension:
     header: dict[str, Any]
     shape: tuple[int, int] | None = None  # (NAXIS1, NAXIS2), SIZAXIS when the data were trimmed
     corners: list[tuple[float, float]] | None = None  # (ra, dec) degrees, pixel-edge corners
+    wcs: dict[str, Any] | None = None  # WCS_KEYWORDS present in the header
+    rows: list[dict[str, Any]] | None = None  # an association table's member rows
 
 
 @dataclass
@@ -70,10 +79,10 @@ def _header_dict(header: fits.Header) -> dict[str, Any]:
             value = bool(value)
         elif isinstance(value, (np.integer,)):
             value = int(value)
-        elif isinstance(value, (np.floating,)):
-            value = float(value)
+        elif isinstance(value, (np.floating, float)):
+            value = float(value) if np.isfinite(value) else None  # JSON has no NaN
         elif isinstance(value, str):
-            value = value.strip()
+            value = value.replace("\x00", "").strip()
         elif not isinstance(value, (int, float)):
             value = str(value)
         out[key] = value
@@ -116,6 +125,15 @@ def _corners(header: fits.Header, hdul: fits.HDUList, shape: tuple[int, int]
     return [(float(ra) % 360.0, float(dec)) for ra, dec in footprint]
 
 
+def _asn_rows(hdu: fits.BinTableHDU) -> list[dict[str, Any]] | None:
+    """The member rows of an association table (MEMNAME, MEMTYPE, MEMPRSNT)."""
+    names = [name.upper() for name in hdu.columns.names]
+    if not all(column in names for column in ASN_COLUMNS) or len(hdu.data) > MAX_ASN_ROWS:
+        return None
+    return [{"MEMNAME": str(row["MEMNAME"]).strip(), "MEMTYPE": str(row["MEMTYPE"]).strip(),
+             "MEMPRSNT": bool(row["MEMPRSNT"])} for row in hdu.data]
+
+
 def is_science_extension(index: int, header: fits.Header) -> bool:
     """SCI extensions, or a primary HDU that holds an image itself (NICMOS, WFPC2 c0f...)."""
     if header.get("EXTNAME", "").strip().upper() == "SCI":
@@ -153,7 +171,10 @@ def _read_hdus(path: Path, size: int, hdul: fits.HDUList) -> FitsFile:
         extension = Extension(index=index, name=str(header.get("EXTNAME", "PRIMARY")).strip(),
                               version=header.get("EXTVER"),
                               header=_header_dict(header) if index else {})
+        if extension.name.upper() == "ASN" and isinstance(hdu, fits.BinTableHDU):
+            extension.rows = _asn_rows(hdu)
         if is_science_extension(index, header):
+            extension.wcs = {key: header[key] for key in WCS_KEYWORDS if key in header}
             extension.shape = _science_shape(header)
             if extension.shape:
                 try:

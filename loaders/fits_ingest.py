@@ -1,0 +1,185 @@
+"""Ingest HST FITS files: read headers in worker processes, COPY them to the database in batches.
+
+Python's part is small on purpose. A pool of processes reads each file's headers and sky corners
+(loaders.fits_header) and its MD5; the main process COPYs a batch of such rows into
+hst.ingest_staging and calls hst.ingest_batch(), which classifies the files, registers them and
+rebuilds their observations (sql/54_hst_ingest.sql). Reading the next files goes on while the
+database works on the current batch.
+
+Every file ends up in hst.ingest_log, ingested, unchanged or refused with a reason; a refused
+file never stops the others.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from loaders.fits_header import FitsReadError, read_fits
+
+FITS_PATTERNS = ("*.fits", "*.fits.gz", "*.fit", "*.fts")
+STAGING_COLUMNS = ("batch", "seq", "path", "file_name", "size", "checksum", "primary_header",
+                   "extensions", "read_error", "notes")
+
+
+@dataclass
+class StagedFile:
+    """One file as the reader hands it to the database (a row of hst.ingest_staging)."""
+
+    path: str
+    file_name: str
+    size: int | None = None
+    checksum: str | None = None
+    primary_header: str | None = None  # JSON
+    extensions: str | None = None  # JSON
+    read_error: str | None = None
+    notes: list[str] = field(default_factory=list)
+    read_seconds: float = 0.0
+
+
+@dataclass
+class IngestReport:
+    """What an ingest run did, with where the time went."""
+
+    files: int = 0
+    ingested: int = 0
+    unchanged: int = 0
+    refused: int = 0
+    observations: int = 0
+    rows_written: int = 0
+    read_seconds: float = 0.0  # summed over the reader processes
+    database_seconds: float = 0.0  # COPY + hst.ingest_batch, in the main process
+    wall_seconds: float = 0.0
+    refusals: list[tuple[str, str]] = field(default_factory=list)  # (path, message)
+
+    def add(self, summary: dict[str, Any]) -> None:
+        self.rows_written += int(summary.get("rows", 0))
+        for key in ("files", "ingested", "unchanged", "refused", "observations"):
+            setattr(self, key, getattr(self, key) + int(summary.get(key, 0)))
+
+
+def find_files(paths: Iterable[str]) -> list[Path]:
+    """Expand files, directories (recursively, FITS names only) and globs, sorted and unique.
+
+    Sorting keeps a dataset's files together, so an observation is usually built once per run.
+    A path that matches nothing is returned as is: reading it reports the error.
+    """
+    found: set[Path] = set()
+    for given in paths:
+        matches = glob.glob(given, recursive=True) if glob.has_magic(given) else [given]
+        if not matches:
+            found.add(Path(given))
+        for match in matches:
+            path = Path(match)
+            if path.is_dir():
+                for pattern in FITS_PATTERNS:
+                    found.update(p for p in path.rglob(pattern) if p.is_file())
+            else:
+                found.add(path)
+    return sorted(found, key=lambda p: (p.name, str(p)))
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return "md5:" + digest.hexdigest()
+
+
+def read_for_staging(path: Path) -> StagedFile:
+    """Read one file into a staging row; an unreadable file gives a row with read_error."""
+    started = time.perf_counter()
+    staged = StagedFile(path=str(path), file_name=path.name)
+    try:
+        fits_file = read_fits(path)
+        staged.size = fits_file.size
+        staged.checksum = _md5(path)
+        staged.primary_header = json.dumps(fits_file.primary)
+        staged.extensions = json.dumps([_extension_payload(e, fits_file.primary)
+                                        for e in fits_file.extensions])
+        staged.notes = fits_file.problems
+    except FitsReadError as exc:
+        staged.read_error = str(exc)
+    except Exception as exc:  # anything else astropy raises on a broken file is that file's error
+        staged.read_error = f"cannot read: {type(exc).__name__}: {exc}"
+    staged.read_seconds = time.perf_counter() - started
+    return staged
+
+
+def _extension_payload(extension: Any, primary: dict[str, Any]) -> dict[str, Any]:
+    payload: dict[str, Any] = {"index": extension.index, "name": extension.name,
+                               "ver": extension.version}
+    if extension.shape:
+        payload["shape"] = list(extension.shape)
+    if extension.corners:
+        payload["corners"] = [[ra, dec] for ra, dec in extension.corners]
+    if extension.wcs:
+        payload["wcs"] = extension.wcs
+    if extension.rows is not None:
+        payload["rows"] = extension.rows
+    return payload
+
+
+def _batches(items: Iterator[StagedFile], size: int) -> Iterator[list[StagedFile]]:
+    batch: list[StagedFile] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def ingest_batch(conn: psycopg.Connection, batch: list[StagedFile]) -> dict[str, Any]:
+    """COPY one batch into staging and run hst.ingest_batch on it, in one transaction."""
+    batch_id = uuid.uuid4()
+    with conn.transaction():
+        with conn.cursor() as cur:
+            with cur.copy(f"COPY hst.ingest_staging ({', '.join(STAGING_COLUMNS)}) FROM STDIN") as copy:
+                for seq, staged in enumerate(batch):
+                    copy.write_row((batch_id, seq, staged.path, staged.file_name, staged.size,
+                                    staged.checksum, staged.primary_header, staged.extensions,
+                                    staged.read_error, staged.notes))
+            summary = cur.execute("SELECT hst.ingest_batch(%s)", (batch_id,)).fetchone()[0]
+            refusals = cur.execute(
+                "SELECT path, message FROM hst.ingest_log WHERE batch = %s AND status = 'refused'"
+                " ORDER BY id", (batch_id,)).fetchall()
+    summary["refusals"] = refusals
+    return summary
+
+
+def ingest(conn: psycopg.Connection, paths: list[Path], jobs: int = 2, batch_size: int = 500,
+           progress: Callable[[int], None] | None = None) -> IngestReport:
+    """Ingest files: `jobs` reader processes, batches of `batch_size` files per transaction.
+
+    `progress` is called with the number of files each finished batch held.
+    """
+    report = IngestReport()
+    started = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+        staged_files = pool.map(read_for_staging, paths, chunksize=8)
+        for batch in _batches(iter(staged_files), batch_size):
+            report.read_seconds += sum(s.read_seconds for s in batch)
+            db_started = time.perf_counter()
+            summary = ingest_batch(conn, batch)
+            report.database_seconds += time.perf_counter() - db_started
+            report.refusals.extend(summary.pop("refusals"))
+            report.add(summary)
+            if progress:
+                progress(len(batch))
+    report.wall_seconds = time.perf_counter() - started
+    return report
+

@@ -1,0 +1,584 @@
+-- HST FITS ingest: staged headers in, CAOM observations out.
+--
+-- Python (loaders/fits_ingest.py) reads the headers and the sky corners of each file and COPYs
+-- one row per file into hst.ingest_staging. hst.ingest_batch() then decides everything else:
+--
+--   1. refuse what cannot be ingested, each file with its reason in hst.ingest_log: unreadable
+--      files, a missing required keyword (hst.required_keyword), an unknown instrument or suffix;
+--   2. register every accepted file in hst.archive_file, the archive's file registry (the latest
+--      headers of every file, keyed by its archive name);
+--   3. rebuild each touched observation from all of its registered files (hst.observation_build)
+--      and store it with caom2.put_observation, which keeps lastModified wherever the metadata did
+--      not change: ingesting the same file twice changes nothing;
+--   4. record each plane's calibration: CAL_VER and the reference-file keywords (hst.plane_*).
+--
+-- Each observation is built and stored in its own subtransaction: a file that breaks its
+-- observation is logged as refused and the observation keeps its previous state; the rest of the
+-- batch goes on. Identifiers are deterministic (UUIDs from the MD5 of the URI), so a rebuild
+-- reproduces the ids and checksums of what is stored.
+
+-- ---------------------------------------------------------------------------------------------
+-- Tables
+-- ---------------------------------------------------------------------------------------------
+
+-- one row per file handed over by the reader; emptied by hst.ingest_batch (UNLOGGED: it is a
+-- transit area, and a crash only loses a batch that the CLI will report as not ingested)
+CREATE UNLOGGED TABLE IF NOT EXISTS hst.ingest_staging (
+    batch           uuid NOT NULL,
+    seq             integer NOT NULL,
+    path            text NOT NULL,      -- where the reader found it
+    file_name       text NOT NULL,      -- its name there
+    size            bigint,
+    checksum        text,               -- 'md5:<hex>' of the whole file
+    primary_header  jsonb,              -- keyword -> value, COMMENT/HISTORY dropped
+    extensions      jsonb,              -- [{index, name, ver, shape, corners, wcs, rows}]
+    read_error      text,               -- set when the reader could not read the file
+    notes           text[],             -- non-fatal problems the reader met
+    PRIMARY KEY (batch, seq)
+);
+COMMENT ON TABLE hst.ingest_staging IS 'files read by hstvo ingest, waiting for hst.ingest_batch';
+
+CREATE TABLE IF NOT EXISTS hst.ingest_log (
+    id               bigserial PRIMARY KEY,
+    batch            uuid NOT NULL,
+    logged_at        timestamptz NOT NULL DEFAULT now(),
+    path             text NOT NULL,
+    file_name        text,              -- the archive name, when it could be decided
+    status           text NOT NULL CHECK (status IN ('ingested', 'unchanged', 'refused')),
+    observation_uri  text,
+    product_id       text,
+    message          text
+);
+CREATE INDEX IF NOT EXISTS ingest_log_batch_idx ON hst.ingest_log (batch);
+CREATE INDEX IF NOT EXISTS ingest_log_refused_idx ON hst.ingest_log (logged_at) WHERE status = 'refused';
+COMMENT ON TABLE hst.ingest_log IS 'what became of every file handed to hst.ingest_batch, with the reason of each refusal';
+
+-- keywords without which a file cannot be placed in CAOM
+CREATE TABLE IF NOT EXISTS hst.required_keyword (
+    keyword  text PRIMARY KEY,
+    reason   text NOT NULL
+);
+INSERT INTO hst.required_keyword (keyword, reason) VALUES
+    ('INSTRUME', 'selects the file-class rules and the filter table'),
+    ('ROOTNAME', 'names the observation and its planes'),
+    ('EXPSTART', 'the start of the exposure: time bounds and release dates'),
+    ('PROPOSID', 'the proposal, and with it the proprietary group')
+ON CONFLICT DO NOTHING;
+
+-- per instrument: its calibration pipeline and the data product type when OBSTYPE is absent
+CREATE TABLE IF NOT EXISTS hst.instrument_pipeline (
+    instrument            text PRIMARY KEY REFERENCES hst.instrument,
+    calibration_program   text NOT NULL,
+    default_product_type  text NOT NULL
+);
+INSERT INTO hst.instrument_pipeline VALUES
+    ('ACS', 'CALACS', 'image'), ('WFC3', 'CALWF3', 'image'), ('STIS', 'CALSTIS', 'spectrum'),
+    ('COS', 'CALCOS', 'spectrum'), ('NICMOS', 'CALNICA', 'image'), ('WFPC2', 'CALWP2', 'image'),
+    ('FOC', 'CALFOC', 'image'), ('FOS', 'CALFOS', 'spectrum'), ('HRS', 'CALHRS', 'spectrum')
+ON CONFLICT DO NOTHING;
+
+-- target names of internal calibration exposures (intent = calibration, no proprietary period)
+CREATE TABLE IF NOT EXISTS hst.calibration_target (
+    target_name  text PRIMARY KEY
+);
+INSERT INTO hst.calibration_target VALUES
+    ('BIAS'), ('DARK'), ('FLAT'), ('INTFLAT'), ('KSPOTS'), ('TUNGSTEN'), ('DEUTERIUM'), ('WAVE'),
+    ('WAVEHITM'), ('EARTH-CALIB'), ('DARK-EARTH'), ('VISFLAT'), ('UVFLAT'), ('CCDFLAT')
+ON CONFLICT DO NOTHING;
+
+INSERT INTO hstvo.setting (name, value, description) VALUES
+    ('hst_proprietary_months', '12',
+     'exclusive-access period of HST science data after EXPSTART (dataRelease); calibration data have none')
+ON CONFLICT (name) DO NOTHING;
+
+-- the archive's file registry: the latest headers of every ingested file
+CREATE TABLE IF NOT EXISTS hst.archive_file (
+    file_name       text PRIMARY KEY,   -- archive name, e.g. j8bt05njq_raw.fits
+    observationid   text NOT NULL,
+    product_id      text NOT NULL,
+    instrument      text NOT NULL,
+    suffix          text NOT NULL,
+    level           integer NOT NULL,
+    maps            boolean NOT NULL,
+    product_type    text NOT NULL,
+    size            bigint,
+    checksum        text,
+    primary_header  jsonb NOT NULL,
+    extensions      jsonb NOT NULL,
+    path            text,
+    first_ingested  timestamptz NOT NULL DEFAULT now(),
+    last_ingested   timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS archive_file_observation_idx ON hst.archive_file (observationid);
+COMMENT ON TABLE hst.archive_file IS 'every ingested HST file with its headers: what CAOM observations are built from';
+
+-- per plane: the calibration it had (the recalibration queue reads these)
+CREATE TABLE IF NOT EXISTS hst.plane_calibration (
+    planeid          uuid PRIMARY KEY REFERENCES caom2.plane ON DELETE CASCADE,
+    file_name        text NOT NULL,     -- the file the values were read from
+    instrument       text NOT NULL,
+    detector         text,
+    cal_ver          text,              -- calibration software version (CAL_VER)
+    header           jsonb NOT NULL     -- its primary header: the best-reference selection values
+);
+CREATE TABLE IF NOT EXISTS hst.plane_reference_file (
+    planeid    uuid NOT NULL REFERENCES caom2.plane ON DELETE CASCADE,
+    keyword    text NOT NULL,           -- BIASFILE, IDCTAB, ...
+    value      text NOT NULL,           -- as in the header: jref$p3v2228mj_bia.fits
+    location   text NOT NULL,           -- the environment prefix: jref, iref, oref, mtab, ...
+    file_name  text,                    -- p3v2228mj_bia.fits; NULL for N/A
+    PRIMARY KEY (planeid, keyword)
+);
+CREATE INDEX IF NOT EXISTS plane_reference_file_name_idx ON hst.plane_reference_file (file_name);
+
+-- ---------------------------------------------------------------------------------------------
+-- Header helpers
+-- ---------------------------------------------------------------------------------------------
+
+-- a keyword's value as text, NULL when absent, blank or N/A
+CREATE OR REPLACE FUNCTION hst.keyword(header jsonb, keyword text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$ SELECT nullif(nullif(btrim(header->>keyword), ''), 'N/A') $$;
+
+CREATE OR REPLACE FUNCTION hst.keyword_double(header jsonb, keyword text) RETURNS double precision
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
+$$ BEGIN RETURN hst.keyword(header, keyword)::double precision;
+   EXCEPTION WHEN invalid_text_representation THEN RETURN NULL; END $$;
+
+CREATE OR REPLACE FUNCTION hst.mjd_timestamp(mjd double precision) RETURNS timestamp
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$ SELECT timestamp '1858-11-17' + make_interval(secs => mjd * 86400.0) $$;
+
+-- hst.uuid: the deterministic id of a CAOM entity, from its URI
+CREATE OR REPLACE FUNCTION hst.uuid(uri text) RETURNS uuid
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT md5(uri)::uuid $$;
+
+-- hst.archive_name: the name the archive knows a file by, from its header and its name on disk.
+--   FILENAME 'j8bt05njq_raw.fits'                         -> itself
+--   FILENAME 'u5780205r_cvt.c0h' (GEIS converted)         -> u5780205r_c0f.fits (waivered FITS)
+--   FILENAME 'hst_11665_06_wfc3_uvis_f555w_ib4606c6_flc.fits' (HAP SVM name) -> itself
+--   no FILENAME: the name on disk when it is {rootname}_{suffix}.fits, else ROOTNAME + the
+--   disk name's last _suffix
+CREATE OR REPLACE FUNCTION hst.archive_name(header jsonb, disk_name text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    filename text := lower(hst.keyword(header, 'FILENAME'));
+    rootname text := lower(hst.keyword(header, 'ROOTNAME'));
+    disk text := lower(regexp_replace(disk_name, '^.*/', ''));
+    stem text := regexp_replace(disk, '\.(fits|fit)(\.gz)?$', '');
+BEGIN
+    IF filename ~ '^[a-z0-9_]+\.fits$' THEN
+        RETURN filename;
+    ELSIF filename ~ '^[a-z0-9]+_cvt\.[a-z0-9]{2}h$' THEN
+        RETURN split_part(filename, '_', 1) || '_' || substr(filename, length(filename) - 2, 2)
+               || 'f.fits';
+    ELSIF rootname IS NOT NULL AND stem ~ ('^' || rootname || '_[a-z0-9_]+$') THEN
+        RETURN stem || '.fits';
+    ELSIF rootname IS NOT NULL AND stem ~ '_[a-z0-9]+$' THEN
+        RETURN rootname || '_' || regexp_replace(stem, '^.*_', '') || '.fits';
+    END IF;
+    RETURN NULL;
+END $$;
+
+-- hst.classification_name: {rootname}_{suffix}.fits of an archive name, so that a HAP SVM name
+-- (hst_..._ib4606c6_flc.fits) is classified as the exposure file it is (ib4606c6q_flc.fits)
+CREATE OR REPLACE FUNCTION hst.classification_name(header jsonb, archive_name text) RETURNS text
+LANGUAGE sql IMMUTABLE AS
+$$ SELECT CASE WHEN archive_name LIKE 'hst\_%'
+               THEN lower(hst.keyword(header, 'ROOTNAME')) || '_'
+                    || regexp_replace(archive_name, '^.*_([a-z0-9]+)\.fits$', '\1') || '.fits'
+               ELSE archive_name END $$;
+
+-- the filter (or grating) of an exposure, as CAOM's bandpassName, and the mode (cenwave)
+CREATE OR REPLACE FUNCTION hst.bandpass(instrument text, header jsonb,
+                                        OUT name text, OUT mode text)
+LANGUAGE sql IMMUTABLE AS $$
+SELECT CASE
+         WHEN instrument = 'ACS' THEN
+             (SELECT string_agg(f, ';' ORDER BY n) FROM unnest(ARRAY[hst.keyword(header, 'FILTER1'),
+                     hst.keyword(header, 'FILTER2')]) WITH ORDINALITY AS t(f, n)
+               WHERE upper(f) NOT LIKE 'CLEAR%')
+         WHEN instrument = 'WFPC2' THEN
+             (SELECT string_agg(f, ';' ORDER BY n) FROM unnest(ARRAY[hst.keyword(header, 'FILTNAM1'),
+                     hst.keyword(header, 'FILTNAM2')]) WITH ORDINALITY AS t(f, n))
+         WHEN instrument IN ('STIS', 'COS') THEN hst.keyword(header, 'OPT_ELEM')
+         WHEN instrument = 'HRS' THEN hst.keyword(header, 'GRATING')
+         WHEN instrument = 'FOS' THEN hst.keyword(header, 'FGWA_ID')
+         ELSE coalesce(hst.keyword(header, 'FILTER'), hst.keyword(header, 'FILTER1'))
+       END,
+       CASE WHEN hst.keyword(header, 'CENWAVE') IS NOT NULL
+            THEN 'C' || hst.keyword(header, 'CENWAVE') END
+$$;
+
+-- the energy bounds of a bandpass: the first of its filters the filter table knows
+CREATE OR REPLACE FUNCTION hst.bandpass_bounds(instrument text, detector text, bandpass text,
+                                               mode text,
+                                               OUT lower_m double precision, OUT upper_m double precision)
+LANGUAGE sql STABLE AS $$
+SELECT b.lower_m, b.upper_m
+  FROM unnest(string_to_array(bandpass, ';')) WITH ORDINALITY AS f(filter, n),
+       LATERAL hst.filter_bounds(instrument, detector, f.filter, mode) AS b
+ ORDER BY f.n LIMIT 1
+$$;
+
+-- 'ACS/WFC', 'NICMOS/NIC3', 'WFPC2' (its DETECTOR is a chip number, not a channel)
+CREATE OR REPLACE FUNCTION hst.instrument_name(instrument text, header jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+SELECT instrument || coalesce('/' || CASE
+           WHEN instrument = 'NICMOS' THEN 'NIC' || hst.keyword(header, 'CAMERA')
+           WHEN instrument IN ('WFPC2', 'HRS', 'FOC') THEN NULL
+           ELSE hst.keyword(header, 'DETECTOR') END, '')
+$$;
+
+-- "Last, First" from PR_INV_L / PR_INV_F
+CREATE OR REPLACE FUNCTION hst.principal_investigator(header jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+SELECT CASE WHEN hst.keyword(header, 'PR_INV_L') IS NULL THEN NULL
+            ELSE hst.keyword(header, 'PR_INV_L') || coalesce(', ' || hst.keyword(header, 'PR_INV_F'), '')
+       END
+$$;
+
+-- keyword=value strings for instrument.keywords, '|'-joined (the storage form of a keyword set)
+CREATE OR REPLACE FUNCTION hst.keyword_list(header jsonb, keywords text[]) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+SELECT string_agg(k || '=' || hst.keyword(header, k), '|' ORDER BY k)
+  FROM unnest(keywords) AS k WHERE hst.keyword(header, k) IS NOT NULL
+$$;
+
+-- the reference-file keywords of a header: values like jref$p3v2228mj_bia.fits
+CREATE OR REPLACE FUNCTION hst.reference_files(header jsonb)
+RETURNS TABLE (keyword text, value text, location text, file_name text)
+LANGUAGE sql IMMUTABLE AS $$
+SELECT e.key, btrim(e.value), split_part(btrim(e.value), '$', 1),
+       nullif(nullif(lower(split_part(btrim(e.value), '$', 2)), 'n/a'), '')
+  FROM jsonb_each_text(header) AS e(key, value)
+ WHERE btrim(e.value) ~ '^[a-z][a-z0-9]*\$'
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Classification of staged files
+-- ---------------------------------------------------------------------------------------------
+
+-- every staged file with what the rules say of it; problem is NULL for a file that can go in
+CREATE OR REPLACE VIEW hst.staged_file AS
+SELECT s.batch, s.seq, s.path, s.size, s.checksum, s.primary_header, s.extensions,
+       n.archive_name, c.instrument, c.suffix, c.level, c.maps, c.product_type,
+       lower(hst.keyword(s.primary_header, 'ROOTNAME')) AS observationid,
+       CASE WHEN c.product_id IS NOT NULL
+            THEN lower(hst.keyword(s.primary_header, 'ROOTNAME'))
+                 || substr(c.product_id, strpos(c.product_id, '_')) END AS product_id,
+       coalesce(s.read_error,
+                (SELECT 'missing keyword ' || string_agg(r.keyword, ', ' ORDER BY r.keyword)
+                        || ' (' || string_agg(r.reason, '; ' ORDER BY r.keyword) || ')'
+                   FROM hst.required_keyword r
+                  WHERE hst.keyword(s.primary_header, r.keyword) IS NULL),
+                CASE WHEN n.archive_name IS NULL
+                     THEN 'cannot tell the file''s archive name from FILENAME, ROOTNAME or its name' END,
+                c.problem) AS problem
+  FROM hst.ingest_staging s
+  LEFT JOIN LATERAL (SELECT hst.archive_name(s.primary_header, s.file_name) AS archive_name) n
+    ON s.read_error IS NULL
+  LEFT JOIN LATERAL hst.classify(hst.keyword(s.primary_header, 'INSTRUME'),
+                                 hst.classification_name(s.primary_header, n.archive_name)) c
+    ON n.archive_name IS NOT NULL;
+
+-- ---------------------------------------------------------------------------------------------
+-- Building an observation from its registered files
+-- ---------------------------------------------------------------------------------------------
+
+-- the chunks of one file: one per science extension with sky corners
+CREATE OR REPLACE FUNCTION hst.file_chunks(artifact_uri text, extensions jsonb, part_name text)
+RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+           'chunkid', hst.uuid(artifact_uri || '#' || part_name || '/chunk'),
+           'naxis', 2, 'positionaxis1', 1, 'positionaxis2', 2,
+           'position_axis_axis1_ctype', 'RA---TAN', 'position_axis_axis1_cunit', 'deg',
+           'position_axis_axis2_ctype', 'DEC--TAN', 'position_axis_axis2_cunit', 'deg',
+           'position_axis_bounds', (SELECT jsonb_agg(v ORDER BY n, k)
+                                      FROM jsonb_array_elements(e->'corners') WITH ORDINALITY AS c(pt, n),
+                                           jsonb_array_elements(c.pt) WITH ORDINALITY AS x(v, k)),
+           'position_axis_function_dimension_naxis1', e->'shape'->0,
+           'position_axis_function_dimension_naxis2', e->'shape'->1,
+           'position_axis_function_refcoord_coord1_pix', e->'wcs'->'CRPIX1',
+           'position_axis_function_refcoord_coord1_val', e->'wcs'->'CRVAL1',
+           'position_axis_function_refcoord_coord2_pix', e->'wcs'->'CRPIX2',
+           'position_axis_function_refcoord_coord2_val', e->'wcs'->'CRVAL2',
+           'position_axis_function_cd11', e->'wcs'->'CD1_1',
+           'position_axis_function_cd12', e->'wcs'->'CD1_2',
+           'position_axis_function_cd21', e->'wcs'->'CD2_1',
+           'position_axis_function_cd22', e->'wcs'->'CD2_2',
+           'position_coordsys', 'ICRS', 'position_equinox', 2000.0))), '[]')
+  FROM jsonb_array_elements(extensions) AS e
+ WHERE (e->>'index') = part_name AND jsonb_array_length(coalesce(e->'corners', '[]')) >= 3
+   AND e->'wcs' ?& ARRAY['CRPIX1', 'CRPIX2', 'CRVAL1', 'CRVAL2', 'CD1_1', 'CD1_2', 'CD2_1', 'CD2_2']
+$$;
+
+-- the artifact of one registered file: one part per HDU, chunks where the sky is mapped
+CREATE OR REPLACE FUNCTION hst.file_artifact(f hst.archive_file) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+SELECT jsonb_build_object(
+    'artifactid', hst.uuid(uri), 'uri', uri, 'producttype', f.product_type, 'releasetype', 'data',
+    'contenttype', 'application/fits', 'contentlength', f.size, 'contentchecksum', f.checksum,
+    'parts', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                  'partid', hst.uuid(uri || '#' || (e->>'index')), 'name', e->>'index',
+                  'chunks', CASE WHEN f.maps THEN hst.file_chunks(uri, f.extensions, e->>'index')
+                                 ELSE '[]'::jsonb END) ORDER BY (e->>'index')::integer), '[]')
+                FROM jsonb_array_elements(f.extensions) AS e))
+  FROM (SELECT 'mast:HST/product/' || f.file_name AS uri) AS a
+$$;
+
+-- the footprint of a plane: the hull of its chunks' corners, and the chunk polygons as samples
+-- (CAOM: points = hull, samples = the composed MultiPolygon, MOVE 2 / LINE 1 / CLOSE 0)
+CREATE OR REPLACE FUNCTION hst.plane_position(artifacts jsonb,
+                                              OUT bounds double precision[],
+                                              OUT samples double precision[],
+                                              OUT sample_size double precision)
+LANGUAGE sql IMMUTABLE AS $$
+WITH polygons AS (
+    SELECT ARRAY(SELECT v::double precision FROM jsonb_array_elements_text(c->'position_axis_bounds') v)
+               AS pts,
+           c AS chunk, row_number() OVER () AS n
+      FROM jsonb_array_elements(artifacts) AS a,
+           jsonb_array_elements(a->'parts') AS p,
+           jsonb_array_elements(p->'chunks') AS c
+     WHERE a->>'producttype' = 'science' AND c ? 'position_axis_bounds'
+)
+SELECT caom2.hull((SELECT array_agg(x ORDER BY n, i) FROM polygons, unnest(pts) WITH ORDINALITY u(x, i))),
+       (SELECT array_agg(v ORDER BY n, k, j)
+          FROM polygons,
+               LATERAL (SELECT k, ARRAY[pts[2 * k - 1], pts[2 * k],
+                                         CASE WHEN k = 1 THEN 2 ELSE 1 END] AS vertex
+                          FROM generate_series(1, cardinality(pts) / 2) AS k
+                        UNION ALL
+                        SELECT cardinality(pts) / 2 + 1, ARRAY[pts[1], pts[2], 0]) AS vx,
+               unnest(vx.vertex) WITH ORDINALITY AS w(v, j)),
+       (SELECT avg(sqrt(abs((chunk->>'position_axis_function_cd11')::float8
+                            * (chunk->>'position_axis_function_cd22')::float8
+                            - (chunk->>'position_axis_function_cd12')::float8
+                            * (chunk->>'position_axis_function_cd21')::float8)) * 3600.0)
+          FROM polygons)
+$$;
+
+-- hst.observation_build: the CAOM document of one observation, from all its registered files,
+-- keeping any stored plane that no file produces (e.g. one that came in as CAOM XML)
+CREATE OR REPLACE FUNCTION hst.observation_build(obs_id text) RETURNS jsonb
+LANGUAGE plpgsql STABLE SET jit = off AS $$
+DECLARE
+    obs_uri text := 'caom:HST/' || obs_id;
+    lead hst.archive_file;
+    h jsonb;
+    members text;
+    months integer := coalesce(hstvo.setting('hst_proprietary_months')::integer, 12);
+    observation jsonb;
+    planes jsonb;
+    kept jsonb;
+BEGIN
+    -- the observation's facts come from its lowest-level file (the exposure as taken)
+    SELECT * INTO lead FROM hst.archive_file f WHERE f.observationid = obs_id
+     ORDER BY f.level, f.maps DESC, f.file_name LIMIT 1;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    h := lead.primary_header;
+
+    -- an association: its members are the exposures its ASN table lists as present
+    SELECT string_agg(DISTINCT 'caom:HST/' || lower(btrim(r->>'MEMNAME')), ' ')
+      INTO members
+      FROM hst.archive_file f, jsonb_array_elements(f.extensions) AS e,
+           jsonb_array_elements(e->'rows') AS r
+     WHERE f.observationid = obs_id AND f.suffix = 'ASN'
+       AND upper(r->>'MEMTYPE') LIKE 'EXP-%' AND coalesce((r->>'MEMPRSNT')::boolean, true)
+       AND lower(btrim(r->>'MEMNAME')) <> obs_id;
+
+    observation := jsonb_strip_nulls(jsonb_build_object(
+        'obsid', hst.uuid(obs_uri), 'collection', 'HST', 'observationid', obs_id,
+        'typecode', CASE WHEN members IS NULL THEN 'S' ELSE 'C' END,
+        'members', members,
+        'algorithm_name', CASE WHEN members IS NULL THEN 'exposure' ELSE 'association' END,
+        'metarelease', hst.mjd_timestamp(hst.keyword_double(h, 'EXPSTART')),
+        'type', hst.keyword(h, 'OBSTYPE'),
+        'intent', CASE WHEN EXISTS (SELECT 1 FROM hst.calibration_target t
+                                     WHERE t.target_name = upper(hst.keyword(h, 'TARGNAME')))
+                       THEN 'calibration' ELSE 'science' END,
+        'proposal_id', hst.keyword(h, 'PROPOSID'),
+        'proposal_pi', hst.principal_investigator(h),
+        'target_name', hst.keyword(h, 'TARGNAME'),
+        'targetposition_coordsys', CASE WHEN hst.keyword_double(h, 'RA_TARG') IS NOT NULL THEN 'ICRS' END,
+        'targetposition_equinox', CASE WHEN hst.keyword_double(h, 'RA_TARG') IS NOT NULL THEN 2000.0 END,
+        'targetposition_coordinates_cval1', hst.keyword_double(h, 'RA_TARG'),
+        'targetposition_coordinates_cval2', hst.keyword_double(h, 'DEC_TARG'),
+        'telescope_name', 'HST',
+        'instrument_name', hst.instrument_name(lead.instrument, h),
+        'instrument_keywords', hst.keyword_list(h, ARRAY['APERTURE', 'DETECTOR', 'OBSMODE']),
+        'environment_photometric', 1));
+
+    -- one plane per product: its files, its lead file (a science file first), bounds and release
+    WITH files AS (
+        SELECT f.*, hst.file_artifact(f) AS artifact
+          FROM hst.archive_file f WHERE f.observationid = obs_id
+    ), plane_files AS (
+        SELECT product_id, min(level) AS level,
+               jsonb_agg(artifact ORDER BY file_name) AS artifacts,
+               (array_agg(primary_header ORDER BY maps DESC, file_name))[1] AS header,
+               (array_agg(instrument ORDER BY maps DESC, file_name))[1] AS instrument,
+               min(hst.keyword_double(primary_header, 'EXPSTART')) AS t_start,
+               max(hst.keyword_double(primary_header, 'EXPEND')) AS t_end
+          FROM files GROUP BY product_id
+    ), described AS (
+        SELECT pf.*, bp.name AS bandpass, eb.lower_m, eb.upper_m, pos.bounds, pos.samples,
+               pos.sample_size, ip.calibration_program, ip.default_product_type,
+               hst.mjd_timestamp(pf.t_start) AS observed
+          FROM plane_files pf
+          LEFT JOIN hst.instrument_pipeline ip ON ip.instrument = pf.instrument
+          CROSS JOIN LATERAL hst.bandpass(pf.instrument, pf.header) AS bp
+          CROSS JOIN LATERAL hst.bandpass_bounds(pf.instrument, hst.keyword(pf.header, 'DETECTOR'),
+                                                 bp.name, bp.mode) AS eb
+          CROSS JOIN LATERAL hst.plane_position(pf.artifacts) AS pos
+    )
+    SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+               'planeid', hst.uuid(obs_uri || '/' || d.product_id),
+               'productid', d.product_id,
+               'metarelease', d.observed,
+               'datarelease', CASE WHEN observation->>'intent' = 'calibration' THEN d.observed
+                                   ELSE d.observed + make_interval(months => months) END,
+               'dataproducttype', coalesce(CASE upper(hst.keyword(d.header, 'OBSTYPE'))
+                                               WHEN 'IMAGING' THEN 'image'
+                                               WHEN 'SPECTROSCOPIC' THEN 'spectrum' END,
+                                           d.default_product_type),
+               'calibrationlevel', d.level,
+               'provenance_name', d.calibration_program,
+               'provenance_version', hst.keyword(d.header, 'CAL_VER'),
+               'provenance_project', 'HST',
+               'provenance_producer', 'STScI',
+               'position_bounds', d.bounds,
+               'position_bounds_samples', CASE WHEN d.bounds IS NOT NULL THEN d.samples END,
+               'position_samplesize', d.sample_size,
+               'energy_bounds_lower', d.lower_m, 'energy_bounds_upper', d.upper_m,
+               'energy_bounds_samples', CASE WHEN d.lower_m IS NOT NULL
+                                             THEN ARRAY[d.lower_m, d.upper_m] END,
+               'energy_dimension', CASE WHEN d.lower_m IS NOT NULL THEN 1 END,
+               'energy_bandpassname', d.bandpass,
+               'energy_energybands', caom2.energy_bands(d.lower_m, d.upper_m),
+               'time_bounds_lower', d.t_start,
+               'time_bounds_upper', CASE WHEN d.t_start IS NOT NULL THEN coalesce(d.t_end, d.t_start) END,
+               'time_bounds_samples', CASE WHEN d.t_start IS NOT NULL
+                                           THEN ARRAY[d.t_start, coalesce(d.t_end, d.t_start)] END,
+               'time_dimension', CASE WHEN d.t_start IS NOT NULL THEN 1 END,
+               'time_exposure', coalesce(hst.keyword_double(d.header, 'TEXPTIME'),
+                                         hst.keyword_double(d.header, 'EXPTIME'))))
+               || jsonb_build_object('artifacts', d.artifacts)
+             ORDER BY d.level, d.product_id)
+      INTO planes FROM described d;
+
+    -- stored planes that no registered file produces stay as they are
+    SELECT coalesce(jsonb_agg(p), '[]') INTO kept
+      FROM jsonb_array_elements(caom2.observation_document('HST', obs_id)->'planes') AS p
+     WHERE NOT EXISTS (SELECT 1 FROM hst.archive_file f
+                        WHERE f.observationid = obs_id AND f.product_id = p->>'productid');
+
+    RETURN jsonb_build_object('observation', observation, 'planes', planes || kept);
+END $$;
+
+-- the calibration of each plane built from files: CAL_VER, header, reference-file keywords
+CREATE OR REPLACE FUNCTION hst.record_calibration(obs_id text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM hst.plane_calibration c USING caom2.plane p
+     WHERE p.planeid = c.planeid AND p.obsid = hst.uuid('caom:HST/' || obs_id);
+    DELETE FROM hst.plane_reference_file r USING caom2.plane p
+     WHERE p.planeid = r.planeid AND p.obsid = hst.uuid('caom:HST/' || obs_id);
+    INSERT INTO hst.plane_calibration (planeid, file_name, instrument, detector, cal_ver, header)
+    SELECT DISTINCT ON (f.product_id) hst.uuid('caom:HST/' || obs_id || '/' || f.product_id),
+           f.file_name, f.instrument, hst.keyword(f.primary_header, 'DETECTOR'),
+           hst.keyword(f.primary_header, 'CAL_VER'), f.primary_header
+      FROM hst.archive_file f
+     WHERE f.observationid = obs_id
+     ORDER BY f.product_id, f.maps DESC, f.file_name;
+    INSERT INTO hst.plane_reference_file (planeid, keyword, value, location, file_name)
+    SELECT c.planeid, r.keyword, r.value, r.location, r.file_name
+      FROM hst.plane_calibration c
+      JOIN caom2.plane p ON p.planeid = c.planeid
+     CROSS JOIN LATERAL hst.reference_files(c.header) AS r
+     WHERE p.obsid = hst.uuid('caom:HST/' || obs_id);
+END $$;
+
+-- ---------------------------------------------------------------------------------------------
+-- The batch procedure
+-- ---------------------------------------------------------------------------------------------
+
+-- hst.ingest_batch: ingest one staged batch; returns a summary
+--   {"files": n, "ingested": n, "unchanged": n, "refused": n, "observations": n,
+--    "rows": CAOM rows written (observations, planes, artifacts, parts, chunks)}
+CREATE OR REPLACE FUNCTION hst.ingest_batch(batch_id uuid) RETURNS jsonb
+LANGUAGE plpgsql SET jit = off AS $$
+DECLARE
+    obs record;
+    doc jsonb;
+    outcome jsonb;
+    summary jsonb;
+    rows_written bigint := 0;
+BEGIN
+    CREATE TEMPORARY TABLE IF NOT EXISTS ingest_work (LIKE hst.staged_file) ON COMMIT DROP;
+    TRUNCATE ingest_work;
+    INSERT INTO ingest_work SELECT * FROM hst.staged_file WHERE batch = batch_id;
+
+    -- two files of one batch claiming the same archive name: the later one is refused
+    UPDATE ingest_work w SET problem = 'the batch holds another file with the same archive name '
+                                       || w.archive_name || ' (' || first.path || ')'
+      FROM (SELECT DISTINCT ON (archive_name) archive_name, seq, path FROM ingest_work
+             WHERE problem IS NULL ORDER BY archive_name, seq) AS first
+     WHERE w.problem IS NULL AND w.archive_name = first.archive_name AND w.seq <> first.seq;
+
+    INSERT INTO hst.ingest_log (batch, path, file_name, status, message)
+    SELECT batch_id, path, archive_name, 'refused', problem FROM ingest_work WHERE problem IS NOT NULL;
+
+    FOR obs IN SELECT observationid, array_agg(seq) AS seqs FROM ingest_work
+                WHERE problem IS NULL GROUP BY observationid ORDER BY observationid LOOP
+        BEGIN
+            INSERT INTO hst.archive_file AS a (file_name, observationid, product_id, instrument,
+                   suffix, level, maps, product_type, size, checksum, primary_header, extensions, path)
+            SELECT archive_name, observationid, product_id, instrument, suffix, level, maps,
+                   product_type, size, checksum, primary_header, coalesce(extensions, '[]'), path
+              FROM ingest_work WHERE seq = ANY (obs.seqs)
+            ON CONFLICT (file_name) DO UPDATE SET
+                   observationid = excluded.observationid, product_id = excluded.product_id,
+                   instrument = excluded.instrument, suffix = excluded.suffix,
+                   level = excluded.level, maps = excluded.maps,
+                   product_type = excluded.product_type, size = excluded.size,
+                   checksum = excluded.checksum, primary_header = excluded.primary_header,
+                   extensions = excluded.extensions, path = excluded.path,
+                   last_ingested = now();
+            doc := hst.observation_build(obs.observationid);
+            outcome := caom2.put_observation(doc);
+            rows_written := rows_written + 1
+                + jsonb_array_length(jsonb_path_query_array(doc, '$.planes[*]'))
+                + jsonb_array_length(jsonb_path_query_array(doc, '$.planes[*].artifacts[*]'))
+                + jsonb_array_length(jsonb_path_query_array(doc, '$.planes[*].artifacts[*].parts[*]'))
+                + jsonb_array_length(jsonb_path_query_array(doc,
+                                                            '$.planes[*].artifacts[*].parts[*].chunks[*]'));
+            PERFORM hst.record_calibration(obs.observationid);
+            INSERT INTO hst.ingest_log (batch, path, file_name, status, observation_uri, product_id)
+            SELECT batch_id, w.path, w.archive_name,
+                   CASE WHEN (outcome->>'maxlastmodified')::timestamp < caom2.now_utc()
+                        THEN 'unchanged' ELSE 'ingested' END,
+                   outcome->>'uri', w.product_id
+              FROM ingest_work w WHERE w.seq = ANY (obs.seqs);
+        EXCEPTION WHEN OTHERS THEN
+            INSERT INTO hst.ingest_log (batch, path, file_name, status, observation_uri, message)
+            SELECT batch_id, w.path, w.archive_name, 'refused', 'caom:HST/' || obs.observationid,
+                   'observation caom:HST/' || obs.observationid || ' not stored: ' || SQLERRM
+              FROM ingest_work w WHERE w.seq = ANY (obs.seqs);
+        END;
+    END LOOP;
+
+    DELETE FROM hst.ingest_staging WHERE batch = batch_id;
+    SELECT jsonb_build_object(
+               'files', count(*),
+               'ingested', count(*) FILTER (WHERE status = 'ingested'),
+               'unchanged', count(*) FILTER (WHERE status = 'unchanged'),
+               'refused', count(*) FILTER (WHERE status = 'refused'),
+               'observations', count(DISTINCT observation_uri) FILTER (WHERE status <> 'refused'),
+               'rows', rows_written)
+      INTO summary FROM hst.ingest_log WHERE batch = batch_id;
+    RETURN summary;
+END $$;
