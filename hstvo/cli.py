@@ -207,6 +207,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             tqdm(total=len(files), unit="file", disable=not sys.stderr.isatty()) as bar:
         report = ingest(conn, files, jobs=args.jobs, batch_size=args.batch_size,
                         progress=bar.update)
+    for path, message in report.warnings:
+        print(f"warning: {path}: {message}", file=sys.stderr)
     for path, message in report.refusals:
         print(f"refused: {path}: {message}", file=sys.stderr)
     rate = report.files / report.wall_seconds if report.wall_seconds else 0.0

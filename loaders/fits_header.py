@@ -30,6 +30,10 @@ WCS_KEYWORDS = ("CTYPE1", "CTYPE2", "CRPIX1", "CRPIX2", "CRVAL1", "CRVAL2",
 # association tables are small and name the members of a composite observation
 ASN_COLUMNS = ("MEMNAME", "MEMTYPE", "MEMPRSNT")
 MAX_ASN_ROWS = 10_000
+# the pixel grid of a detector whose header-only copies say NAXISn = 0 and carry no SIZAXIS:
+# WFPC2 GEIS conversions keep the WCS of a chip but not its 800 x 800 format (stsynphot's
+# detectors.dat has the same figure)
+DETECTOR_FORMATS = {"WFPC2": (800, 800)}
 
 
 class FitsReadError(ValueError):
@@ -100,10 +104,14 @@ def _check_complete(hdul: fits.HDUList, size: int) -> None:
             raise FitsReadError(f"truncated: HDU {index} ends at byte {end}, the file has {size}")
 
 
-def _science_shape(header: fits.Header) -> tuple[int, int] | None:
+def _science_shape(header: fits.Header, instrument: str | None) -> tuple[int, int] | None:
     n1 = header.get("SIZAXIS1") or header.get("NAXIS1")
     n2 = header.get("SIZAXIS2") or header.get("NAXIS2")
-    if header.get("NAXIS", 0) < 2 or not n1 or not n2:
+    if header.get("NAXIS", 0) < 2:
+        return None
+    if not n1 and not n2 and instrument in DETECTOR_FORMATS:
+        return DETECTOR_FORMATS[instrument]
+    if not n1 or not n2:
         return None
     return int(n1), int(n2)
 
@@ -175,7 +183,7 @@ def _read_hdus(path: Path, size: int, hdul: fits.HDUList) -> FitsFile:
             extension.rows = _asn_rows(hdu)
         if is_science_extension(index, header):
             extension.wcs = {key: header[key] for key in WCS_KEYWORDS if key in header}
-            extension.shape = _science_shape(header)
+            extension.shape = _science_shape(header, result.primary.get("INSTRUME"))
             if extension.shape:
                 try:
                     extension.corners = _corners(header, hdul, extension.shape)

@@ -29,6 +29,9 @@ import psycopg
 from loaders.fits_header import FitsReadError, read_fits
 
 FITS_PATTERNS = ("*.fits", "*.fits.gz", "*.fit", "*.fts")
+# exposure keywords that some instruments (STIS, COS) keep in the science extensions only;
+# hst.effective_header() merges them under the primary header's own
+EXTENSION_KEYWORDS = ("EXPSTART", "EXPEND", "EXPTIME")
 STAGING_COLUMNS = ("batch", "seq", "path", "file_name", "size", "checksum", "primary_header",
                    "extensions", "read_error", "notes")
 
@@ -62,6 +65,7 @@ class IngestReport:
     database_seconds: float = 0.0  # COPY + hst.ingest_batch, in the main process
     wall_seconds: float = 0.0
     refusals: list[tuple[str, str]] = field(default_factory=list)  # (path, message)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # ingested, with a remark
 
     def add(self, summary: dict[str, Any]) -> None:
         self.rows_written += int(summary.get("rows", 0))
@@ -127,6 +131,10 @@ def _extension_payload(extension: Any, primary: dict[str, Any]) -> dict[str, Any
         payload["corners"] = [[ra, dec] for ra, dec in extension.corners]
     if extension.wcs:
         payload["wcs"] = extension.wcs
+    keywords = {k: extension.header[k] for k in EXTENSION_KEYWORDS
+                if extension.header.get(k) is not None}
+    if keywords:
+        payload["keywords"] = keywords
     if extension.rows is not None:
         payload["rows"] = extension.rows
     return payload
@@ -154,10 +162,11 @@ def ingest_batch(conn: psycopg.Connection, batch: list[StagedFile]) -> dict[str,
                                     staged.checksum, staged.primary_header, staged.extensions,
                                     staged.read_error, staged.notes))
             summary = cur.execute("SELECT hst.ingest_batch(%s)", (batch_id,)).fetchone()[0]
-            refusals = cur.execute(
-                "SELECT path, message FROM hst.ingest_log WHERE batch = %s AND status = 'refused'"
-                " ORDER BY id", (batch_id,)).fetchall()
-    summary["refusals"] = refusals
+            remarks = cur.execute(
+                "SELECT status = 'refused', path, message FROM hst.ingest_log"
+                " WHERE batch = %s AND message IS NOT NULL ORDER BY id", (batch_id,)).fetchall()
+    summary["refusals"] = [(path, message) for refused, path, message in remarks if refused]
+    summary["warnings"] = [(path, message) for refused, path, message in remarks if not refused]
     return summary
 
 
@@ -177,6 +186,7 @@ def ingest(conn: psycopg.Connection, paths: list[Path], jobs: int = 2, batch_siz
             summary = ingest_batch(conn, batch)
             report.database_seconds += time.perf_counter() - db_started
             report.refusals.extend(summary.pop("refusals"))
+            report.warnings.extend(summary.pop("warnings"))
             report.add(summary)
             if progress:
                 progress(len(batch))

@@ -356,6 +356,31 @@ INSERT INTO hst.file_class_fix (class_table, class, suffix, action, reason) VALU
     ('HRS', 'NOMAP', 'X0F', 'add', 'X0F (engineering/extracted header data) has no footprint; FOS lists it as NOMAP')
 ON CONFLICT DO NOTHING;
 
+-- Other names of a suffix: the same data written in another format. WFPC2's class table lists
+-- the FITS-with-extensions forms (C0M, D0M, ...); the older "waivered FITS" conversions of the
+-- same GEIS files end in F (C0F, D0F, ...). An alias takes its suffix's rule and plane, so both
+-- formats of one dataset are artifacts of the same plane.
+CREATE TABLE IF NOT EXISTS hst.suffix_alias (
+    instrument  text NOT NULL,
+    alias       text NOT NULL,
+    suffix      text NOT NULL,
+    product_type text,                  -- when set: the alias is a companion, not a science file
+    reason      text NOT NULL,
+    PRIMARY KEY (instrument, alias)
+);
+COMMENT ON TABLE hst.suffix_alias IS 'suffixes that name another format of a classified suffix, with the reason';
+
+INSERT INTO hst.suffix_alias (instrument, alias, suffix, reason)
+SELECT 'WFPC2', left(m, 2) || 'F', m,
+       'waivered FITS conversion of the GEIS ' || m || ' file: same data, older format'
+  FROM unnest(ARRAY['C0M', 'C1M', 'D0M', 'Q0M', 'Q1M', 'SHM', 'X0M']) AS m
+ WHERE m <> 'C1M'
+ON CONFLICT DO NOTHING;
+INSERT INTO hst.suffix_alias (instrument, alias, suffix, product_type, reason) VALUES
+    ('WFPC2', 'C1F', 'C0M', 'auxiliary', 'data-quality mask of the calibrated C0F image; travels with its plane'),
+    ('WFPC2', 'C1M', 'C0M', 'auxiliary', 'data-quality mask of the calibrated C0M image; travels with its plane')
+ON CONFLICT DO NOTHING;
+
 -- the effective rules: source minus removals plus additions, repeats collapsed
 CREATE OR REPLACE VIEW hst.file_class AS
 SELECT class_table, class, suffix, min(ordinal) AS ordinal
@@ -408,6 +433,7 @@ DECLARE
     is_preview boolean := base ~ '\.(jpg|jpeg|png|gif)$';
     inst text;
     rule hst.suffix_rule;
+    companion_type text;
 BEGIN
     rootname := split_part(stem, '_', 1);
     suffix := upper(substr(stem, length(rootname) + 2));
@@ -426,19 +452,26 @@ BEGIN
          WHERE r.instrument = inst AND r.suffix = left(classify.suffix, -2);
     END IF;
     IF rule.suffix IS NULL THEN
+        SELECT a.product_type INTO companion_type FROM hst.suffix_alias a
+         WHERE a.instrument = inst AND a.alias = classify.suffix;
+        SELECT r.* INTO rule FROM hst.suffix_alias a
+          JOIN hst.suffix_rule r ON r.instrument = a.instrument AND r.suffix = a.suffix
+         WHERE a.instrument = inst AND a.alias = classify.suffix;
+    END IF;
+    IF rule.suffix IS NULL THEN
         problem := format('unknown %s suffix %L in %s', inst, lower(classify.suffix), base);
         RETURN NEXT; RETURN;
     END IF;
     classes := rule.classes;
     level := rule.level;
-    maps := rule.maps AND NOT is_preview;
+    maps := rule.maps AND NOT is_preview AND companion_type IS NULL;
     cte := rule.cte;
     IF rule.level IS NULL THEN
         problem := format('%s suffix %L is in no RAW, CAL or PROD class', inst, lower(classify.suffix));
     ELSE
         product_id := rootname || '_' || lower(rule.plane_suffix);
     END IF;
-    product_type := CASE WHEN is_preview THEN 'preview' WHEN rule.maps THEN 'science'
-                         ELSE 'auxiliary' END;
+    product_type := CASE WHEN is_preview THEN 'preview' WHEN companion_type IS NOT NULL
+                         THEN companion_type WHEN rule.maps THEN 'science' ELSE 'auxiliary' END;
     RETURN NEXT;
 END $$;

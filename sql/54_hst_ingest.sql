@@ -110,7 +110,7 @@ CREATE TABLE IF NOT EXISTS hst.archive_file (
     last_ingested   timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS archive_file_observation_idx ON hst.archive_file (observationid);
-COMMENT ON TABLE hst.archive_file IS 'every ingested HST file with its headers: what CAOM observations are built from';
+COMMENT ON TABLE hst.archive_file IS 'every ingested HST file with its headers (primary_header: hst.effective_header, the primary plus extension-only exposure keywords): what CAOM observations are built from';
 
 -- per plane: the calibration it had (the recalibration queue reads these)
 CREATE TABLE IF NOT EXISTS hst.plane_calibration (
@@ -174,7 +174,8 @@ BEGIN
                || 'f.fits';
     ELSIF rootname IS NOT NULL AND stem ~ ('^' || rootname || '_[a-z0-9_]+$') THEN
         RETURN stem || '.fits';
-    ELSIF rootname IS NOT NULL AND stem ~ '_[a-z0-9]+$' THEN
+    ELSIF rootname IS NOT NULL AND stem ~ '_[a-z0-9]+$'
+          AND regexp_replace(stem, '^.*_', '') <> rootname THEN  -- 'cos_n8xtzcawq' names no suffix
         RETURN rootname || '_' || regexp_replace(stem, '^.*_', '') || '.fits';
     END IF;
     RETURN NULL;
@@ -255,31 +256,47 @@ SELECT e.key, btrim(e.value), split_part(btrim(e.value), '$', 1),
  WHERE btrim(e.value) ~ '^[a-z][a-z0-9]*\$'
 $$;
 
+-- the header a file is described by: its primary header, plus the exposure keywords that only
+-- its science extensions carry (STIS and COS keep EXPSTART/EXPEND/EXPTIME there): the earliest
+-- start, the latest end, the summed exposure time. The primary header's own values win.
+CREATE OR REPLACE FUNCTION hst.effective_header(primary_header jsonb, extensions jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+SELECT coalesce((SELECT jsonb_strip_nulls(jsonb_build_object(
+                            'EXPSTART', min((e->'keywords'->>'EXPSTART')::float8),
+                            'EXPEND', max((e->'keywords'->>'EXPEND')::float8),
+                            'EXPTIME', sum((e->'keywords'->>'EXPTIME')::float8)))
+                   FROM jsonb_array_elements(coalesce(extensions, '[]')) AS e
+                  WHERE e ? 'keywords'), '{}')
+       || primary_header
+$$;
+
 -- ---------------------------------------------------------------------------------------------
 -- Classification of staged files
 -- ---------------------------------------------------------------------------------------------
 
 -- every staged file with what the rules say of it; problem is NULL for a file that can go in
 CREATE OR REPLACE VIEW hst.staged_file AS
-SELECT s.batch, s.seq, s.path, s.size, s.checksum, s.primary_header, s.extensions,
+SELECT s.batch, s.seq, s.path, s.size, s.checksum, s.header AS primary_header, s.extensions,
        n.archive_name, c.instrument, c.suffix, c.level, c.maps, c.product_type,
-       lower(hst.keyword(s.primary_header, 'ROOTNAME')) AS observationid,
+       lower(hst.keyword(s.header, 'ROOTNAME')) AS observationid,
        CASE WHEN c.product_id IS NOT NULL
-            THEN lower(hst.keyword(s.primary_header, 'ROOTNAME'))
+            THEN lower(hst.keyword(s.header, 'ROOTNAME'))
                  || substr(c.product_id, strpos(c.product_id, '_')) END AS product_id,
        coalesce(s.read_error,
                 (SELECT 'missing keyword ' || string_agg(r.keyword, ', ' ORDER BY r.keyword)
                         || ' (' || string_agg(r.reason, '; ' ORDER BY r.keyword) || ')'
                    FROM hst.required_keyword r
-                  WHERE hst.keyword(s.primary_header, r.keyword) IS NULL),
+                  WHERE hst.keyword(s.header, r.keyword) IS NULL),
                 CASE WHEN n.archive_name IS NULL
                      THEN 'cannot tell the file''s archive name from FILENAME, ROOTNAME or its name' END,
-                c.problem) AS problem
-  FROM hst.ingest_staging s
-  LEFT JOIN LATERAL (SELECT hst.archive_name(s.primary_header, s.file_name) AS archive_name) n
+                c.problem) AS problem,
+       s.notes
+  FROM (SELECT st.*, hst.effective_header(st.primary_header, st.extensions) AS header
+          FROM hst.ingest_staging st) AS s
+  LEFT JOIN LATERAL (SELECT hst.archive_name(s.header, s.file_name) AS archive_name) n
     ON s.read_error IS NULL
-  LEFT JOIN LATERAL hst.classify(hst.keyword(s.primary_header, 'INSTRUME'),
-                                 hst.classification_name(s.primary_header, n.archive_name)) c
+  LEFT JOIN LATERAL hst.classify(hst.keyword(s.header, 'INSTRUME'),
+                                 hst.classification_name(s.header, n.archive_name)) c
     ON n.archive_name IS NOT NULL;
 
 -- ---------------------------------------------------------------------------------------------
@@ -557,11 +574,12 @@ BEGIN
                 + jsonb_array_length(jsonb_path_query_array(doc,
                                                             '$.planes[*].artifacts[*].parts[*].chunks[*]'));
             PERFORM hst.record_calibration(obs.observationid);
-            INSERT INTO hst.ingest_log (batch, path, file_name, status, observation_uri, product_id)
+            INSERT INTO hst.ingest_log (batch, path, file_name, status, observation_uri, product_id,
+                                        message)
             SELECT batch_id, w.path, w.archive_name,
                    CASE WHEN (outcome->>'maxlastmodified')::timestamp < caom2.now_utc()
                         THEN 'unchanged' ELSE 'ingested' END,
-                   outcome->>'uri', w.product_id
+                   outcome->>'uri', w.product_id, nullif(array_to_string(w.notes, '; '), '')
               FROM ingest_work w WHERE w.seq = ANY (obs.seqs);
         EXCEPTION WHEN OTHERS THEN
             INSERT INTO hst.ingest_log (batch, path, file_name, status, observation_uri, message)

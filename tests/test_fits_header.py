@@ -14,7 +14,7 @@ SCIENCE = SHARED / "data" / "hst" / "science"
 REFERENCE = json.loads((SCIENCE / "footprints.json").read_text())
 WITH_FOOTPRINTS = sorted(key.rsplit("/", 1)[1] for key, chips in REFERENCE.items()
                          if key.startswith("hst/science/") and any(
-                             c.get("corners_deg") and c.get("basis", "").startswith(("SIZAXIS", "NAXIS"))
+                             c.get("corners_deg") and c.get("basis", "").startswith(("SIZAXIS", "NAXIS", "assumed"))
                              for c in chips) and key.endswith((".fits", ".fits.gz")))
 
 

@@ -12,7 +12,8 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
-FILES = ["54_hst_ingest.sql"]
+# 50 again: it gained hst.suffix_alias (WFPC2 waivered FITS) and classify() consults it
+FILES = ["50_hst_file_classes.sql", "54_hst_ingest.sql"]
 
 
 def upgrade() -> None:
