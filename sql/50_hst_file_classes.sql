@@ -356,6 +356,18 @@ INSERT INTO hst.file_class_fix (class_table, class, suffix, action, reason) VALU
     ('HRS', 'NOMAP', 'X0F', 'add', 'X0F (engineering/extracted header data) has no footprint; FOS lists it as NOMAP')
 ON CONFLICT DO NOTHING;
 
+-- The source spells the extracted 1-D spectrum XID (letter I) where HST names its files x1d
+-- (digit one): o4k19a010_x1d.fits, lbgu17qnq_x1dsum.fits. The X1D forms join the classes of
+-- their XID spellings (PROD, and ALL); the XID rows stay, as the source has them.
+INSERT INTO hst.file_class_fix (class_table, class, suffix, action, reason)
+SELECT t.class_table, c.class, replace(t.suffix, 'XID', 'X1D'), 'add',
+       'the source writes ' || t.suffix || ' (letter I) for ' || replace(t.suffix, 'XID', 'X1D')
+       || ' (digit one), the extracted 1-D spectrum HST files are named after'
+  FROM (VALUES ('STIS', 'XID'), ('COS', 'XID'), ('COS', 'XIDSUM'), ('COS', 'XIDSUM1'),
+               ('COS', 'XIDSUM2'), ('COS', 'XIDSUM3'), ('COS', 'XIDSUM4')) AS t(class_table, suffix)
+ CROSS JOIN (VALUES ('ALL'), ('PROD')) AS c(class)
+ON CONFLICT DO NOTHING;
+
 -- Other names of a suffix: the same data written in another format. WFPC2's class table lists
 -- the FITS-with-extensions forms (C0M, D0M, ...); the older "waivered FITS" conversions of the
 -- same GEIS files end in F (C0F, D0F, ...). An alias takes its suffix's rule and plane, so both

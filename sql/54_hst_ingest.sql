@@ -54,15 +54,18 @@ CREATE INDEX IF NOT EXISTS ingest_log_refused_idx ON hst.ingest_log (logged_at) 
 COMMENT ON TABLE hst.ingest_log IS 'what became of every file handed to hst.ingest_batch, with the reason of each refusal';
 
 -- keywords without which a file cannot be placed in CAOM
+-- (science_only: required of files that map a footprint; association tables, support and
+-- trailer files describe no exposure of their own)
 CREATE TABLE IF NOT EXISTS hst.required_keyword (
-    keyword  text PRIMARY KEY,
-    reason   text NOT NULL
+    keyword       text PRIMARY KEY,
+    reason        text NOT NULL,
+    science_only  boolean NOT NULL DEFAULT false
 );
-INSERT INTO hst.required_keyword (keyword, reason) VALUES
-    ('INSTRUME', 'selects the file-class rules and the filter table'),
-    ('ROOTNAME', 'names the observation and its planes'),
-    ('EXPSTART', 'the start of the exposure: time bounds and release dates'),
-    ('PROPOSID', 'the proposal, and with it the proprietary group')
+INSERT INTO hst.required_keyword (keyword, reason, science_only) VALUES
+    ('INSTRUME', 'selects the file-class rules and the filter table', false),
+    ('ROOTNAME', 'names the observation and its planes', false),
+    ('EXPSTART', 'the start of the exposure: time bounds and release dates', true),
+    ('PROPOSID', 'the proposal, and with it the proprietary group', false)
 ON CONFLICT DO NOTHING;
 
 -- per instrument: its calibration pipeline and the data product type when OBSTYPE is absent
@@ -286,7 +289,8 @@ SELECT s.batch, s.seq, s.path, s.size, s.checksum, s.header AS primary_header, s
                 (SELECT 'missing keyword ' || string_agg(r.keyword, ', ' ORDER BY r.keyword)
                         || ' (' || string_agg(r.reason, '; ' ORDER BY r.keyword) || ')'
                    FROM hst.required_keyword r
-                  WHERE hst.keyword(s.header, r.keyword) IS NULL),
+                  WHERE hst.keyword(s.header, r.keyword) IS NULL
+                    AND (NOT r.science_only OR c.maps IS NOT FALSE)),
                 CASE WHEN n.archive_name IS NULL
                      THEN 'cannot tell the file''s archive name from FILENAME, ROOTNAME or its name' END,
                 c.problem) AS problem,
@@ -392,7 +396,8 @@ DECLARE
 BEGIN
     -- the observation's facts come from its lowest-level file (the exposure as taken)
     SELECT * INTO lead FROM hst.archive_file f WHERE f.observationid = obs_id
-     ORDER BY f.level, f.maps DESC, f.file_name LIMIT 1;
+     ORDER BY hst.keyword(f.primary_header, 'EXPSTART') IS NULL, f.level, f.maps DESC, f.file_name
+     LIMIT 1;
     IF NOT FOUND THEN
         RETURN NULL;
     END IF;

@@ -26,7 +26,6 @@ EXPECTED_REFUSALS = {
     "WFPC2ASSNu5780205bx.fits": "cannot tell the file's archive name",
     "cos_N8XTZCAWQ.fits": "cannot tell the file's archive name",  # no FILENAME, no suffix
     "ia1d23dmq_flt_hlet.fits": "missing keyword EXPSTART, INSTRUME, PROPOSID, ROOTNAME",
-    "waivered.fits": "missing keyword EXPSTART",  # a WFPC2 standard header packet
     # 2chipA.fits.gz is the same file with its data: the batch keeps the first of the two
     "j94f05bgq_flt.fits": "the batch holds another file with the same archive name",
 }

@@ -29,7 +29,7 @@ EXPECTED = {
         "FLT": (2, True, False, "flt"), "X2D": (2, True, False, "x2d"),
         "SX1": (3, True, False, "sx1"), "SX2": (3, True, False, "sx2"),
         "XID": (3, True, False, "xid"), "CRJ": (3, True, False, "crj"),
-        "SFL": (3, True, False, "sfl"),
+        "SFL": (3, True, False, "sfl"), "X1D": (3, True, False, "x1d"),
     },
     "COS": {
         "RAWACCUM": (1, True, False, "rawaccum"), "RAWTAG": (1, True, False, "rawtag"),
@@ -42,6 +42,10 @@ EXPECTED = {
         "XIDSUM": (3, True, False, "xidsum"), "XID": (3, True, False, "xid"),
         "XIDSUM1": (3, True, False, "xidsum1"), "XIDSUM2": (3, True, False, "xidsum2"),
         "XIDSUM3": (3, True, False, "xidsum3"), "XIDSUM4": (3, True, False, "xidsum4"),
+        # the X1D spellings HST's files use (hst.file_class_fix)
+        "X1D": (3, True, False, "x1d"), "X1DSUM": (3, True, False, "x1dsum"),
+        "X1DSUM1": (3, True, False, "x1dsum1"), "X1DSUM2": (3, True, False, "x1dsum2"),
+        "X1DSUM3": (3, True, False, "x1dsum3"), "X1DSUM4": (3, True, False, "x1dsum4"),
     },
     "WFPC2": {
         "D0M": (1, True, False, "d0m"), "Q0M": (1, False, False, "d0m"),
@@ -185,6 +189,12 @@ def test_every_fix_has_a_reason(readonly_conn):
     ("COS", "lbgu17qnq_corrtag_a.fits", ("COS", "lbgu17qnq", "CORRTAG_A", "lbgu17qnq_flt", "auxiliary")),
     # previews join their file's plane and map nothing
     ("ACS", "j8bt06nyq_drz.jpg", ("ACS", "j8bt06nyq", "DRZ", "j8bt06nyq_drz", "preview")),
+    # WFPC2 waivered FITS (GEIS conversions) are other formats of the classified suffixes
+    ("WFPC2", "u5780205r_c0f.fits", ("WFPC2", "u5780205r", "C0F", "u5780205r_c0m", "science")),
+    ("WFPC2", "u5780205r_d0f.fits", ("WFPC2", "u5780205r", "D0F", "u5780205r_d0m", "science")),
+    ("WFPC2", "u5780205r_q0f.fits", ("WFPC2", "u5780205r", "Q0F", "u5780205r_d0m", "auxiliary")),
+    ("WFPC2", "u5780205r_c1f.fits", ("WFPC2", "u5780205r", "C1F", "u5780205r_c0m", "auxiliary")),
+    ("WFPC2", "u5780205r_c1m.fits", ("WFPC2", "u5780205r", "C1M", "u5780205r_c0m", "auxiliary")),
     # INSTRUME is the authority over the rootname letter
     ("wfc3", "jb1n18kpq_ima.fits", ("WFC3", "jb1n18kpq", "IMA", "jb1n18kpq_flt", "auxiliary")),
 ])
