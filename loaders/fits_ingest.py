@@ -13,7 +13,6 @@ file never stops the others.
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
 import os
 import time
@@ -94,14 +93,6 @@ def find_files(paths: Iterable[str]) -> list[Path]:
     return sorted(found, key=lambda p: (p.name, str(p)))
 
 
-def _md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return "md5:" + digest.hexdigest()
-
-
 def read_for_staging(path: Path) -> StagedFile:
     """Read one file into a staging row; an unreadable file gives a row with read_error."""
     started = time.perf_counter()
@@ -109,7 +100,7 @@ def read_for_staging(path: Path) -> StagedFile:
     try:
         fits_file = read_fits(path)
         staged.size = fits_file.size
-        staged.checksum = _md5(path)
+        staged.checksum = fits_file.checksum
         staged.primary_header = json.dumps(fits_file.primary)
         staged.extensions = json.dumps([_extension_payload(e, fits_file.primary)
                                         for e in fits_file.extensions])

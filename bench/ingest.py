@@ -1,0 +1,97 @@
+"""Benchmark: ingest a synthetic HST archive of N files with `hstvo ingest`'s code path.
+
+    python bench/ingest.py [--files 10000] [--jobs 2] [--batch-size 500] [--seed 1]
+
+Writes a deterministic synthetic archive (loaders.synth, header-only files of six instruments)
+under var/bench-archive until it holds at least N files (kept between runs: the same seed gives
+the same files), then ingests it into a fresh scratch database `hstvo_ingest_bench` on the
+server of DATABASE_URL or the embedded cluster. Prints files/second end to end, CAOM rows per
+second, and the split between reading headers (Python, in the reader processes) and the
+database (COPY + hst.ingest_batch). Then it ingests the same files again, which must change
+nothing, and prints that rate too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from hstvo.config import PROJECT_ROOT, load_settings  # noqa: E402
+from hstvo.db import database_url, upgrade  # noqa: E402
+from loaders.fits_ingest import IngestReport, find_files, ingest  # noqa: E402
+from loaders.synth import write_family  # noqa: E402
+
+
+def synthetic_archive(directory: Path, files: int, seed: int) -> list[Path]:
+    """At least `files` synthetic files in `directory`, written once per (files, seed)."""
+    stamp = directory / f".complete-{files}-{seed}"
+    if not stamp.exists():
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        rng, written, index = random.Random(seed), 0, 0
+        started = time.perf_counter()
+        while written < files:
+            written += len(write_family(directory, rng, index))
+            index += 1
+        stamp.write_text(f"{written} files, {index} families\n")
+        print(f"wrote {written} files ({index} dataset families) in "
+              f"{time.perf_counter() - started:.1f} s (not counted)")
+    return find_files([str(directory)])
+
+
+def scratch_database(base_url: str) -> str:
+    """A fresh, migrated `hstvo_ingest_bench` database on the server of base_url."""
+    head = base_url.rpartition("/")[0]
+    with psycopg.connect(head + "/postgres", autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS hstvo_ingest_bench")
+        conn.execute("CREATE DATABASE hstvo_ingest_bench")
+    url = head + "/hstvo_ingest_bench"
+    upgrade(url)
+    return url
+
+
+def describe(label: str, report: IngestReport, jobs: int) -> None:
+    wall = report.wall_seconds
+    print(f"{label}: {report.files} files in {wall:.1f} s: {report.files / wall:.0f} files/s, "
+          f"{report.rows_written / wall:.0f} CAOM rows/s ({report.rows_written} rows, "
+          f"{report.observations} observations); "
+          f"{report.ingested} ingested, {report.unchanged} unchanged, {report.refused} refused")
+    print(f"  header reading: {report.read_seconds:.1f} s summed over {jobs} reader process(es) "
+          f"= {1000 * report.read_seconds / report.files:.2f} ms/file "
+          f"({report.files / max(report.read_seconds / jobs, 1e-9):.0f} files/s with {jobs} readers)")
+    print(f"  database (COPY + hst.ingest_batch): {report.database_seconds:.1f} s "
+          f"= {1000 * report.database_seconds / report.files:.2f} ms/file "
+          f"({report.files / max(report.database_seconds, 1e-9):.0f} files/s, "
+          f"{report.rows_written / max(report.database_seconds, 1e-9):.0f} rows/s)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", type=int, default=10_000, help="archive size in files (10000)")
+    parser.add_argument("--jobs", type=int, default=2, help="header-reader processes (2)")
+    parser.add_argument("--batch-size", type=int, default=500, help="files per transaction (500)")
+    parser.add_argument("--seed", type=int, default=1, help="synthetic archive seed (1)")
+    args = parser.parse_args()
+
+    paths = synthetic_archive(PROJECT_ROOT / "var" / "bench-archive", args.files, args.seed)
+    url = scratch_database(database_url(load_settings()))
+    with psycopg.connect(url, autocommit=True) as conn:
+        first = ingest(conn, paths, jobs=args.jobs, batch_size=args.batch_size)
+        describe("first ingest", first, args.jobs)
+        again = ingest(conn, paths, jobs=args.jobs, batch_size=args.batch_size)
+        describe("re-ingest (idempotent)", again, args.jobs)
+        obscore = conn.execute("SELECT count(*) FROM ivoa.obscore").fetchone()[0]
+    print(f"  ivoa.ObsCore rows: {obscore}")
+
+
+if __name__ == "__main__":
+    main()
