@@ -101,9 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
     exp.set_defaults(func=cmd_xml_export)
 
-    samples = commands.add_parser("samples", help="load the bundled sample data",
-                                  description="Load the sample data bundled in ./data/ "
-                                              "(see data/MANIFEST.md for its origin).")
+    samples = commands.add_parser("samples", help="ingest the bundled real HST files",
+                                  description="Ingest the real HST FITS files bundled in "
+                                              "./data/hst/science (see data/MANIFEST.md for "
+                                              "their origin): 11 observations of 8 instruments.")
     samples.set_defaults(func=cmd_samples)
 
     serve = commands.add_parser("serve", help="run the HTTP service",
@@ -246,8 +247,10 @@ def cmd_xml_export(args: argparse.Namespace) -> int:
 
 
 def cmd_samples(args: argparse.Namespace) -> int:
-    imp = argparse.Namespace(paths=[PROJECT_ROOT / "data" / "caom2"], restamp=False)
-    return cmd_xml_import(imp)
+    """Ingest the bundled real HST files (data/hst/science, provenance in data/MANIFEST.md)."""
+    ingest_args = argparse.Namespace(paths=[str(PROJECT_ROOT / "data" / "hst" / "science")],
+                                     jobs=2, batch_size=500)
+    return cmd_ingest(ingest_args)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

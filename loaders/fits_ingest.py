@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import glob
 import json
+import multiprocessing
 import os
 import time
 import uuid
@@ -169,7 +170,12 @@ def ingest(conn: psycopg.Connection, paths: list[Path], jobs: int = 2, batch_siz
     """
     report = IngestReport()
     started = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+    # If this process dies (kill -9), its open transaction must die with it. Forked readers would
+    # inherit the database socket and keep that transaction, and its locks, open: readers are
+    # spawned afresh instead, and the session gives up a transaction left idle.
+    conn.execute("SET idle_in_transaction_session_timeout = '5min'")
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=spawn) as pool:
         staged_files = pool.map(read_for_staging, paths, chunksize=8)
         for batch in _batches(iter(staged_files), batch_size):
             report.read_seconds += sum(s.read_seconds for s in batch)

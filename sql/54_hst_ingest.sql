@@ -492,11 +492,18 @@ BEGIN
              ORDER BY d.level, d.product_id)
       INTO planes FROM described d;
 
-    -- stored planes that no registered file produces stay as they are
-    SELECT coalesce(jsonb_agg(p), '[]') INTO kept
-      FROM jsonb_array_elements(caom2.observation_document('HST', obs_id)->'planes') AS p
-     WHERE NOT EXISTS (SELECT 1 FROM hst.archive_file f
-                        WHERE f.observationid = obs_id AND f.product_id = p->>'productid');
+    -- stored planes that no registered file produces stay as they are (the stored document is
+    -- read only when there are such planes: it is the dearest part of a rebuild)
+    kept := '[]';
+    IF EXISTS (SELECT 1 FROM caom2.plane p
+                WHERE p.obsid = hst.uuid(obs_uri)
+                  AND NOT EXISTS (SELECT 1 FROM hst.archive_file f
+                                   WHERE f.observationid = obs_id AND f.product_id = p.productid)) THEN
+        SELECT coalesce(jsonb_agg(p), '[]') INTO kept
+          FROM jsonb_array_elements(caom2.observation_document('HST', obs_id)->'planes') AS p
+         WHERE NOT EXISTS (SELECT 1 FROM hst.archive_file f
+                            WHERE f.observationid = obs_id AND f.product_id = p->>'productid');
+    END IF;
 
     RETURN jsonb_build_object('observation', observation, 'planes', planes || kept);
 END $$;
@@ -538,6 +545,7 @@ DECLARE
     doc jsonb;
     outcome jsonb;
     summary jsonb;
+    changed_files integer;
     rows_written bigint := 0;
 BEGIN
     CREATE TEMPORARY TABLE IF NOT EXISTS ingest_work (LIKE hst.staged_file) ON COMMIT DROP;
@@ -557,19 +565,40 @@ BEGIN
     FOR obs IN SELECT observationid, array_agg(seq) AS seqs FROM ingest_work
                 WHERE problem IS NULL GROUP BY observationid ORDER BY observationid LOOP
         BEGIN
-            INSERT INTO hst.archive_file AS a (file_name, observationid, product_id, instrument,
-                   suffix, level, maps, product_type, size, checksum, primary_header, extensions, path)
-            SELECT archive_name, observationid, product_id, instrument, suffix, level, maps,
-                   product_type, size, checksum, primary_header, coalesce(extensions, '[]'), path
-              FROM ingest_work WHERE seq = ANY (obs.seqs)
-            ON CONFLICT (file_name) DO UPDATE SET
-                   observationid = excluded.observationid, product_id = excluded.product_id,
-                   instrument = excluded.instrument, suffix = excluded.suffix,
-                   level = excluded.level, maps = excluded.maps,
-                   product_type = excluded.product_type, size = excluded.size,
-                   checksum = excluded.checksum, primary_header = excluded.primary_header,
-                   extensions = excluded.extensions, path = excluded.path,
-                   last_ingested = now();
+            -- register the files; a file whose content and classification are as registered
+            -- is not touched, and an observation none of whose files changed is not rebuilt
+            WITH registered AS (
+                INSERT INTO hst.archive_file AS a (file_name, observationid, product_id, instrument,
+                       suffix, level, maps, product_type, size, checksum, primary_header,
+                       extensions, path)
+                SELECT archive_name, observationid, product_id, instrument, suffix, level, maps,
+                       product_type, size, checksum, primary_header, coalesce(extensions, '[]'), path
+                  FROM ingest_work WHERE seq = ANY (obs.seqs)
+                ON CONFLICT (file_name) DO UPDATE SET
+                       observationid = excluded.observationid, product_id = excluded.product_id,
+                       instrument = excluded.instrument, suffix = excluded.suffix,
+                       level = excluded.level, maps = excluded.maps,
+                       product_type = excluded.product_type, size = excluded.size,
+                       checksum = excluded.checksum, primary_header = excluded.primary_header,
+                       extensions = excluded.extensions, path = excluded.path,
+                       last_ingested = now()
+                 WHERE (a.observationid, a.product_id, a.instrument, a.suffix, a.level, a.maps,
+                        a.product_type, a.checksum, a.path)
+                       IS DISTINCT FROM
+                       (excluded.observationid, excluded.product_id, excluded.instrument,
+                        excluded.suffix, excluded.level, excluded.maps, excluded.product_type,
+                        excluded.checksum, excluded.path)
+                RETURNING 1)
+            SELECT count(*) INTO changed_files FROM registered;
+            IF changed_files = 0 AND EXISTS (SELECT 1 FROM caom2.observation o
+                                              WHERE o.obsid = hst.uuid('caom:HST/' || obs.observationid)) THEN
+                INSERT INTO hst.ingest_log (batch, path, file_name, status, observation_uri,
+                                            product_id, message)
+                SELECT batch_id, w.path, w.archive_name, 'unchanged', 'caom:HST/' || obs.observationid,
+                       w.product_id, nullif(array_to_string(w.notes, '; '), '')
+                  FROM ingest_work w WHERE w.seq = ANY (obs.seqs);
+                CONTINUE;
+            END IF;
             doc := hst.observation_build(obs.observationid);
             outcome := caom2.put_observation(doc);
             rows_written := rows_written + 1

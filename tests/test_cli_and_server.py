@@ -48,6 +48,6 @@ def test_landing_page_lists_services_with_live_counts(db_url, http_server):
     response = httpx.get(http_server + "/")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
-    assert "3 observations, 3 data products" in response.text
+    assert "11 observations, 11 data products" in response.text
     for path in ("/tap", "/datalink", "/caom2repo"):
         assert f'href="{path}"' in response.text
