@@ -406,8 +406,16 @@ SELECT class_table, class, suffix, min(ordinal) AS ordinal
           FROM hst.file_class_fix f WHERE f.action = 'add') AS rules
  GROUP BY class_table, class, suffix;
 
--- the per-suffix summary of the rules: classes, level, footprint, CTE, anchor of its level
-CREATE OR REPLACE VIEW hst.suffix_rule AS
+-- the per-suffix summary of the rules: classes, level, footprint, CTE, anchor of its level.
+-- Materialized (hst.classify reads it for every ingested file) and refreshed by triggers when
+-- the rule tables change; it was a plain view before revision 0005.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass('hst.suffix_rule') AND relkind = 'v') THEN
+        DROP VIEW hst.suffix_rule;
+    END IF;
+END $$;
+CREATE MATERIALIZED VIEW IF NOT EXISTS hst.suffix_rule AS
 WITH classes AS (
     SELECT i.instrument, c.suffix, array_agg(c.class ORDER BY c.class) AS classes,
            max(CASE c.class WHEN 'RAW' THEN 1 WHEN 'CAL' THEN 2 WHEN 'PROD' THEN 3 END) AS level,
@@ -430,6 +438,25 @@ SELECT k.instrument, k.suffix, k.classes, k.level,
        CASE WHEN k.level IS NULL THEN NULL
             WHEN NOT k.nomap THEN k.suffix ELSE a.anchor END AS plane_suffix
   FROM classes k LEFT JOIN anchors a ON a.instrument = k.instrument AND a.level = k.level;
+CREATE UNIQUE INDEX IF NOT EXISTS suffix_rule_key ON hst.suffix_rule (instrument, suffix);
+REFRESH MATERIALIZED VIEW hst.suffix_rule;
+
+CREATE OR REPLACE FUNCTION hst.refresh_suffix_rule() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    REFRESH MATERIALIZED VIEW hst.suffix_rule;
+    RETURN NULL;
+END $$;
+DO $$
+DECLARE
+    rules text;
+BEGIN
+    FOREACH rules IN ARRAY ARRAY['hst.instrument', 'hst.file_class_source', 'hst.file_class_fix'] LOOP
+        EXECUTE format('CREATE OR REPLACE TRIGGER refresh_suffix_rule AFTER INSERT OR UPDATE OR DELETE '
+                       'OR TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION hst.refresh_suffix_rule()',
+                       rules);
+    END LOOP;
+END $$;
 
 -- hst.classify: what the rules say of one file.
 --   instrume    the INSTRUME keyword, or NULL to take it from the rootname's first letter

@@ -21,6 +21,20 @@
 -- Tables
 -- ---------------------------------------------------------------------------------------------
 
+-- the header a file is described by: its primary header, plus the exposure keywords that only
+-- its science extensions carry (STIS and COS keep EXPSTART/EXPEND/EXPTIME there): the earliest
+-- start, the latest end, the summed exposure time. The primary header's own values win.
+CREATE OR REPLACE FUNCTION hst.effective_header(primary_header jsonb, extensions jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+SELECT coalesce((SELECT jsonb_strip_nulls(jsonb_build_object(
+                            'EXPSTART', min((e->'keywords'->>'EXPSTART')::float8),
+                            'EXPEND', max((e->'keywords'->>'EXPEND')::float8),
+                            'EXPTIME', sum((e->'keywords'->>'EXPTIME')::float8)))
+                   FROM jsonb_array_elements(coalesce(extensions, '[]')) AS e
+                  WHERE e ? 'keywords'), '{}')
+       || primary_header
+$$;
+
 -- one row per file handed over by the reader; emptied by hst.ingest_batch (UNLOGGED: it is a
 -- transit area, and a crash only loses a batch that the CLI will report as not ingested)
 CREATE UNLOGGED TABLE IF NOT EXISTS hst.ingest_staging (
@@ -34,6 +48,8 @@ CREATE UNLOGGED TABLE IF NOT EXISTS hst.ingest_staging (
     extensions      jsonb,              -- [{index, name, ver, shape, corners, wcs, rows}]
     read_error      text,               -- set when the reader could not read the file
     notes           text[],             -- non-fatal problems the reader met
+    -- what the file is described by (computed once, at COPY: the classification reads it often)
+    header          jsonb GENERATED ALWAYS AS (hst.effective_header(primary_header, extensions)) STORED,
     PRIMARY KEY (batch, seq)
 );
 COMMENT ON TABLE hst.ingest_staging IS 'files read by hstvo ingest, waiting for hst.ingest_batch';
@@ -259,19 +275,6 @@ SELECT e.key, btrim(e.value), split_part(btrim(e.value), '$', 1),
  WHERE btrim(e.value) ~ '^[a-z][a-z0-9]*\$'
 $$;
 
--- the header a file is described by: its primary header, plus the exposure keywords that only
--- its science extensions carry (STIS and COS keep EXPSTART/EXPEND/EXPTIME there): the earliest
--- start, the latest end, the summed exposure time. The primary header's own values win.
-CREATE OR REPLACE FUNCTION hst.effective_header(primary_header jsonb, extensions jsonb) RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
-SELECT coalesce((SELECT jsonb_strip_nulls(jsonb_build_object(
-                            'EXPSTART', min((e->'keywords'->>'EXPSTART')::float8),
-                            'EXPEND', max((e->'keywords'->>'EXPEND')::float8),
-                            'EXPTIME', sum((e->'keywords'->>'EXPTIME')::float8)))
-                   FROM jsonb_array_elements(coalesce(extensions, '[]')) AS e
-                  WHERE e ? 'keywords'), '{}')
-       || primary_header
-$$;
 
 -- ---------------------------------------------------------------------------------------------
 -- Classification of staged files
@@ -295,8 +298,7 @@ SELECT s.batch, s.seq, s.path, s.size, s.checksum, s.header AS primary_header, s
                      THEN 'cannot tell the file''s archive name from FILENAME, ROOTNAME or its name' END,
                 c.problem) AS problem,
        s.notes
-  FROM (SELECT st.*, hst.effective_header(st.primary_header, st.extensions) AS header
-          FROM hst.ingest_staging st) AS s
+  FROM hst.ingest_staging s
   LEFT JOIN LATERAL (SELECT hst.archive_name(s.header, s.file_name) AS archive_name) n
     ON s.read_error IS NULL
   LEFT JOIN LATERAL hst.classify(hst.keyword(s.header, 'INSTRUME'),

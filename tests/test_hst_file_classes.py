@@ -203,3 +203,15 @@ def test_classify_file_names(readonly_conn, instrument, file_name, expected):
     row = conn.execute("SELECT instrument, rootname, suffix, product_id, product_type "
                        "FROM hst.classify(%s, %s)", (instrument, file_name)).fetchone()
     assert row == expected
+
+
+def test_a_new_rule_takes_effect_at_once(conn):
+    """hst.suffix_rule is materialized for speed; changing the rule tables refreshes it."""
+    before = conn.execute("SELECT problem FROM hst.classify('ACS', 'j8bt06nyq_xyz.fits')").fetchone()[0]
+    assert before.startswith("unknown ACS suffix 'xyz'")
+    conn.execute("INSERT INTO hst.file_class_fix VALUES ('ACS/WFC3', 'ALL', 'XYZ', 'add', "
+                 "'a made-up suffix for this test, filed with the raw support files'), "
+                 "('ACS/WFC3', 'RAW', 'XYZ', 'add', 'a made-up suffix for this test, level 1'), "
+                 "('ACS/WFC3', 'NOMAP', 'XYZ', 'add', 'a made-up suffix for this test, no footprint')")
+    assert conn.execute("SELECT level, product_id, problem FROM hst.classify('ACS', "
+                        "'j8bt06nyq_xyz.fits')").fetchone() == (1, "j8bt06nyq_raw", None)
