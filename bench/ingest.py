@@ -24,8 +24,9 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.scratch import scratch_database  # noqa: E402
 from hstvo.config import PROJECT_ROOT, load_settings  # noqa: E402
-from hstvo.db import database_url, upgrade  # noqa: E402
+from hstvo.db import database_url  # noqa: E402
 from loaders.fits_ingest import IngestReport, find_files, ingest  # noqa: E402
 from loaders.synth import write_family  # noqa: E402
 
@@ -45,17 +46,6 @@ def synthetic_archive(directory: Path, files: int, seed: int) -> list[Path]:
         print(f"wrote {written} files ({index} dataset families) in "
               f"{time.perf_counter() - started:.1f} s (not counted)")
     return find_files([str(directory)])
-
-
-def scratch_database(base_url: str) -> str:
-    """A fresh, migrated `hstvo_ingest_bench` database on the server of base_url."""
-    head = base_url.rpartition("/")[0]
-    with psycopg.connect(head + "/postgres", autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS hstvo_ingest_bench")
-        conn.execute("CREATE DATABASE hstvo_ingest_bench")
-    url = head + "/hstvo_ingest_bench"
-    upgrade(url)
-    return url
 
 
 def describe(label: str, report: IngestReport, jobs: int) -> None:
@@ -83,7 +73,7 @@ def main() -> None:
     args = parser.parse_args()
 
     paths = synthetic_archive(PROJECT_ROOT / "var" / "bench-archive", args.files, args.seed)
-    url = scratch_database(database_url(load_settings()))
+    url = scratch_database(database_url(load_settings()), "hstvo_ingest_bench")
     with psycopg.connect(url, autocommit=True) as conn:
         first = ingest(conn, paths, jobs=args.jobs, batch_size=args.batch_size)
         describe("first ingest", first, args.jobs)

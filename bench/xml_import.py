@@ -24,8 +24,9 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.scratch import scratch_database  # noqa: E402
 from hstvo.config import PROJECT_ROOT, load_settings  # noqa: E402
-from hstvo.db import database_url, upgrade  # noqa: E402
+from hstvo.db import database_url  # noqa: E402
 from loaders.caom2xml import read_document, store_document, write_document  # noqa: E402
 
 TEMPLATE = PROJECT_ROOT / "data" / "caom2" / "j94f05bgq.xml"
@@ -81,17 +82,6 @@ def import_batch(args: tuple[str, list[bytes]]) -> tuple[float, float, int]:
     return parse, store, len(documents)
 
 
-def scratch_database(base_url: str) -> str:
-    """A fresh, migrated `hstvo_bench` database on the server of base_url."""
-    head = base_url.rpartition("/")[0]
-    with psycopg.connect(head + "/postgres", autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS hstvo_bench")
-        conn.execute("CREATE DATABASE hstvo_bench")
-    url = head + "/hstvo_bench"
-    upgrade(url)
-    return url
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -99,7 +89,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="parallel importers (2)")
     args = parser.parse_args()
 
-    url = scratch_database(database_url(load_settings()))
+    url = scratch_database(database_url(load_settings()), "hstvo_bench")
     t0 = time.perf_counter()
     documents = generate(args.count)
     print(f"generated {len(documents)} documents "
