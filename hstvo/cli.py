@@ -67,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="header-reading processes (default: one per CPU)")
     ingest.add_argument("--batch-size", type=int, default=500,
                         help="files per database transaction (default 500)")
+    ingest.add_argument("--rebuild", action="store_true",
+                        help="rebuild the observations of unchanged files too: after a change "
+                             "of the rules in the database (file classes, filters, the "
+                             "proprietary period in hstvo.setting)")
     ingest.set_defaults(func=cmd_ingest)
 
     synth = commands.add_parser(
@@ -207,7 +211,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     with connect(_url(), autocommit=True) as conn, \
             tqdm(total=len(files), unit="file", disable=not sys.stderr.isatty()) as bar:
         report = ingest(conn, files, jobs=args.jobs, batch_size=args.batch_size,
-                        progress=bar.update)
+                        progress=bar.update, rebuild=args.rebuild)
     for path, message in report.warnings:
         print(f"warning: {path}: {message}", file=sys.stderr)
     for path, message in report.refusals:
@@ -249,7 +253,7 @@ def cmd_xml_export(args: argparse.Namespace) -> int:
 def cmd_samples(args: argparse.Namespace) -> int:
     """Ingest the bundled real HST files (data/hst/science, provenance in data/MANIFEST.md)."""
     ingest_args = argparse.Namespace(paths=[str(PROJECT_ROOT / "data" / "hst" / "science")],
-                                     jobs=2, batch_size=500)
+                                     jobs=2, batch_size=500, rebuild=False)
     return cmd_ingest(ingest_args)
 
 

@@ -143,7 +143,8 @@ def _batches(items: Iterator[StagedFile], size: int) -> Iterator[list[StagedFile
         yield batch
 
 
-def ingest_batch(conn: psycopg.Connection, batch: list[StagedFile]) -> dict[str, Any]:
+def ingest_batch(conn: psycopg.Connection, batch: list[StagedFile],
+                 rebuild: bool = False) -> dict[str, Any]:
     """COPY one batch into staging and run hst.ingest_batch on it, in one transaction."""
     batch_id = uuid.uuid4()
     with conn.transaction():
@@ -153,7 +154,8 @@ def ingest_batch(conn: psycopg.Connection, batch: list[StagedFile]) -> dict[str,
                     copy.write_row((batch_id, seq, staged.path, staged.file_name, staged.size,
                                     staged.checksum, staged.primary_header, staged.extensions,
                                     staged.read_error, staged.notes))
-            summary = cur.execute("SELECT hst.ingest_batch(%s)", (batch_id,)).fetchone()[0]
+            summary = cur.execute("SELECT hst.ingest_batch(%s, %s)",
+                                  (batch_id, rebuild)).fetchone()[0]
             remarks = cur.execute(
                 "SELECT status = 'refused', path, message FROM hst.ingest_log"
                 " WHERE batch = %s AND message IS NOT NULL ORDER BY id", (batch_id,)).fetchall()
@@ -163,10 +165,13 @@ def ingest_batch(conn: psycopg.Connection, batch: list[StagedFile]) -> dict[str,
 
 
 def ingest(conn: psycopg.Connection, paths: list[Path], jobs: int = 2, batch_size: int = 500,
-           progress: Callable[[int], None] | None = None) -> IngestReport:
+           progress: Callable[[int], None] | None = None, rebuild: bool = False) -> IngestReport:
     """Ingest files: `jobs` reader processes, batches of `batch_size` files per transaction.
 
-    `progress` is called with the number of files each finished batch held.
+    `progress` is called with the number of files each finished batch held. `rebuild` rebuilds
+    observations whose files did not change (after a change of the rules in the database).
+    Readers are spawned processes: a script calling this needs an `if __name__ == "__main__"`
+    guard.
     """
     report = IngestReport()
     started = time.perf_counter()
@@ -180,7 +185,7 @@ def ingest(conn: psycopg.Connection, paths: list[Path], jobs: int = 2, batch_siz
         for batch in _batches(iter(staged_files), batch_size):
             report.read_seconds += sum(s.read_seconds for s in batch)
             db_started = time.perf_counter()
-            summary = ingest_batch(conn, batch)
+            summary = ingest_batch(conn, batch, rebuild)
             report.database_seconds += time.perf_counter() - db_started
             report.refusals.extend(summary.pop("refusals"))
             report.warnings.extend(summary.pop("warnings"))

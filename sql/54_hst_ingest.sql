@@ -537,10 +537,12 @@ END $$;
 -- The batch procedure
 -- ---------------------------------------------------------------------------------------------
 
--- hst.ingest_batch: ingest one staged batch; returns a summary
+-- hst.ingest_batch: ingest one staged batch; returns a summary. An observation none of whose
+-- files changed is left as it is, unless `rebuild` (after a change of the rules: file classes,
+-- filters, the proprietary period).
 --   {"files": n, "ingested": n, "unchanged": n, "refused": n, "observations": n,
 --    "rows": CAOM rows written (observations, planes, artifacts, parts, chunks)}
-CREATE OR REPLACE FUNCTION hst.ingest_batch(batch_id uuid) RETURNS jsonb
+CREATE OR REPLACE FUNCTION hst.ingest_batch(batch_id uuid, rebuild boolean DEFAULT false) RETURNS jsonb
 LANGUAGE plpgsql SET jit = off AS $$
 DECLARE
     obs record;
@@ -592,7 +594,7 @@ BEGIN
                         excluded.checksum, excluded.path)
                 RETURNING 1)
             SELECT count(*) INTO changed_files FROM registered;
-            IF changed_files = 0 AND EXISTS (SELECT 1 FROM caom2.observation o
+            IF changed_files = 0 AND NOT rebuild AND EXISTS (SELECT 1 FROM caom2.observation o
                                               WHERE o.obsid = hst.uuid('caom:HST/' || obs.observationid)) THEN
                 INSERT INTO hst.ingest_log (batch, path, file_name, status, observation_uri,
                                             product_id, message)

@@ -281,3 +281,16 @@ def test_cli_reports_refusals_and_fails(db_url, tmp_path):
     assert again.returncode == 0 and "1 unchanged" in again.stdout
     empty = run_hstvo("ingest", str(tmp_path / "nothing-here-*.fits"), db_url=db_url)
     assert empty.returncode == 1 and "cannot read: No such file or directory" in empty.stderr
+
+
+def test_rebuild_applies_a_changed_rule_to_unchanged_files(conn):
+    files = find_files([str(SCIENCE / "j8bt05njq_raw.fits")])
+    ingest(conn, files, jobs=1)
+    release = "SELECT datarelease FROM caom2.plane WHERE productid = 'j8bt05njq_raw'"
+    before = conn.execute(release).fetchone()[0]
+    conn.execute("UPDATE hstvo.setting SET value = '6' WHERE name = 'hst_proprietary_months'")
+    assert ingest(conn, files, jobs=1).unchanged == 1
+    assert conn.execute(release).fetchone()[0] == before  # unchanged files are not rebuilt
+    assert ingest(conn, files, jobs=1, rebuild=True).ingested == 1
+    after = conn.execute(release).fetchone()[0]
+    assert (before.year * 12 + before.month) - (after.year * 12 + after.month) == 6
