@@ -25,6 +25,7 @@ examples:
   hstvo synth --count 1000 /tmp/arch  write a synthetic HST archive to try things at scale
   hstvo xml import obs1.xml dir/     load CAOM 2.2/2.3/2.4 documents
   hstvo xml export HST y34b0101t     print an observation as CAOM 2.4 XML
+  hstvo adql 'SELECT TOP 3 * FROM ivoa.ObsCore'   the PostgreSQL of an ADQL query
   hstvo serve                        serve TAP and friends on 127.0.0.1:8080
 
 environment:
@@ -110,6 +111,18 @@ def build_parser() -> argparse.ArgumentParser:
                                               "./data/hst/science (see data/MANIFEST.md for "
                                               "their origin): 11 observations of 8 instruments.")
     samples.set_defaults(func=cmd_samples)
+
+    adql = commands.add_parser(
+        "adql", help="print the PostgreSQL an ADQL query becomes",
+        description="Translate an ADQL 2.1 query as the TAP service does (names checked against "
+                    "TAP_SCHEMA, geometry mapped to pgsphere) and print the PostgreSQL. With "
+                    "--run, also run it (read-only) and print the rows.",
+        epilog="example: hstvo adql \"SELECT TOP 5 obs_id FROM ivoa.ObsCore WHERE "
+               "1 = CONTAINS(POINT('ICRS', s_ra, s_dec), CIRCLE('ICRS', 201.7, -47.5, 0.1))\"",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    adql.add_argument("query", help="the ADQL query (quote it for the shell)")
+    adql.add_argument("--run", action="store_true", help="run the query and print its rows")
+    adql.set_defaults(func=cmd_adql)
 
     serve = commands.add_parser("serve", help="run the HTTP service",
                                 description="Serve the archive's VO services over HTTP.")
@@ -228,6 +241,27 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
     written = write_archive(args.directory, count=args.count, seed=args.seed)
     print(f"wrote {len(written)} files for {args.count} datasets to {args.directory}")
+    return 0
+
+
+def cmd_adql(args: argparse.Namespace) -> int:
+    from pyserver.adql import AdqlError, load_catalog, translate
+
+    from .db import connect
+
+    with connect(_url()) as conn:
+        try:
+            translation = translate(args.query, load_catalog(conn))
+        except AdqlError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(translation.sql)
+        if args.run:
+            conn.execute("SET TRANSACTION READ ONLY")
+            cursor = conn.execute(translation.sql)
+            print("\t".join(c.name for c in translation.columns))
+            for row in cursor:
+                print("\t".join("" if v is None else str(v) for v in row))
     return 0
 
 

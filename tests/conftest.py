@@ -144,3 +144,18 @@ def readonly_conn(pg_server: Server, template_db: str) -> Iterator[psycopg.Conne
         connection.execute("SET default_transaction_read_only = on")
         yield connection
     janitor.drop()
+
+
+@pytest.fixture(scope="module")
+def sample_archive(pg_server: Server, template_db: str) -> Iterator[psycopg.Connection]:
+    """One clone per test module with the bundled real HST files ingested (`hstvo samples`)."""
+    from loaders.fits_ingest import find_files, ingest
+
+    name = f"hstvo_samples_{uuid.uuid4().hex[:12]}"
+    janitor = pg_server.janitor(name, template_dbname=template_db)
+    janitor.init()
+    with psycopg.connect(pg_server.url(name), autocommit=True) as connection:
+        report = ingest(connection, find_files([str(SAMPLE_DATA / "hst" / "science")]), jobs=1)
+        assert report.refused == 0, report.refusals
+        yield connection
+    janitor.drop()

@@ -1,0 +1,23 @@
+"""ADQL geometry functions on pgsphere (degrees), called by the ADQL translator.
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-11-24
+"""
+
+from migrations.sqlfiles import apply_sql_files
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+FILES = ["60_adql.sql"]
+
+
+def upgrade() -> None:
+    apply_sql_files(FILES)
+
+
+def downgrade() -> None:
+    raise RuntimeError("hstvo migrations move forward only: restore from a backup")

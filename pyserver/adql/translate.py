@@ -1,0 +1,370 @@
+"""ADQL 2.1 -> PostgreSQL + pgsphere.
+
+translate(query, catalog) parses ADQL (dialect.py), refuses anything that is not a query made of
+ADQL's grammar and functions, resolves every table and column against TAP_SCHEMA (an unknown
+name is an error with its line and column), rewrites the geometry into the adql.* functions and
+pgsphere operators of sql/60_adql.sql, and writes PostgreSQL with sqlglot's generator.
+
+Safety does not rest on this module alone (the TAP service runs queries read-only, as a role
+that reads only what TAP_SCHEMA publishes, under a statement timeout), but nothing leaves it that
+names a table outside TAP_SCHEMA or calls a function outside ADQL.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+from sqlglot.dialects.postgres import Postgres
+from sqlglot.errors import ParseError, TokenError
+from sqlglot.generators.postgres import PostgresGenerator
+from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+from sqlglot.tokens import TokenType
+
+from .catalog import Catalog, Column, Table
+from .dialect import ADQL
+
+DIALECT = ADQL()
+
+
+class AdqlError(ValueError):
+    """A query that cannot run, with where in the query the problem is (1-based)."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
+        self.message, self.line, self.column = message, line, column
+        where = f" (line {line}, column {column})" if line else ""
+        super().__init__(message + where)
+
+
+class SphereContainedBy(exp.Expression, exp.Binary, exp.Predicate):
+    """pgsphere's <@: the left geometry lies inside the right one (ADQL CONTAINS)."""
+
+
+class SphereOverlaps(exp.Expression, exp.Binary, exp.Predicate):
+    """pgsphere's &&: the geometries share a point (ADQL INTERSECTS)."""
+
+
+class _Target(Postgres):
+    class Generator(PostgresGenerator):
+        TRANSFORMS = {
+            **PostgresGenerator.TRANSFORMS,
+            SphereContainedBy: lambda self, e: self.binary(e, "<@"),
+            SphereOverlaps: lambda self, e: self.binary(e, "&&"),
+        }
+
+
+TARGET = _Target()
+PREDICATES = (SphereContainedBy, SphereOverlaps)
+
+# the grammar a query may use; anything else sqlglot can parse is not ADQL
+ALLOWED_NODES = (
+    exp.Select, exp.Union, exp.Except, exp.Intersect, exp.From, exp.Join, exp.Where, exp.Group,
+    exp.Having, exp.Order, exp.Ordered, exp.Limit, exp.Offset, exp.Column, exp.Identifier,
+    exp.Table, exp.TableAlias, exp.Alias, exp.Star, exp.Literal, exp.Null, exp.Boolean,
+    exp.Paren, exp.Neg, exp.Not, exp.And, exp.Or, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT,
+    exp.LTE, exp.Is, exp.Like, exp.ILike, exp.In, exp.Between, exp.Exists, exp.Subquery,
+    exp.With, exp.CTE, exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.DPipe, exp.BitwiseAnd,
+    exp.BitwiseOr, exp.BitwiseXor, exp.BitwiseNot, exp.Cast, exp.DataType, exp.Case, exp.If,
+    exp.Distinct, exp.Tuple, exp.Coalesce, exp.Abs, exp.Ceil, exp.Exp, exp.Floor, exp.Ln,
+    exp.Log, exp.Pow, exp.Sqrt, exp.Rand, exp.Round, exp.Lower, exp.Upper, exp.Count, exp.Avg,
+    exp.Max, exp.Min, exp.Sum, exp.Contains, exp.Anonymous, exp.Var,
+) + tuple(getattr(exp, name) for name in (  # the trigonometry sqlglot types (versions differ)
+    "Pi", "Sin", "Cos", "Tan", "Cot", "Asin", "Acos", "Atan", "Atan2", "Degrees", "Radians",
+    "Sign", "DataTypeParam") if hasattr(exp, name))
+# functions sqlglot does not type, by name
+ANONYMOUS_FUNCTIONS = {
+    "DEGREES", "RADIANS", "PI", "ACOS", "ASIN", "ATAN", "ATAN2", "COS", "COT", "SIN", "TAN",
+    "ADQL.TRUNCATE", "ADQL.ROUND", "LOG", "SIGN", "POINT", "CIRCLE", "POLYGON", "BOX", "REGION", "CONTAINS", "INTERSECTS",
+    "DISTANCE", "AREA", "CENTROID", "COORD1", "COORD2", "COORDSYS",
+}
+# ADQL 2.1 section 2.7 CAST targets
+CAST_TYPES = {
+    exp.DataType.Type.CHAR, exp.DataType.Type.VARCHAR, exp.DataType.Type.SMALLINT,
+    exp.DataType.Type.INT, exp.DataType.Type.BIGINT, exp.DataType.Type.FLOAT,
+    exp.DataType.Type.DOUBLE, exp.DataType.Type.TIMESTAMP,
+}
+# typed functions sqlglot knows under another name than ADQL's (for error messages)
+FORBIDDEN_TOKENS = {TokenType.DCOLON: "'::' casts are PostgreSQL, not ADQL: use CAST(x AS type)"}
+
+
+@dataclass
+class OutputColumn:
+    """A column of the result: its name, and its TAP_SCHEMA description when it is a column."""
+
+    name: str
+    source: Column | None = None
+
+
+@dataclass
+class Translation:
+    """The PostgreSQL of an ADQL query, and what its result columns are."""
+
+    sql: str
+    columns: list[OutputColumn] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+
+
+def translate(query: str, catalog: Catalog) -> Translation:
+    """The PostgreSQL of an ADQL query; AdqlError when it is not a valid ADQL query here."""
+    tree = _parse(query)
+    _check_grammar(tree)
+    tables = _resolve_names(tree, catalog)
+    columns = _output_columns(tree, tables)
+    tree = _rewrite_geometry(tree)
+    normalize_identifiers(tree, dialect=TARGET)
+    # comments are dropped: they have no meaning, and nothing of the user's text should
+    # reach the database that the translator has not read
+    return Translation(tree.sql(dialect=TARGET, comments=False), columns, list(tables.values()))
+
+
+def _parse(query: str) -> exp.Expr:
+    try:
+        tokens = DIALECT.tokenize(query)
+    except TokenError as exc:
+        raise AdqlError(f"cannot read the query: {exc}") from None
+    for i, token in enumerate(tokens):
+        if token.token_type in FORBIDDEN_TOKENS:
+            raise AdqlError(FORBIDDEN_TOKENS[token.token_type], token.line,
+                            token.col - len(token.text) + 1)
+        if token.token_type == TokenType.SEMICOLON and i != len(tokens) - 1:
+            raise AdqlError("one query only: ';' may only end it", token.line,
+                            token.col - len(token.text) + 1)
+    try:
+        trees = DIALECT.parser().parse(tokens, query)
+    except ParseError as exc:
+        first = exc.errors[0] if exc.errors else {}
+        message = str(first.get("description") or exc).split(". Line")[0]
+        raise AdqlError(f"syntax error: {message}", first.get("line"), first.get("col")) from None
+    trees = [t for t in trees if t is not None]
+    if len(trees) != 1:
+        raise AdqlError("the query is empty" if not trees else "one query only")
+    tree = trees[0]
+    if not isinstance(tree, (exp.Select, exp.SetOperation)):
+        raise AdqlError(f"only SELECT queries are allowed, not {tree.key.upper()}")
+    return tree
+
+
+def _position(node: exp.Expr) -> tuple[int | None, int | None]:
+    """Line and column where a node starts: its first identifier or literal, as sqlglot
+    recorded them (its `col` is where a token ends)."""
+    starts = []
+    for sub in node.walk():
+        meta = getattr(sub, "_meta", None) or {}
+        if "line" in meta:
+            starts.append((meta["line"], meta["col"] - (meta["end"] - meta["start"])))
+    return min(starts) if starts else (None, None)
+
+
+def _check_grammar(tree: exp.Expr) -> None:
+    for node in tree.walk():
+        if not isinstance(node, ALLOWED_NODES):
+            raise AdqlError(f"{node.key.upper()} is not part of ADQL", *_position(node))
+        if isinstance(node, exp.Anonymous) and node.name.upper() not in ANONYMOUS_FUNCTIONS:
+            raise AdqlError(f"unknown function {node.name}", *_position(node))
+        if isinstance(node, exp.Cast) and node.to.this not in CAST_TYPES:
+            raise AdqlError(f"CAST to {node.to.sql()} is not ADQL", *_position(node))
+
+
+def _resolve_names(tree: exp.Expr, catalog: Catalog) -> dict[str, Table]:
+    """Check every table and column against the catalog and rename them to PostgreSQL's names.
+    Returns the catalog tables the query reads, by the (lower-cased) name it calls them."""
+    ctes = {cte.alias.lower() for cte in tree.find_all(exp.CTE)}
+    derived = {s.alias.lower() for s in tree.find_all(exp.Subquery) if s.alias}
+    sources: dict[str, Table] = {}
+    for table in list(tree.find_all(exp.Table)):
+        if not table.db and table.name.lower() in ctes:
+            continue
+        found = catalog.find(table.name, table.db)
+        if found is None:
+            name = f"{table.db}.{table.name}" if table.db else table.name
+            hint = _suggest(name, [t.published for t in catalog.tables.values()])
+            raise AdqlError(f"unknown table {name}{hint}", *_position(table))
+        alias = table.alias or found.sql_name
+        table.set("this", exp.to_identifier(found.sql_name))
+        table.set("db", exp.to_identifier(found.schema))
+        if not table.alias:
+            table.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
+        sources[alias.lower()] = found
+        sources.setdefault(found.published.lower(), found)
+    aliases = {a.alias.lower() for a in tree.find_all(exp.Alias)} | {
+        c.name.lower() for t in tree.find_all(exp.TableAlias) for c in t.columns}
+    for column in list(tree.find_all(exp.Column)):
+        if isinstance(column.this, exp.Star):
+            continue
+        _resolve_column(column, sources, ctes | derived, aliases)
+    return sources
+
+
+def _resolve_column(column: exp.Column, sources: dict[str, Table], derived: set[str],
+                    aliases: set[str]) -> None:
+    name = column.name.lower()
+    qualifier = ".".join(p for p in (column.db, column.table) if p).lower()
+    if qualifier:
+        table = sources.get(qualifier)
+        if table is None:
+            if qualifier in derived:
+                return
+            raise AdqlError(f"unknown table {qualifier} in {column.sql()}", *_position(column))
+        found = table.columns.get(name)
+        if found is None:
+            hint = _suggest(name, [c.published for c in table.columns.values()])
+            raise AdqlError(f"{table.published} has no column {column.name}{hint}",
+                            *_position(column))
+        alias = next(a for a, t in sources.items() if t is table and "." not in a) \
+            if column.db else column.table
+        column.set("db", None)
+        column.set("table", exp.to_identifier(alias))
+        column.set("this", exp.to_identifier(found.sql_name))
+        return
+    candidates = {id(t): t for t in sources.values() if name in t.columns}
+    if candidates:
+        column.set("this", exp.to_identifier(next(iter(candidates.values())).columns[name].sql_name))
+        return
+    if name in aliases or derived:
+        return
+    known = [c.published for t in sources.values() for c in t.columns.values()]
+    raise AdqlError(f"unknown column {column.name}{_suggest(name, known)}", *_position(column))
+
+
+def _suggest(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name.lower(), [k.lower() for k in known], n=1)
+    if not close:
+        return ""
+    return "; did you mean " + next(k for k in known if k.lower() == close[0]) + "?"
+
+
+def _output_columns(tree: exp.Expr, sources: dict[str, Table]) -> list[OutputColumn]:
+    """The result's columns, named as TAP_SCHEMA names them (the query's aliases win)."""
+    select = tree if isinstance(tree, exp.Select) else tree.find(exp.Select)
+    out = []
+    for projection in select.expressions:
+        if isinstance(projection, exp.Column) and not isinstance(projection.this, exp.Star):
+            found = _column_of(projection, sources)
+            name = found.published if found else projection.name
+            projection.replace(exp.alias_(projection.copy(), name, quoted=True))
+            out.append(OutputColumn(name, found))
+        elif isinstance(projection, exp.Alias):
+            out.append(OutputColumn(projection.alias))
+        elif isinstance(projection, exp.Star) or isinstance(projection, exp.Column):
+            out.append(OutputColumn("*"))
+        else:
+            out.append(OutputColumn(projection.sql(dialect=TARGET)))
+    return out
+
+
+def _column_of(column: exp.Column, sources: dict[str, Table]) -> Column | None:
+    tables = [sources[column.table.lower()]] if column.table and column.table.lower() in sources \
+        else list({id(t): t for t in sources.values()}.values())
+    for table in tables:
+        for found in table.columns.values():
+            if found.sql_name == column.name.lower():
+                return found
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Geometry
+# ---------------------------------------------------------------------------------------------
+
+def _call(name: str, *args: exp.Expr) -> exp.Anonymous:
+    return exp.Anonymous(this=f"adql.{name}", expressions=list(args))
+
+
+def _without_coordsys(args: list[exp.Expr]) -> list[exp.Expr]:
+    """ADQL 2.1 made the coordinate system argument optional; a string first argument is it."""
+    if args and isinstance(args[0], exp.Literal) and args[0].is_string:
+        return args[1:]
+    if args and isinstance(args[0], exp.Null):
+        return args[1:]
+    return args
+
+
+def _is_point(node: exp.Expr) -> bool:
+    return isinstance(node, exp.Anonymous) and node.name == "adql.point"
+
+
+def _geometry_call(node: exp.Expr) -> exp.Expr:
+    name = node.name.upper() if isinstance(node, exp.Anonymous) else ""
+    if isinstance(node, exp.Contains):
+        name, args = "CONTAINS", [node.this, node.expression]
+    else:
+        args = list(node.expressions) if isinstance(node, exp.Anonymous) else []
+    if name == "POINT":
+        args = _without_coordsys(args)
+        _arity(node, "POINT", args, 2)
+        return _call("point", *args)
+    if name == "CIRCLE":
+        args = _without_coordsys(args)
+        if len(args) == 3:
+            return _call("circle", _call("point", args[0], args[1]), args[2])
+        _arity(node, "CIRCLE", args, 2)
+        return _call("circle", *args)
+    if name == "POLYGON":
+        args = _without_coordsys(args)
+        if args and all(_is_point(a) for a in args):
+            args = [c for a in args for c in a.expressions]
+        return _call("polygon", *args)
+    if name == "DISTANCE":
+        if len(args) == 4:
+            args = [_call("point", args[0], args[1]), _call("point", args[2], args[3])]
+        _arity(node, "DISTANCE", args, 2)
+        return _call("distance", *args)
+    if name in ("AREA", "CENTROID", "COORD1", "COORD2"):
+        _arity(node, name, args, 1)
+        return _call(name.lower(), *args)
+    if name == "COORDSYS":
+        return exp.Literal.string("ICRS")
+    if name == "CONTAINS":
+        _arity(node, "CONTAINS", args, 2)
+        return SphereContainedBy(this=args[0], expression=args[1])
+    if name == "INTERSECTS":
+        _arity(node, "INTERSECTS", args, 2)
+        if _is_point(args[0]):
+            return SphereContainedBy(this=args[0], expression=args[1])
+        if _is_point(args[1]):
+            return SphereContainedBy(this=args[1], expression=args[0])
+        return SphereOverlaps(this=args[0], expression=args[1])
+    if name in ("BOX", "REGION"):
+        raise AdqlError(f"{name} is deprecated in ADQL 2.1 and not supported here: use POLYGON",
+                        *_position(node))
+    return node
+
+
+def _arity(node: exp.Expr, name: str, args: list, count: int) -> None:
+    if len(args) != count:
+        raise AdqlError(f"{name} takes {count} arguments here, not {len(args)}", *_position(node))
+
+
+def _rewrite_geometry(tree: exp.Expr) -> exp.Expr:
+    """Geometry functions to adql.*; CONTAINS/INTERSECTS compared with 1 or 0 to predicates,
+    and to 1/0 values wherever else they stand."""
+    for rewrite in (_geometry_call, _comparison):
+        # children first: a rewritten call keeps its (already rewritten) arguments
+        for node in reversed(list(tree.dfs())):
+            replacement = rewrite(node)
+            if replacement is not node:
+                node.replace(replacement)
+    for predicate in list(tree.find_all(*PREDICATES)):
+        if not isinstance(predicate.parent, (exp.Where, exp.And, exp.Or, exp.Not, exp.Paren,
+                                             exp.Having, exp.Join)):
+            predicate.replace(exp.Case(ifs=[exp.If(this=predicate.copy(), true=exp.Literal.number(1))],
+                                       default=exp.Literal.number(0)))
+    return tree
+
+
+def _comparison(node: exp.Expr) -> exp.Expr:
+    if not isinstance(node, (exp.EQ, exp.NEQ)):
+        return node
+    left, right = node.this, node.expression
+    if isinstance(left, PREDICATES) and isinstance(right, exp.Literal):
+        predicate, value = left, right
+    elif isinstance(right, PREDICATES) and isinstance(left, exp.Literal):
+        predicate, value = right, left
+    else:
+        return node
+    if value.name not in ("0", "1"):
+        raise AdqlError(f"CONTAINS and INTERSECTS are 0 or 1; compared with {value.name}",
+                        *_position(node))
+    truth = (value.name == "1") == isinstance(node, exp.EQ)
+    return predicate if truth else exp.Not(this=exp.Paren(this=predicate))
