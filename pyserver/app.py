@@ -13,6 +13,8 @@ from hstvo.db import database_url
 
 from .db import make_pool
 from .landing import landing
+from .tap_sync import tap_sync
+from .vosi import availability, capabilities, tables
 
 log = logging.getLogger("hstvo.serve")
 
@@ -31,6 +33,15 @@ def create_app(url: str | None = None) -> Starlette:
         finally:
             await pool.close()
 
-    app = Starlette(routes=[Route("/", landing)], lifespan=lifespan)
+    routes = [
+        Route("/", landing),
+        Route("/tap/sync", tap_sync, methods=["GET", "POST"]),
+        Route("/tap/capabilities", capabilities),
+        Route("/tap/availability", availability),
+        Route("/tap/tables", tables),
+        Route("/tap/tables/{name}", tables),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.pool = pool
+    app.state.public_url = load_settings().public_url
     return app

@@ -96,6 +96,11 @@ SELECT a.schema_name,
   FROM tap_schema.table_annotation a
   JOIN pg_class c ON c.oid = to_regclass(lower(a.table_name));
 
+-- the database column of a published column name: case-insensitive, and without the quotes of
+-- a delimited name (TAP 1.1 publishes the reserved word size as "size")
+CREATE OR REPLACE FUNCTION tap_schema.db_column(published text) RETURNS name
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT lower(btrim(published, '"'))::name $$;
+
 CREATE OR REPLACE VIEW tap_schema.columns AS
 SELECT a.table_name,
        a.column_name,
@@ -117,7 +122,7 @@ SELECT a.table_name,
        a.column_index
   FROM tap_schema.column_annotation a
   JOIN pg_attribute att ON att.attrelid = to_regclass(lower(a.table_name))
-                       AND att.attname = lower(a.column_name) AND NOT att.attisdropped
+                       AND att.attname = tap_schema.db_column(a.column_name) AND NOT att.attisdropped
   CROSS JOIN LATERAL tap_schema.votable_type(att.atttypid::regtype, att.atttypmod) AS v
  WHERE a.published;
 
@@ -128,7 +133,7 @@ SELECT t.table_name, att.attname AS column_name
   JOIN pg_attribute att ON att.attrelid = to_regclass(lower(t.table_name))
                        AND att.attnum > 0 AND NOT att.attisdropped
  WHERE NOT EXISTS (SELECT 1 FROM tap_schema.column_annotation a
-                    WHERE a.table_name = t.table_name AND lower(a.column_name) = att.attname);
+                    WHERE a.table_name = t.table_name AND tap_schema.db_column(a.column_name) = att.attname);
 
 -- Annotations naming a column the database does not have: must be empty too.
 CREATE OR REPLACE VIEW tap_schema.orphan_annotations AS
@@ -136,4 +141,4 @@ SELECT a.table_name, a.column_name
   FROM tap_schema.column_annotation a
  WHERE NOT EXISTS (SELECT 1 FROM pg_attribute att
                     WHERE att.attrelid = to_regclass(lower(a.table_name))
-                      AND att.attname = lower(a.column_name) AND NOT att.attisdropped);
+                      AND att.attname = tap_schema.db_column(a.column_name) AND NOT att.attisdropped);

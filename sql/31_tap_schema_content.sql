@@ -37,7 +37,7 @@ INSERT INTO tap_schema.column_annotation
     ('ivoa.ObsCore', 's_ra', true, 'right ascension (ICRS) of the centre of the footprint', 'deg', 'pos.eq.ra', 'obscore:Char.SpatialAxis.Coverage.Location.Coord.Position2D.Value2.C1', NULL, NULL, NULL, 0, 1, 1, 10),
     ('ivoa.ObsCore', 's_dec', true, 'declination (ICRS) of the centre of the footprint', 'deg', 'pos.eq.dec', 'obscore:Char.SpatialAxis.Coverage.Location.Coord.Position2D.Value2.C2', NULL, NULL, NULL, 0, 1, 1, 11),
     ('ivoa.ObsCore', 's_fov', true, 'diameter of the circle, about the centre, that covers the footprint', 'deg', 'phys.angSize;instr.fov', 'obscore:Char.SpatialAxis.Coverage.Bounds.Extent.diameter', NULL, NULL, NULL, 0, 1, 1, 12),
-    ('ivoa.ObsCore', 's_region', true, 'sky footprint of the data product (ICRS); use with CONTAINS and INTERSECTS', 'deg', 'pos.outline;obs.field', 'obscore:Char.SpatialAxis.Coverage.Support.Area', 'char', '*', 'adql:REGION', 1, 1, 1, 13),
+    ('ivoa.ObsCore', 's_region', true, 'sky footprint of the data product (ICRS); use with CONTAINS and INTERSECTS', NULL, 'pos.outline;obs.field', 'obscore:Char.SpatialAxis.Coverage.Support.Area', 'char', '*', 'adql:REGION', 1, 1, 1, 13),
     ('ivoa.ObsCore', 's_resolution', true, 'spatial resolution (FWHM)', 'arcsec', 'pos.angResolution', 'obscore:Char.SpatialAxis.Resolution.Refval.value', NULL, NULL, NULL, 0, 1, 1, 14),
     ('ivoa.ObsCore', 't_min', true, 'start time of the exposure(s) (MJD)', 'd', 'time.start;obs.exposure', 'obscore:Char.TimeAxis.Coverage.Bounds.Limits.StartTime', NULL, NULL, NULL, 1, 1, 1, 15),
     ('ivoa.ObsCore', 't_max', true, 'end time of the exposure(s) (MJD)', 'd', 'time.end;obs.exposure', 'obscore:Char.TimeAxis.Coverage.Bounds.Limits.StopTime', NULL, NULL, NULL, 1, 1, 1, 16),
@@ -90,7 +90,7 @@ INSERT INTO tap_schema.column_annotation
     ('tap_schema.columns', 'datatype', 'the VOTable datatype of the column', NULL, NULL, 1, 1, 3),
     ('tap_schema.columns', 'arraysize', 'the VOTable arraysize of the column', NULL, NULL, 1, 1, 4),
     ('tap_schema.columns', 'xtype', 'the DALI or custom extended type of the column', NULL, NULL, 1, 1, 5),
-    ('tap_schema.columns', 'size', 'deprecated: the integer part of arraysize', NULL, NULL, 1, 1, 6),
+    ('tap_schema.columns', '"size"', 'deprecated: the integer part of arraysize', NULL, NULL, 1, 1, 6),
     ('tap_schema.columns', 'description', 'describes the columns in the tableset', NULL, NULL, 1, 1, 7),
     ('tap_schema.columns', 'utype', 'lists the utypes of columns in the tableset', NULL, NULL, 1, 1, 8),
     ('tap_schema.columns', 'unit', 'lists the unit used for column values in the tableset', NULL, NULL, 1, 1, 9),
@@ -452,3 +452,11 @@ INSERT INTO tap_schema.column_annotation
     ('caom2.Chunk', 'metaChecksum', true, 'checksum of the metadata in this entity (URI of the form {algorithm}:{hex val', NULL, 0, 124),
     ('caom2.Chunk', 'accMetaChecksum', true, 'checksum of the metadata in this entity+children (URI of the form {algorithm}', NULL, 0, 125)
 ON CONFLICT DO NOTHING;
+
+-- Corrections of rows that earlier revisions wrote (the inserts above skip existing rows):
+-- size is an ADQL reserved word, published delimited (TAP 1.1 section 4.3, taplint TMS-CRSV);
+-- ObsCore 1.1 gives s_region no unit.
+UPDATE tap_schema.column_annotation SET column_name = '"size"'
+ WHERE table_name = 'tap_schema.columns' AND column_name = 'size';
+UPDATE tap_schema.column_annotation SET unit = NULL
+ WHERE table_name = 'ivoa.ObsCore' AND column_name = 's_region' AND unit IS NOT NULL;

@@ -11,6 +11,14 @@ import pytest
 from pyserver.adql import AdqlError, load_catalog, translate
 
 O = "ivoa.obscore"
+# the published ObsCore columns, in TAP_SCHEMA order: what SELECT * returns
+OBSCORE_COLUMNS = (
+    "dataproduct_type, calib_level, obs_collection, obs_id, obs_publisher_did, access_url, "
+    "access_format, access_estsize, target_name, s_ra, s_dec, s_fov, s_region, s_resolution, "
+    "t_min, t_max, t_exptime, t_resolution, em_min, em_max, em_res_power, o_ucd, pol_states, "
+    "facility_name, instrument_name, s_xel1, s_xel2, t_xel, em_xel, pol_xel, s_pixel_scale, "
+    "em_ucd, preview, proposal_id, target_class, obs_release_date, obs_creator_did, obs_title, "
+    "lastmodified")
 CONE = "spoint(radians(6.02), radians(-72.08))"
 
 CASES = [
@@ -29,8 +37,9 @@ CASES = [
     ("SELECT o.obs_id FROM ivoa.ObsCore o", f"SELECT obs_id FROM {O}"),
     ("SELECT ivoa.ObsCore.obs_id FROM ivoa.ObsCore", f"SELECT obs_id FROM {O}"),
     ("SELECT ObsCore.obs_id FROM ivoa.ObsCore", f"SELECT obs_id FROM {O}"),
-    ("SELECT * FROM ivoa.ObsCore", f"SELECT * FROM {O}"),
-    ("SELECT o.* FROM ivoa.ObsCore AS o", f"SELECT * FROM {O}"),
+    ("SELECT * FROM ivoa.ObsCore", f"SELECT {OBSCORE_COLUMNS} FROM {O}"),
+    ("SELECT o.* FROM ivoa.ObsCore AS o", f"SELECT {OBSCORE_COLUMNS} FROM {O}"),
+    ("SELECT o.*, 1 FROM ivoa.ObsCore AS o", f"SELECT {OBSCORE_COLUMNS}, 1 FROM {O}"),
     ("SELECT obs_id FROM ObsCore", f"SELECT obs_id FROM {O}"),
     # WHERE: comparisons, logic, NULL, BETWEEN, IN, LIKE, ILIKE
     ("SELECT obs_id FROM ivoa.ObsCore WHERE calib_level = 2", f"SELECT obs_id FROM {O} WHERE calib_level = 2"),

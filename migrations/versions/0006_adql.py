@@ -1,4 +1,4 @@
-"""ADQL geometry functions on pgsphere (degrees), called by the ADQL translator.
+"""ADQL geometry functions on pgsphere (degrees), called by the ADQL translator; TAP_SCHEMA fixes.
 
 Revision ID: 0006
 Revises: 0005
@@ -12,7 +12,8 @@ down_revision = "0005"
 branch_labels = None
 depends_on = None
 
-FILES = ["60_adql.sql"]
+# 30 and 31 again: TAP_SCHEMA publishes "size" delimited, and s_region without a unit
+FILES = ["30_tap_schema.sql", "31_tap_schema_content.sql", "60_adql.sql"]
 
 
 def upgrade() -> None:

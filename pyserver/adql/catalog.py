@@ -46,15 +46,33 @@ class Catalog:
         return matches[0] if len(matches) == 1 else None
 
 
-def load_catalog(conn: psycopg.Connection) -> Catalog:
-    """Read tap_schema.tables and tap_schema.columns into a Catalog."""
+TABLES_SQL = "SELECT table_name FROM tap_schema.tables"
+COLUMNS_SQL = ("SELECT table_name, column_name, datatype, arraysize, xtype, unit, ucd, utype,"
+               " description FROM tap_schema.columns ORDER BY table_name, column_index, column_name")
+
+
+def catalog_from_rows(table_rows: list[tuple], column_rows: list[tuple]) -> Catalog:
+    """A Catalog from the rows of TABLES_SQL and COLUMNS_SQL."""
     catalog = Catalog()
-    for (name,) in conn.execute("SELECT table_name FROM tap_schema.tables"):
+    for (name,) in table_rows:
         schema, _, relation = name.partition(".")
         catalog.tables[name.lower()] = Table(name, schema.lower(), relation.lower())
-    for row in conn.execute("SELECT table_name, column_name, datatype, arraysize, xtype, unit, ucd,"
-                            " utype, description FROM tap_schema.columns"):
+    for row in column_rows:
         table = catalog.tables.get(row[0].lower())
         if table is not None:
-            table.columns[row[1].lower()] = Column(row[1], row[1].lower(), *row[2:])
+            bare = row[1].strip('"').lower()  # "size" is published delimited
+            table.columns[bare] = Column(row[1], bare, *row[2:])
     return catalog
+
+
+def load_catalog(conn: psycopg.Connection) -> Catalog:
+    """Read tap_schema.tables and tap_schema.columns into a Catalog."""
+    return catalog_from_rows(conn.execute(TABLES_SQL).fetchall(),
+                             conn.execute(COLUMNS_SQL).fetchall())
+
+
+async def load_catalog_async(conn: psycopg.AsyncConnection) -> Catalog:
+    """load_catalog on an asynchronous connection."""
+    tables = await (await conn.execute(TABLES_SQL)).fetchall()
+    columns = await (await conn.execute(COLUMNS_SQL)).fetchall()
+    return catalog_from_rows(tables, columns)

@@ -110,6 +110,7 @@ def translate(query: str, catalog: Catalog) -> Translation:
     tree = _parse(query)
     _check_grammar(tree)
     tables = _resolve_names(tree, catalog)
+    _expand_stars(tree, catalog)
     columns = _output_columns(tree, tables)
     tree = _rewrite_geometry(tree)
     normalize_identifiers(tree, dialect=TARGET)
@@ -227,6 +228,35 @@ def _resolve_column(column: exp.Column, sources: dict[str, Table], derived: set[
     raise AdqlError(f"unknown column {column.name}{_suggest(name, known)}", *_position(column))
 
 
+def _expand_stars(tree: exp.Expr, catalog: Catalog) -> None:
+    """`*` and `t.*` over published tables become their published columns: a table may hold
+    columns TAP_SCHEMA does not publish (internal keys), and SELECT * must not show them."""
+    for select in tree.find_all(exp.Select):
+        sources = []
+        for table in [select.args.get("from_") and select.args["from_"].this,
+                      *[j.this for j in select.args.get("joins") or []]]:
+            if isinstance(table, exp.Table) and table.db:
+                found = catalog.tables.get(f"{table.db}.{table.name}".lower()) or next(
+                    (t for t in catalog.tables.values()
+                     if (t.schema, t.sql_name) == (table.db.lower(), table.name.lower())), None)
+                sources.append((table.alias_or_name, found))
+            else:
+                sources.append((getattr(table, "alias_or_name", None), None))
+        projections = []
+        for projection in select.expressions:
+            star_of = None
+            if isinstance(projection, exp.Star):
+                star_of = [s for s in sources]
+            elif isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star):
+                star_of = [s for s in sources if s[0] and s[0].lower() == projection.table.lower()]
+            if star_of is None or any(found is None for _, found in star_of):
+                projections.append(projection)
+                continue
+            projections += [exp.column(c.sql_name, table=alias) for alias, found in star_of
+                            for c in found.columns.values()]
+        select.set("expressions", projections)
+
+
 def _suggest(name: str, known: list[str]) -> str:
     close = difflib.get_close_matches(name.lower(), [k.lower() for k in known], n=1)
     if not close:
@@ -241,7 +271,7 @@ def _output_columns(tree: exp.Expr, sources: dict[str, Table]) -> list[OutputCol
     for projection in select.expressions:
         if isinstance(projection, exp.Column) and not isinstance(projection.this, exp.Star):
             found = _column_of(projection, sources)
-            name = found.published if found else projection.name
+            name = found.published.strip('"') if found else projection.name
             projection.replace(exp.alias_(projection.copy(), name, quoted=True))
             out.append(OutputColumn(name, found))
         elif isinstance(projection, exp.Alias):

@@ -1,0 +1,226 @@
+"""TAP 1.1 synchronous queries: /tap/sync (GET and POST).
+
+Parameters (names case-insensitive, DALI 1.1): LANG=ADQL (ADQL-2.0 and ADQL-2.1 too), QUERY,
+REQUEST=doQuery (optional), RESPONSEFORMAT or FORMAT (votable, csv, tsv and their MIME
+types), MAXREC, RUNID (echoed back in an INFO).
+
+The query runs in a read-only transaction under statement_timeout, through a server-side
+cursor: rows are written out as they arrive, so memory stays flat whatever the result size.
+MAXREC rows at most are returned; when there were more, the VOTable ends with
+QUERY_STATUS=OVERFLOW.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import psycopg
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from .adql import AdqlError, Catalog, Translation, load_catalog_async, translate
+from .votable import (PG_TYPES, Field, delimited_head, delimited_rows, votable_error,
+                      votable_head, votable_rows, votable_tail)
+
+log = logging.getLogger("hstvo.tap")
+
+DEFAULT_MAXREC = 10_000
+HARD_MAXREC = 10_000_000
+SYNC_TIMEOUT_SECONDS = 60
+FETCH_ROWS = 2_000
+CATALOG_SECONDS = 60.0  # TAP_SCHEMA is read again at most this often
+
+VOTABLE = "application/x-votable+xml"
+FORMATS = {
+    "votable": VOTABLE, VOTABLE: VOTABLE, "text/xml": VOTABLE,
+    "application/x-votable+xml;serialization=tabledata": VOTABLE,
+    "csv": "text/csv", "text/csv": "text/csv",
+    "tsv": "text/tab-separated-values", "text/tab-separated-values": "text/tab-separated-values",
+}
+LANGUAGES = {"ADQL", "ADQL-2.0", "ADQL-2.1"}
+
+
+class TapError(Exception):
+    """A request the service cannot answer: the message goes back in a DALI error document."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class QueryRequest:
+    """The parameters of a TAP query, checked."""
+
+    query: str
+    media_type: str
+    maxrec: int
+    runid: str | None
+
+
+async def dali_parameters(request: Request) -> dict[str, str]:
+    """GET and POST parameters, names upper-cased (DALI: names are case-insensitive)."""
+    params = {k.upper(): v for k, v in request.query_params.items()}
+    if request.method == "POST":
+        form = await request.form()
+        params.update({k.upper(): v for k, v in form.items() if isinstance(v, str)})
+    return params
+
+
+def query_request(params: dict[str, str]) -> QueryRequest:
+    """Check the parameters of a query (TAP 1.1 section 2.3)."""
+    request = params.get("REQUEST", "doQuery")
+    if request != "doQuery":
+        raise TapError(f"REQUEST={request} is not supported: use doQuery (or leave it out)")
+    lang = params.get("LANG")
+    if not lang:
+        raise TapError("LANG is missing: use LANG=ADQL")
+    if lang.upper() not in LANGUAGES:
+        raise TapError(f"LANG={lang} is not supported: use LANG=ADQL")
+    query = params.get("QUERY", "")
+    if not query.strip():
+        raise TapError("QUERY is missing or empty")
+    wanted = params.get("RESPONSEFORMAT") or params.get("FORMAT") or "votable"
+    media_type = FORMATS.get(wanted.lower().replace(" ", ""))
+    if media_type is None:
+        raise TapError(f"RESPONSEFORMAT={wanted} is not supported: use votable, csv or tsv")
+    try:
+        maxrec = int(params.get("MAXREC", DEFAULT_MAXREC))
+    except ValueError:
+        raise TapError(f"MAXREC={params['MAXREC']} is not a number") from None
+    if maxrec < 0:
+        raise TapError("MAXREC cannot be negative")
+    return QueryRequest(query, media_type, min(maxrec, HARD_MAXREC), params.get("RUNID"))
+
+
+async def catalog(request: Request, conn: psycopg.AsyncConnection) -> Catalog:
+    """TAP_SCHEMA as the translator sees it, read again when older than CATALOG_SECONDS."""
+    state = request.app.state
+    if getattr(state, "catalog", None) is None or time.monotonic() - state.catalog_read > CATALOG_SECONDS:
+        state.catalog = await load_catalog_async(conn)
+        state.catalog_read = time.monotonic()
+    return state.catalog
+
+
+def result_fields(translation: Translation, description: list, type_names: dict[int, str]) -> list[Field]:
+    """FIELDs of a result: TAP_SCHEMA's metadata for its columns, PostgreSQL's type otherwise."""
+    by_sql_name = {c.sql_name: c for t in translation.tables for c in t.columns.values()}
+    named = {c.name: c.source for c in translation.columns if c.source is not None}
+    fields = []
+    for column in description:
+        source = named.get(column.name) or by_sql_name.get(column.name)
+        if source is not None:
+            fields.append(Field(source.published if column.name == source.sql_name else column.name,
+                                source.datatype, source.arraysize, source.xtype, source.unit,
+                                source.ucd, source.utype, source.description))
+            continue
+        datatype, arraysize, xtype = PG_TYPES.get(type_names.get(column.type_code, ""),
+                                                  ("char", "*", None))
+        fields.append(Field(column.name, datatype, arraysize, xtype))
+    return fields
+
+
+async def run_query(request: Request, query: QueryRequest) -> Response:
+    """Translate, run and stream one query; errors before the first row are error documents."""
+    pool = request.app.state.pool
+    connection_context = pool.connection()
+    conn = await connection_context.__aenter__()
+    try:
+        try:
+            translation = translate(query.query, await catalog(request, conn))
+        except AdqlError as exc:
+            raise TapError(str(exc)) from None
+        transaction = conn.transaction()
+        await transaction.__aenter__()
+        await conn.execute("SET TRANSACTION READ ONLY")
+        await conn.execute(f"SET LOCAL statement_timeout = '{SYNC_TIMEOUT_SECONDS}s'")
+        cursor = conn.cursor(name=f"tap_{uuid.uuid4().hex}")
+        try:
+            await cursor.execute(translation.sql)
+            first = await cursor.fetchmany(min(FETCH_ROWS, query.maxrec + 1))
+        except psycopg.Error as exc:
+            await transaction.__aexit__(type(exc), exc, None)
+            raise TapError(_database_message(exc)) from None
+        type_names = await _type_names(conn, cursor.description)
+    except BaseException:
+        await connection_context.__aexit__(None, None, None)
+        raise
+    fields = result_fields(translation, cursor.description, type_names)
+    log.info("sync query (%s): %s", query.runid or "-", " ".join(query.query.split())[:300])
+
+    async def body() -> AsyncIterator[str]:
+        sent, overflow, error = 0, False, None
+        try:
+            yield _head(query, fields)
+            rows = first
+            while rows:
+                room = query.maxrec - sent
+                if len(rows) > room:
+                    rows, overflow = rows[:room], True
+                yield _rows(query, rows, fields)
+                sent += len(rows)
+                if overflow:
+                    break
+                rows = await cursor.fetchmany(FETCH_ROWS)
+                if sent == query.maxrec and rows:
+                    overflow = True
+                    break
+        except psycopg.Error as exc:
+            error = _database_message(exc)
+        finally:
+            try:
+                await transaction.__aexit__(None, None, None)
+            finally:
+                await connection_context.__aexit__(None, None, None)
+        if query.media_type == VOTABLE:
+            yield votable_tail(overflow, error)
+
+    return StreamingResponse(body(), media_type=_content_type(query.media_type))
+
+
+def _content_type(media_type: str) -> str:
+    return media_type + ("" if media_type == VOTABLE else ";charset=utf-8")
+
+
+def _head(query: QueryRequest, fields: list[Field]) -> str:
+    if query.media_type == VOTABLE:
+        infos = [("QUERY", query.query)] + ([("RUNID", query.runid)] if query.runid else [])
+        return votable_head(fields, infos)
+    return delimited_head(fields, "," if query.media_type == "text/csv" else "\t")
+
+
+def _rows(query: QueryRequest, rows: list[tuple], fields: list[Field]) -> str:
+    if query.media_type == VOTABLE:
+        return votable_rows(rows, fields)
+    return delimited_rows(rows, fields, "," if query.media_type == "text/csv" else "\t")
+
+
+async def _type_names(conn: psycopg.AsyncConnection, description) -> dict[int, str]:
+    oids = sorted({c.type_code for c in description or []})
+    if not oids:
+        return {}
+    cursor = await conn.execute("SELECT oid::int, typname FROM pg_type WHERE oid = ANY(%s)", (oids,))
+    return dict(await cursor.fetchall())
+
+
+def _database_message(exc: psycopg.Error) -> str:
+    """What a user can act on, without the database's internals."""
+    diag = exc.diag
+    if isinstance(exc, psycopg.errors.QueryCanceled):
+        return (f"the query ran longer than {SYNC_TIMEOUT_SECONDS} s and was stopped: "
+                "use /tap/async for long queries, or narrow it down")
+    message = diag.message_primary or str(exc).splitlines()[0]
+    return f"the database refused the query: {message}"
+
+
+async def tap_sync(request: Request) -> Response:
+    """GET/POST /tap/sync."""
+    try:
+        query = query_request(await dali_parameters(request))
+        return await run_query(request, query)
+    except TapError as exc:
+        return Response(votable_error(str(exc)), status_code=exc.status, media_type=VOTABLE)

@@ -1,0 +1,136 @@
+"""Query results as VOTable 1.4 (TABLEDATA), CSV and TSV, written as the rows stream in.
+
+A result is described by its fields (name, datatype, arraysize, xtype, unit, ucd, utype,
+description): from TAP_SCHEMA for published columns, from the PostgreSQL type otherwise. Values
+are written as DALI 1.1 says: timestamps ISO 8601, geometry in degrees (`point` "ra dec",
+`circle` "ra dec radius", `polygon` "ra1 dec1 ra2 dec2 ..."; an adql:REGION column as STC-S).
+pgsphere values arrive as pgsphere's text in degrees (the connection sets
+set_sphere_output('DEG')), so a geometry is the list of numbers in that text.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from xml.sax.saxutils import escape, quoteattr
+
+VOTABLE_NS = "http://www.ivoa.net/xml/VOTable/v1.3"
+NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+@dataclass
+class Field:
+    """One column of a result, as a VOTable FIELD describes it."""
+
+    name: str
+    datatype: str = "char"
+    arraysize: str | None = None
+    xtype: str | None = None
+    unit: str | None = None
+    ucd: str | None = None
+    utype: str | None = None
+    description: str | None = None
+
+    def xml(self, index: int) -> str:
+        attributes = [f"name={quoteattr(self.name)}", f'ID="col{index}"',
+                      f"datatype={quoteattr(self.datatype)}"]
+        for key in ("arraysize", "xtype", "unit", "ucd", "utype"):
+            value = getattr(self, key)
+            if value:
+                attributes.append(f"{key}={quoteattr(str(value))}")
+        description = (f"<DESCRIPTION>{escape(self.description)}</DESCRIPTION>"
+                       if self.description else "")
+        return f"<FIELD {' '.join(attributes)}>{description}</FIELD>"
+
+
+# PostgreSQL type name -> (VOTable datatype, arraysize, xtype)
+PG_TYPES = {
+    "int2": ("short", None, None), "int4": ("int", None, None), "int8": ("long", None, None),
+    "float4": ("float", None, None), "float8": ("double", None, None),
+    "numeric": ("double", None, None), "bool": ("boolean", None, None),
+    "text": ("char", "*", None), "varchar": ("char", "*", None), "bpchar": ("char", "*", None),
+    "name": ("char", "*", None), "uuid": ("char", "36", None),
+    "timestamp": ("char", "*", "timestamp"), "timestamptz": ("char", "*", "timestamp"),
+    "date": ("char", "*", "timestamp"),
+    "spoint": ("double", "2", "point"), "scircle": ("double", "3", "circle"),
+    "spoly": ("double", "*", "polygon"),
+}
+
+
+def format_value(value: object, field: Field) -> str:
+    """The text of one value, as TABLEDATA and CSV carry it ('' for NULL)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "T" if value else "F"
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else ""
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="milliseconds").replace("+00:00", "")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return " ".join(format_value(v, field) for v in value)
+    if field.xtype in ("point", "circle", "polygon"):
+        return " ".join(NUMBER.findall(str(value)))
+    if field.xtype == "adql:REGION" and str(value).startswith("{"):
+        return "Polygon ICRS " + " ".join(NUMBER.findall(str(value)))
+    return str(value)
+
+
+def votable_head(fields: list[Field], infos: Iterable[tuple[str, str]] = ()) -> str:
+    """Everything before the first row."""
+    info = "".join(f"<INFO name={quoteattr(n)} value={quoteattr(v)}/>" for n, v in infos)
+    columns = "\n".join(f.xml(i) for i, f in enumerate(fields))
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n'
+            f'<VOTABLE version="1.4" xmlns="{VOTABLE_NS}">\n'
+            f'<RESOURCE type="results">\n<INFO name="QUERY_STATUS" value="OK"/>{info}\n'
+            f"<TABLE>\n{columns}\n<DATA><TABLEDATA>\n")
+
+
+def votable_rows(rows: Iterable[tuple], fields: list[Field]) -> str:
+    """The <TR> elements of some rows."""
+    out = io.StringIO()
+    for row in rows:
+        out.write("<TR>")
+        for value, field in zip(row, fields):
+            out.write(f"<TD>{escape(format_value(value, field))}</TD>")
+        out.write("</TR>\n")
+    return out.getvalue()
+
+
+def votable_tail(overflow: bool = False, error: str | None = None) -> str:
+    """Everything after the last row: the overflow or error INFO comes after the table."""
+    trailer = ""
+    if error:
+        trailer = f'<INFO name="QUERY_STATUS" value="ERROR">{escape(error)}</INFO>\n'
+    elif overflow:
+        trailer = '<INFO name="QUERY_STATUS" value="OVERFLOW"/>\n'
+    return f"</TABLEDATA></DATA>\n</TABLE>\n{trailer}</RESOURCE>\n</VOTABLE>\n"
+
+
+def votable_error(message: str) -> str:
+    """A DALI error document."""
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n'
+            f'<VOTABLE version="1.4" xmlns="{VOTABLE_NS}">\n<RESOURCE type="results">\n'
+            f'<INFO name="QUERY_STATUS" value="ERROR">{escape(message)}</INFO>\n'
+            f"</RESOURCE>\n</VOTABLE>\n")
+
+
+def delimited_head(fields: list[Field], delimiter: str) -> str:
+    out = io.StringIO()
+    csv.writer(out, delimiter=delimiter, lineterminator="\r\n").writerow([f.name for f in fields])
+    return out.getvalue()
+
+
+def delimited_rows(rows: Iterable[tuple], fields: list[Field], delimiter: str) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
+    for row in rows:
+        writer.writerow([format_value(v, f) for v, f in zip(row, fields)])
+    return out.getvalue()
