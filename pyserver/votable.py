@@ -37,8 +37,9 @@ class Field:
     description: str | None = None
 
     def xml(self, index: int) -> str:
-        attributes = [f"name={quoteattr(self.name)}", f'ID="col{index}"',
-                      f"datatype={quoteattr(self.datatype)}"]
+        # no ID: astropy names table columns by ID when there is one, and a result's columns
+        # are known by their names
+        attributes = [f"name={quoteattr(self.name)}", f"datatype={quoteattr(self.datatype)}"]
         for key in ("arraysize", "xtype", "unit", "ucd", "utype"):
             value = getattr(self, key)
             if value:

@@ -1,0 +1,135 @@
+"""TAP 1.1 sync queries and VOSI over real HTTP, with pyvo as the client."""
+
+import io
+
+import httpx
+import pytest
+import pyvo
+from astropy.io.votable import parse_single_table
+from lxml import etree
+
+from .conftest import run_hstvo
+
+
+@pytest.fixture
+def tap(db_url, http_server):
+    run_hstvo("samples", db_url=db_url, check=True)
+    return http_server + "/tap"
+
+
+def _error_of(response: httpx.Response) -> str:
+    tree = etree.fromstring(response.content)
+    [info] = tree.xpath("//*[local-name()='INFO'][@name='QUERY_STATUS']")
+    assert info.get("value") == "ERROR"
+    return info.text
+
+
+def test_pyvo_sync_query_returns_typed_columns(tap):
+    service = pyvo.dal.TAPService(tap)
+    result = service.run_sync("SELECT TOP 20 obs_id, t_min, t_exptime, calib_level, s_region, "
+                              "obs_release_date FROM ivoa.ObsCore WHERE s_region IS NOT NULL "
+                              "ORDER BY obs_id")
+    table = result.to_table()
+    assert len(table) == 7
+    assert list(table["obs_id"])[:2] == ["ib4606c5q", "ib4606cpq"]
+    assert table["t_min"].dtype.kind == "f" and table["calib_level"].dtype.kind == "i"
+    assert table["t_min"].unit == "d"
+    assert str(table["s_region"][0]).startswith("Polygon ICRS 137.9")
+    fields = {f.name: f for f in result.resultstable.fields}
+    assert fields["obs_release_date"].xtype == "timestamp"
+    assert fields["obs_id"].ucd == "meta.id"
+
+
+def test_cone_search_through_pyvo(tap):
+    service = pyvo.dal.TAPService(tap)
+    rows = service.run_sync("SELECT obs_id FROM ivoa.ObsCore WHERE 1 = CONTAINS("
+                            "POINT('ICRS', s_ra, s_dec), CIRCLE('ICRS', 6.02, -72.08, 0.05))")
+    assert sorted(rows["obs_id"]) == ["j8bt05njq"]
+
+
+def test_post_and_parameter_names_are_case_insensitive(tap):
+    response = httpx.post(tap + "/sync", data={"lang": "ADQL", "Query": "SELECT COUNT(*) AS n "
+                                               "FROM ivoa.ObsCore", "REQUEST": "doQuery"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/x-votable+xml")
+    table = parse_single_table(io.BytesIO(response.content)).to_table()
+    assert table["n"][0] == 11
+
+
+def test_maxrec_overflow_is_announced_after_the_table(tap):
+    response = httpx.get(tap + "/sync", params={"LANG": "ADQL", "MAXREC": "3",
+                                                "QUERY": "SELECT obs_id FROM ivoa.ObsCore"})
+    tree = etree.fromstring(response.content)
+    assert len(tree.xpath("//*[local-name()='TR']")) == 3
+    statuses = [i.get("value") for i in tree.xpath("//*[local-name()='INFO'][@name='QUERY_STATUS']")]
+    assert statuses == ["OK", "OVERFLOW"]
+    exact = httpx.get(tap + "/sync", params={"LANG": "ADQL", "MAXREC": "11",
+                                             "QUERY": "SELECT obs_id FROM ivoa.ObsCore"})
+    assert b"OVERFLOW" not in exact.content
+    metadata = httpx.get(tap + "/sync", params={"LANG": "ADQL", "MAXREC": "0",
+                                                "QUERY": "SELECT obs_id FROM ivoa.ObsCore"})
+    assert b"<FIELD" in metadata.content and b"<TR>" not in metadata.content
+
+
+def test_csv_and_tsv(tap):
+    query = "SELECT TOP 2 obs_id, POINT(s_ra, s_dec) AS p FROM ivoa.ObsCore WHERE s_ra IS NOT NULL ORDER BY obs_id"
+    csv = httpx.get(tap + "/sync", params={"LANG": "ADQL", "RESPONSEFORMAT": "csv", "QUERY": query})
+    assert csv.headers["content-type"].startswith("text/csv")
+    lines = csv.text.splitlines()
+    assert lines[0] == "obs_id,p" and lines[1].startswith("ib4606c5q,137.8")
+    tsv = httpx.get(tap + "/sync", params={"LANG": "ADQL", "FORMAT": "tsv", "QUERY": query})
+    assert tsv.text.splitlines()[0] == "obs_id\tp"
+
+
+@pytest.mark.parametrize("params, status, message", [
+    ({"QUERY": "SELECT 1 FROM ivoa.ObsCore"}, 400, "LANG is missing"),
+    ({"LANG": "SQL", "QUERY": "SELECT 1 FROM ivoa.ObsCore"}, 400, "LANG=SQL is not supported"),
+    ({"LANG": "ADQL"}, 400, "QUERY is missing"),
+    ({"LANG": "ADQL", "QUERY": "SELECT nothing FROM ivoa.ObsCore"}, 400, "unknown column nothing"),
+    ({"LANG": "ADQL", "QUERY": "SELECT 1 FROM ivoa.ObsCore", "RESPONSEFORMAT": "fits"}, 400,
+     "RESPONSEFORMAT=fits is not supported"),
+    ({"LANG": "ADQL", "QUERY": "SELECT 1 FROM ivoa.ObsCore", "MAXREC": "many"}, 400, "MAXREC=many"),
+    ({"LANG": "ADQL", "QUERY": "SELECT 1 / 0 FROM ivoa.ObsCore"}, 400,
+     "the database refused the query: division by zero"),
+    ({"LANG": "ADQL", "QUERY": "DELETE FROM caom2.plane"}, 400, "only SELECT queries"),
+])
+def test_errors_are_dali_error_documents(tap, params, status, message):
+    response = httpx.get(tap + "/sync", params=params)
+    assert response.status_code == status
+    assert _error_of(response).startswith(message)
+
+
+def test_a_hostile_query_leaves_the_database_unharmed(tap, db_url):
+    import psycopg
+
+    for query in ["SELECT 1 FROM ivoa.ObsCore; DELETE FROM caom2.plane",
+                  "SELECT pg_terminate_backend(1) FROM ivoa.ObsCore",
+                  "SELECT * FROM pg_catalog.pg_shadow"]:
+        response = httpx.get(tap + "/sync", params={"LANG": "ADQL", "QUERY": query})
+        assert response.status_code == 400
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM caom2.plane").fetchone()[0] == 11
+
+
+def test_vosi_capabilities_availability_tables(tap):
+    capabilities = etree.fromstring(httpx.get(tap + "/capabilities").content)
+    standards = capabilities.xpath("//capability/@standardID")
+    assert "ivo://ivoa.net/std/TAP" in standards
+    assert "ivo://ivoa.net/std/VOSI#tables" in standards
+    forms = capabilities.xpath("//languageFeatures/feature/form/text()")
+    assert {"POINT", "CONTAINS", "OFFSET", "WITH", "CAST"} <= set(forms)
+    availability = etree.fromstring(httpx.get(tap + "/availability").content)
+    assert availability.xpath("//*[local-name()='available']/text()") == ["true"]
+    tableset = etree.fromstring(httpx.get(tap + "/tables").content)
+    names = tableset.xpath("//table/name/text()")
+    assert {"ivoa.ObsCore", "caom2.Plane", "tap_schema.columns"} <= set(names)
+    one = httpx.get(tap + "/tables/ivoa.ObsCore")
+    assert one.status_code == 200 and b"<name>s_region</name>" in one.content
+    assert httpx.get(tap + "/tables/nope.nothing").status_code == 404
+
+
+def test_pyvo_reads_the_tableset(tap):
+    service = pyvo.dal.TAPService(tap)
+    assert "ivoa.ObsCore" in [t.name for t in service.tables]
+    obscore = service.tables["ivoa.ObsCore"]
+    assert "s_region" in [c.name for c in obscore.columns]
