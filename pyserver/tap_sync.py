@@ -109,10 +109,10 @@ async def catalog(request: Request, conn: psycopg.AsyncConnection) -> Catalog:
 def result_fields(translation: Translation, description: list, type_names: dict[int, str]) -> list[Field]:
     """FIELDs of a result: TAP_SCHEMA's metadata for its columns, PostgreSQL's type otherwise."""
     by_sql_name = {c.sql_name: c for t in translation.tables for c in t.columns.values()}
-    named = {c.name: c.source for c in translation.columns if c.source is not None}
+    named = {c.name.lower(): c.source for c in translation.columns if c.source is not None}
     fields = []
     for column in description:
-        source = named.get(column.name) or by_sql_name.get(column.name)
+        source = named.get(column.name.lower()) or by_sql_name.get(column.name)
         if source is not None:
             fields.append(Field(source.published if column.name == source.sql_name else column.name,
                                 source.datatype, source.arraysize, source.xtype, source.unit,

@@ -60,6 +60,8 @@ PG_TYPES = {
     "date": ("char", "*", "timestamp"),
     "spoint": ("double", "2", "point"), "scircle": ("double", "3", "circle"),
     "spoly": ("double", "*", "polygon"),
+    "_float8": ("double", "*", None), "_float4": ("float", "*", None),
+    "_int4": ("int", "*", None), "_int8": ("long", "*", None), "_int2": ("short", "*", None),
 }
 
 

@@ -456,7 +456,7 @@ ON CONFLICT DO NOTHING;
 -- Corrections of rows that earlier revisions wrote (the inserts above skip existing rows):
 -- size is an ADQL reserved word, published delimited (TAP 1.1 section 4.3, taplint TMS-CRSV);
 -- ObsCore 1.1 gives s_region no unit.
-UPDATE tap_schema.column_annotation SET column_name = '"size"'
+DELETE FROM tap_schema.column_annotation  -- the insert above wrote its successor "size"
  WHERE table_name = 'tap_schema.columns' AND column_name = 'size';
 UPDATE tap_schema.column_annotation SET unit = NULL
  WHERE table_name = 'ivoa.ObsCore' AND column_name = 's_region' AND unit IS NOT NULL;

@@ -275,7 +275,9 @@ def _output_columns(tree: exp.Expr, sources: dict[str, Table]) -> list[OutputCol
             projection.replace(exp.alias_(projection.copy(), name, quoted=True))
             out.append(OutputColumn(name, found))
         elif isinstance(projection, exp.Alias):
-            out.append(OutputColumn(projection.alias))
+            inner = projection.this
+            found = _column_of(inner, sources) if isinstance(inner, exp.Column) else None
+            out.append(OutputColumn(projection.alias, found))
         elif isinstance(projection, exp.Star) or isinstance(projection, exp.Column):
             out.append(OutputColumn("*"))
         else:
