@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 
@@ -13,6 +14,7 @@ from hstvo.db import database_url
 
 from .db import make_pool
 from .landing import landing
+from .tap_async import job, job_attribute, job_list, job_result, runner
 from .tap_sync import tap_sync
 from .vosi import availability, capabilities, tables
 
@@ -28,14 +30,22 @@ def create_app(url: str | None = None) -> Starlette:
     async def lifespan(app: Starlette):
         await pool.open(wait=True, timeout=30)
         log.info("serving the archive in %s", url.rsplit("@", 1)[-1])
+        jobs = asyncio.create_task(runner(app), name="uws-runner")
         try:
             yield
         finally:
+            jobs.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await jobs
             await pool.close()
 
     routes = [
         Route("/", landing),
         Route("/tap/sync", tap_sync, methods=["GET", "POST"]),
+        Route("/tap/async", job_list, methods=["GET", "POST"]),
+        Route("/tap/async/{job_id}", job, methods=["GET", "POST", "DELETE"]),
+        Route("/tap/async/{job_id}/results/result", job_result),
+        Route("/tap/async/{job_id}/{attribute}", job_attribute, methods=["GET", "POST"]),
         Route("/tap/capabilities", capabilities),
         Route("/tap/availability", availability),
         Route("/tap/tables", tables),
@@ -44,4 +54,5 @@ def create_app(url: str | None = None) -> Starlette:
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.pool = pool
     app.state.public_url = load_settings().public_url
+    app.state.database_url = url
     return app

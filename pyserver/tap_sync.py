@@ -99,7 +99,11 @@ def query_request(params: dict[str, str]) -> QueryRequest:
 
 async def catalog(request: Request, conn: psycopg.AsyncConnection) -> Catalog:
     """TAP_SCHEMA as the translator sees it, read again when older than CATALOG_SECONDS."""
-    state = request.app.state
+    return await catalog_of_connection(request.app.state, conn)
+
+
+async def catalog_of_connection(state, conn: psycopg.AsyncConnection) -> Catalog:
+    """The app's cached catalog (`state` is app.state), read on `conn` when stale."""
     if getattr(state, "catalog", None) is None or time.monotonic() - state.catalog_read > CATALOG_SECONDS:
         state.catalog = await load_catalog_async(conn)
         state.catalog_read = time.monotonic()
@@ -124,11 +128,63 @@ def result_fields(translation: Translation, description: list, type_names: dict[
     return fields
 
 
+@dataclass
+class OpenQuery:
+    """A query running in a read-only transaction: its cursor, first rows and result fields."""
+
+    cursor: psycopg.AsyncServerCursor
+    first: list[tuple]
+    fields: list[Field]
+    rows_sent: int = 0
+
+
+async def open_query(conn: psycopg.AsyncConnection, translation: Translation, query: QueryRequest,
+                     timeout_seconds: int) -> OpenQuery:
+    """Start a translated query inside the connection's open transaction (read-only, under a
+    statement timeout; 0 means none). TapError when the database refuses it."""
+    await conn.execute("SET TRANSACTION READ ONLY")
+    await conn.execute(f"SET LOCAL statement_timeout = '{int(timeout_seconds)}s'")
+    cursor = conn.cursor(name=f"tap_{uuid.uuid4().hex}")
+    try:
+        await cursor.execute(translation.sql)
+        first = await cursor.fetchmany(min(FETCH_ROWS, query.maxrec + 1))
+    except psycopg.Error as exc:
+        raise TapError(_database_message(exc, timeout_seconds)) from None
+    type_names = await _type_names(conn, cursor.description)
+    return OpenQuery(cursor, first, result_fields(translation, cursor.description, type_names))
+
+
+async def result_chunks(running: OpenQuery, query: QueryRequest,
+                        timeout_seconds: int) -> AsyncIterator[str]:
+    """The result document, chunk by chunk: at most MAXREC rows, then OVERFLOW when there
+    were more; an error after the first row ends the VOTable with QUERY_STATUS=ERROR."""
+    overflow, error = False, None
+    yield _head(query, running.fields)
+    try:
+        rows = running.first
+        while rows:
+            room = query.maxrec - running.rows_sent
+            if len(rows) > room:
+                rows, overflow = rows[:room], True
+            yield _rows(query, rows, running.fields)
+            running.rows_sent += len(rows)
+            if overflow:
+                break
+            rows = await running.cursor.fetchmany(FETCH_ROWS)
+            if running.rows_sent == query.maxrec and rows:
+                overflow = True
+                break
+    except psycopg.Error as exc:
+        error = _database_message(exc, timeout_seconds)
+    if query.media_type == VOTABLE:
+        yield votable_tail(overflow, error)
+
+
 async def run_query(request: Request, query: QueryRequest) -> Response:
     """Translate, run and stream one query; errors before the first row are error documents."""
-    pool = request.app.state.pool
-    connection_context = pool.connection()
+    connection_context = request.app.state.pool.connection()
     conn = await connection_context.__aenter__()
+    transaction = None
     try:
         try:
             translation = translate(query.query, await catalog(request, conn))
@@ -136,48 +192,23 @@ async def run_query(request: Request, query: QueryRequest) -> Response:
             raise TapError(str(exc)) from None
         transaction = conn.transaction()
         await transaction.__aenter__()
-        await conn.execute("SET TRANSACTION READ ONLY")
-        await conn.execute(f"SET LOCAL statement_timeout = '{SYNC_TIMEOUT_SECONDS}s'")
-        cursor = conn.cursor(name=f"tap_{uuid.uuid4().hex}")
-        try:
-            await cursor.execute(translation.sql)
-            first = await cursor.fetchmany(min(FETCH_ROWS, query.maxrec + 1))
-        except psycopg.Error as exc:
+        running = await open_query(conn, translation, query, SYNC_TIMEOUT_SECONDS)
+    except BaseException as exc:
+        if transaction is not None:
             await transaction.__aexit__(type(exc), exc, None)
-            raise TapError(_database_message(exc)) from None
-        type_names = await _type_names(conn, cursor.description)
-    except BaseException:
         await connection_context.__aexit__(None, None, None)
         raise
-    fields = result_fields(translation, cursor.description, type_names)
     log.info("sync query (%s): %s", query.runid or "-", " ".join(query.query.split())[:300])
 
     async def body() -> AsyncIterator[str]:
-        sent, overflow, error = 0, False, None
         try:
-            yield _head(query, fields)
-            rows = first
-            while rows:
-                room = query.maxrec - sent
-                if len(rows) > room:
-                    rows, overflow = rows[:room], True
-                yield _rows(query, rows, fields)
-                sent += len(rows)
-                if overflow:
-                    break
-                rows = await cursor.fetchmany(FETCH_ROWS)
-                if sent == query.maxrec and rows:
-                    overflow = True
-                    break
-        except psycopg.Error as exc:
-            error = _database_message(exc)
+            async for chunk in result_chunks(running, query, SYNC_TIMEOUT_SECONDS):
+                yield chunk
         finally:
             try:
                 await transaction.__aexit__(None, None, None)
             finally:
                 await connection_context.__aexit__(None, None, None)
-        if query.media_type == VOTABLE:
-            yield votable_tail(overflow, error)
 
     return StreamingResponse(body(), media_type=_content_type(query.media_type))
 
@@ -207,11 +238,11 @@ async def _type_names(conn: psycopg.AsyncConnection, description) -> dict[int, s
     return dict(await cursor.fetchall())
 
 
-def _database_message(exc: psycopg.Error) -> str:
+def _database_message(exc: psycopg.Error, timeout_seconds: int) -> str:
     """What a user can act on, without the database's internals."""
     diag = exc.diag
     if isinstance(exc, psycopg.errors.QueryCanceled):
-        return (f"the query ran longer than {SYNC_TIMEOUT_SECONDS} s and was stopped: "
+        return (f"the query ran longer than {timeout_seconds} s and was stopped: "
                 "use /tap/async for long queries, or narrow it down")
     message = diag.message_primary or str(exc).splitlines()[0]
     return f"the database refused the query: {message}"

@@ -1,4 +1,4 @@
-"""ADQL geometry functions on pgsphere (degrees), called by the ADQL translator; TAP_SCHEMA fixes.
+"""ADQL geometry functions on pgsphere (degrees), called by the ADQL translator; TAP_SCHEMA fixes; UWS jobs of /tap/async.
 
 Revision ID: 0006
 Revises: 0005
@@ -13,7 +13,7 @@ branch_labels = None
 depends_on = None
 
 # 30 and 31 again: TAP_SCHEMA publishes "size" delimited, and s_region without a unit
-FILES = ["30_tap_schema.sql", "31_tap_schema_content.sql", "60_adql.sql"]
+FILES = ["30_tap_schema.sql", "31_tap_schema_content.sql", "60_adql.sql", "61_uws.sql"]
 
 
 def upgrade() -> None:
