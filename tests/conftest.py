@@ -8,6 +8,7 @@ takes milliseconds, so tests never share state and never re-run migrations.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -159,3 +160,13 @@ def sample_archive(pg_server: Server, template_db: str) -> Iterator[psycopg.Conn
         assert report.refused == 0, report.refusals
         yield connection
     janitor.drop()
+
+
+@contextlib.contextmanager
+def tap_service(url: str) -> Iterator["pyvo.dal.TAPService"]:
+    """pyvo's TAPService on its own HTTP session, closed afterwards (pyvo leaves sockets open)."""
+    import pyvo
+    import requests
+
+    with requests.Session() as session:
+        yield pyvo.dal.TAPService(url, session=session)

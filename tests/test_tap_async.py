@@ -1,17 +1,16 @@
 """TAP 1.1 async queries as UWS 1.1 jobs over real HTTP; jobs live in the database."""
 
+import gc
 import io
 import time
 
 import httpx
 import psycopg
 import pytest
-import pyvo
-import requests
 from astropy.io.votable import parse_single_table
 from lxml import etree
 
-from .conftest import run_hstvo
+from .conftest import run_hstvo, tap_service
 
 UWS = {"uws": "http://www.ivoa.net/xml/UWS/v1.0"}
 
@@ -30,13 +29,17 @@ def _phase(url: str) -> str:
     return httpx.get(url + "/phase").text
 
 
+# pyvo's async job reads the result on a connection it never closes (not ours to fix); the
+# socket is collected here, inside this test, with the warning about it ignored
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
 def test_pyvo_async_query(tap):
-    with requests.Session() as session:
-        service = pyvo.dal.TAPService(tap, session=session)
+    with tap_service(tap) as service:
         result = service.run_async("SELECT obs_id, t_exptime FROM ivoa.ObsCore WHERE "
                                    "calib_level = 2 ORDER BY obs_id")
-        assert list(result["obs_id"]) == ["ib4606c5q", "ib4606cpq", "ibc301qrq", "j94f05bgq",
-                                          "j9irw1rqq", "u5780205r", "y19g0309t", "z0yd020fm"]
+    gc.collect()
+    assert list(result["obs_id"]) == ["ib4606c5q", "ib4606cpq", "ibc301qrq", "j94f05bgq",
+                                      "j9irw1rqq", "u5780205r", "y19g0309t", "z0yd020fm"]
 
 
 def test_job_lifecycle_pending_run_wait_result_delete(tap):

@@ -4,11 +4,10 @@ import io
 
 import httpx
 import pytest
-import pyvo
 from astropy.io.votable import parse_single_table
 from lxml import etree
 
-from .conftest import run_hstvo
+from .conftest import run_hstvo, tap_service
 
 
 @pytest.fixture
@@ -25,8 +24,8 @@ def _error_of(response: httpx.Response) -> str:
 
 
 def test_pyvo_sync_query_returns_typed_columns(tap):
-    service = pyvo.dal.TAPService(tap)
-    result = service.run_sync("SELECT TOP 20 obs_id, t_min, t_exptime, calib_level, s_region, "
+    with tap_service(tap) as service:
+        result = service.run_sync("SELECT TOP 20 obs_id, t_min, t_exptime, calib_level, s_region, "
                               "obs_release_date FROM ivoa.ObsCore WHERE s_region IS NOT NULL "
                               "ORDER BY obs_id")
     table = result.to_table()
@@ -41,8 +40,8 @@ def test_pyvo_sync_query_returns_typed_columns(tap):
 
 
 def test_cone_search_through_pyvo(tap):
-    service = pyvo.dal.TAPService(tap)
-    rows = service.run_sync("SELECT obs_id FROM ivoa.ObsCore WHERE 1 = CONTAINS("
+    with tap_service(tap) as service:
+        rows = service.run_sync("SELECT obs_id FROM ivoa.ObsCore WHERE 1 = CONTAINS("
                             "POINT('ICRS', s_ra, s_dec), CIRCLE('ICRS', 6.02, -72.08, 0.05))")
     assert sorted(rows["obs_id"]) == ["j8bt05njq"]
 
@@ -129,7 +128,7 @@ def test_vosi_capabilities_availability_tables(tap):
 
 
 def test_pyvo_reads_the_tableset(tap):
-    service = pyvo.dal.TAPService(tap)
-    assert "ivoa.ObsCore" in [t.name for t in service.tables]
-    obscore = service.tables["ivoa.ObsCore"]
+    with tap_service(tap) as service:
+        assert "ivoa.ObsCore" in [t.name for t in service.tables]
+        obscore = service.tables["ivoa.ObsCore"]
     assert "s_region" in [c.name for c in obscore.columns]
