@@ -15,7 +15,7 @@ from hstvo.db import database_url
 from .db import make_pool
 from .landing import landing
 from .tap_async import job, job_attribute, job_list, job_result, runner
-from .tap_sync import tap_sync
+from .tap_sync import query_role, tap_sync
 from .vosi import availability, capabilities, tables
 
 log = logging.getLogger("hstvo.serve")
@@ -30,6 +30,8 @@ def create_app(url: str | None = None) -> Starlette:
     async def lifespan(app: Starlette):
         await pool.open(wait=True, timeout=30)
         log.info("serving the archive in %s", url.rsplit("@", 1)[-1])
+        async with pool.connection() as conn:
+            app.state.query_role = await query_role(conn)
         jobs = asyncio.create_task(runner(app), name="uws-runner")
         try:
             yield

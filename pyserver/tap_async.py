@@ -272,7 +272,7 @@ async def run_one(conn: psycopg.AsyncConnection, state) -> bool:
         except AdqlError as exc:
             raise TapError(str(exc)) from None
         async with conn.transaction():
-            running = await open_query(conn, translation, query, timeout)
+            running = await open_query(conn, translation, query, timeout, state.query_role)
             document = "".join([chunk async for chunk in result_chunks(running, query, timeout)])
         await conn.execute("SELECT uws.finish_job(%s, %s, %s, %s)",
                            (job_id, document.encode(), query.media_type, running.rows_sent))

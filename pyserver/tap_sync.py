@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import psycopg
+import psycopg.sql
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -33,6 +34,7 @@ HARD_MAXREC = 10_000_000
 SYNC_TIMEOUT_SECONDS = 60
 FETCH_ROWS = 2_000
 CATALOG_SECONDS = 60.0  # TAP_SCHEMA is read again at most this often
+QUERY_ROLE = "hstvo_tap"  # reads what TAP_SCHEMA publishes, nothing else (sql/62_tap_role.sql)
 
 VOTABLE = "application/x-votable+xml"
 FORMATS = {
@@ -97,6 +99,20 @@ def query_request(params: dict[str, str]) -> QueryRequest:
     return QueryRequest(query, media_type, min(maxrec, HARD_MAXREC), params.get("RUNID"))
 
 
+async def query_role(conn: psycopg.AsyncConnection) -> str | None:
+    """QUERY_ROLE when this connection's user may become it (sql/62_tap_role.sql), else None."""
+    cursor = await conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %(r)s)"
+        " AND pg_has_role(current_user, (SELECT oid FROM pg_roles WHERE rolname = %(r)s), 'MEMBER')",
+        {"r": QUERY_ROLE})
+    if (await cursor.fetchone())[0]:
+        return QUERY_ROLE
+    log.warning("role %s is missing or not granted to the service user: TAP queries run as the "
+                "service user, guarded by the ADQL translator only (see sql/62_tap_role.sql)",
+                QUERY_ROLE)
+    return None
+
+
 async def catalog(request: Request, conn: psycopg.AsyncConnection) -> Catalog:
     """TAP_SCHEMA as the translator sees it, read again when older than CATALOG_SECONDS."""
     return await catalog_of_connection(request.app.state, conn)
@@ -139,10 +155,12 @@ class OpenQuery:
 
 
 async def open_query(conn: psycopg.AsyncConnection, translation: Translation, query: QueryRequest,
-                     timeout_seconds: int) -> OpenQuery:
-    """Start a translated query inside the connection's open transaction (read-only, under a
-    statement timeout; 0 means none). TapError when the database refuses it."""
+                     timeout_seconds: int, role: str | None) -> OpenQuery:
+    """Start a translated query inside the connection's open transaction (read-only, as `role`
+    when given, under a statement timeout; 0 means none). TapError when the database refuses it."""
     await conn.execute("SET TRANSACTION READ ONLY")
+    if role:
+        await conn.execute(psycopg.sql.SQL("SET LOCAL ROLE {}").format(psycopg.sql.Identifier(role)))
     await conn.execute(f"SET LOCAL statement_timeout = '{int(timeout_seconds)}s'")
     cursor = conn.cursor(name=f"tap_{uuid.uuid4().hex}")
     try:
@@ -192,7 +210,8 @@ async def run_query(request: Request, query: QueryRequest) -> Response:
             raise TapError(str(exc)) from None
         transaction = conn.transaction()
         await transaction.__aenter__()
-        running = await open_query(conn, translation, query, SYNC_TIMEOUT_SECONDS)
+        running = await open_query(conn, translation, query, SYNC_TIMEOUT_SECONDS,
+                                   request.app.state.query_role)
     except BaseException as exc:
         if transaction is not None:
             await transaction.__aexit__(type(exc), exc, None)

@@ -132,3 +132,21 @@ def test_pyvo_reads_the_tableset(tap):
         assert "ivoa.ObsCore" in [t.name for t in service.tables]
         obscore = service.tables["ivoa.ObsCore"]
     assert "s_region" in [c.name for c in obscore.columns]
+
+
+def test_queries_run_as_a_role_that_reads_only_what_is_published(db_url):
+    """Even SQL that got past the translator could not read unpublished tables or columns."""
+    import psycopg
+
+    with psycopg.connect(db_url) as conn:
+        conn.execute("SET LOCAL ROLE hstvo_tap")
+        assert conn.execute("SELECT count(*) FROM ivoa.obscore").fetchone()[0] == 0
+        conn.execute("SELECT observationid FROM caom2.observation")
+        for forbidden in ("SELECT count(*) FROM hst.archive_file", "SELECT count(*) FROM uws.job",
+                          "SELECT empty_elements FROM caom2.observation",
+                          "SELECT * FROM hstvo.setting"):
+            with conn.transaction():
+                conn.execute("SAVEPOINT probe")
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    conn.execute(forbidden)
+                conn.execute("ROLLBACK TO SAVEPOINT probe")

@@ -13,7 +13,8 @@ branch_labels = None
 depends_on = None
 
 # 30 and 31 again: TAP_SCHEMA publishes "size" delimited, and s_region without a unit
-FILES = ["30_tap_schema.sql", "31_tap_schema_content.sql", "60_adql.sql", "61_uws.sql"]
+FILES = ["30_tap_schema.sql", "31_tap_schema_content.sql", "60_adql.sql", "61_uws.sql",
+         "62_tap_role.sql"]
 
 
 def upgrade() -> None:
