@@ -13,6 +13,7 @@ from hstvo.config import load_settings
 from hstvo.db import database_url
 
 from .db import make_pool
+from .examples import examples
 from .landing import landing
 from .tap_async import job, job_attribute, job_list, job_result, runner
 from .tap_sync import query_role, tap_sync
@@ -49,6 +50,7 @@ def create_app(url: str | None = None) -> Starlette:
         Route("/tap/async/{job_id}/results/result", job_result),
         Route("/tap/async/{job_id}/{attribute}", job_attribute, methods=["GET", "POST"]),
         Route("/tap/capabilities", capabilities),
+        Route("/tap/examples", examples),
         Route("/tap/availability", availability),
         Route("/tap/tables", tables),
         Route("/tap/tables/{name}", tables),

@@ -63,9 +63,13 @@ async def capabilities(request: Request) -> Response:
         f'<interface xsi:type="vs:ParamHTTP"><accessURL use="full">{escape(base)}/{name}'
         f"</accessURL></interface></capability>"
         for name in ("capabilities", "availability", "tables"))
+    vosi += (f'<capability standardID="ivo://ivoa.net/std/DALI#examples">'
+             f'<interface xsi:type="vr:WebBrowser"><accessURL use="full">{escape(base)}/examples'
+             f"</accessURL></interface></capability>")
     body = f"""<?xml version="1.0" encoding="UTF-8"?>
 <vosi:capabilities xmlns:vosi="http://www.ivoa.net/xml/VOSICapabilities/v1.0"
     xmlns:xsi="{XSI}" xmlns:vs="http://www.ivoa.net/xml/VODataService/v1.1"
+    xmlns:vr="http://www.ivoa.net/xml/VOResource/v1.0"
     xmlns:tr="http://www.ivoa.net/xml/TAPRegExt/v1.0">
 <capability standardID="ivo://ivoa.net/std/TAP" xsi:type="tr:TableAccess">
 {_interface(base, "std", "1.1")}

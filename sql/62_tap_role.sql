@@ -37,6 +37,10 @@ BEGIN
         granted := granted + t.n;
     END LOOP;
     EXECUTE format('GRANT USAGE ON SCHEMA adql TO %I', role);
+    -- ObsCore's access_url and publisher DIDs come from functions that read the service's
+    -- public configuration (service URL, authority): keep secrets out of hstvo.setting
+    EXECUTE format('GRANT USAGE ON SCHEMA hstvo TO %I', role);
+    EXECUTE format('GRANT SELECT (name, value) ON hstvo.setting TO %I', role);
     RETURN granted;
 END $$;
 

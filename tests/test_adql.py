@@ -286,3 +286,12 @@ def test_result_columns_carry_their_published_names(catalog):
                             "GROUP BY observationID, o.obsID", catalog)
     assert [c.name for c in translation.columns] == ["observationID", "id", "COUNT(*)"]
     assert translation.columns[0].source.ucd is not None or translation.columns[0].source.datatype
+
+
+def test_every_published_example_runs_and_finds_rows(sample_archive, catalog):
+    from pyserver.examples import EXAMPLES
+
+    assert len(EXAMPLES) >= 12
+    for key, _, _, query in EXAMPLES:
+        rows = sample_archive.execute(translate(query, catalog).sql).fetchall()
+        assert rows, key
