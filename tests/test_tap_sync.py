@@ -142,7 +142,7 @@ def test_queries_run_as_a_role_that_reads_only_what_is_published(db_url):
         conn.execute("SET LOCAL ROLE hstvo_tap")
         assert conn.execute("SELECT count(*) FROM ivoa.obscore").fetchone()[0] == 0
         conn.execute("SELECT observationid FROM caom2.observation")
-        conn.execute("SELECT * FROM ivoa.obscore")  # its URLs read the public configuration
+        conn.execute("SELECT obs_id, access_url FROM ivoa.obscore")  # URLs read the public configuration
         for forbidden in ("SELECT count(*) FROM hst.archive_file", "SELECT count(*) FROM uws.job",
                           "SELECT empty_elements FROM caom2.observation",
                           "SELECT description FROM hstvo.setting"):
