@@ -24,8 +24,9 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from .adql import AdqlError, Catalog, Translation, load_catalog_async, translate
-from .votable import (PG_TYPES, Field, delimited_head, delimited_rows, votable_error,
-                      votable_head, votable_rows, votable_tail)
+from .votable import (PG_TYPES, Binary2Encoder, Field, binary2_head, binary2_tail,
+                      delimited_head, delimited_rows, votable_error, votable_head, votable_rows,
+                      votable_tail)
 
 log = logging.getLogger("hstvo.tap")
 
@@ -37,9 +38,11 @@ CATALOG_SECONDS = 60.0  # TAP_SCHEMA is read again at most this often
 QUERY_ROLE = "hstvo_tap"  # reads what TAP_SCHEMA publishes, nothing else (sql/62_tap_role.sql)
 
 VOTABLE = "application/x-votable+xml"
+BINARY2 = "application/x-votable+xml;serialization=BINARY2"
 FORMATS = {
     "votable": VOTABLE, VOTABLE: VOTABLE, "text/xml": VOTABLE,
     "application/x-votable+xml;serialization=tabledata": VOTABLE,
+    "votable/b2": BINARY2, BINARY2: BINARY2, "binary2": BINARY2,
     "csv": "text/csv", "text/csv": "text/csv",
     "tsv": "text/tab-separated-values", "text/tab-separated-values": "text/tab-separated-values",
 }
@@ -89,7 +92,8 @@ def query_request(params: dict[str, str]) -> QueryRequest:
     wanted = params.get("RESPONSEFORMAT") or params.get("FORMAT") or "votable"
     media_type = FORMATS.get(wanted.lower().replace(" ", ""))
     if media_type is None:
-        raise TapError(f"RESPONSEFORMAT={wanted} is not supported: use votable, csv or tsv")
+        raise TapError(f"RESPONSEFORMAT={wanted} is not supported: use votable, votable/b2, "
+                       "csv or tsv")
     try:
         maxrec = int(params.get("MAXREC", DEFAULT_MAXREC))
     except ValueError:
@@ -177,6 +181,7 @@ async def result_chunks(running: OpenQuery, query: QueryRequest,
     """The result document, chunk by chunk: at most MAXREC rows, then OVERFLOW when there
     were more; an error after the first row ends the VOTable with QUERY_STATUS=ERROR."""
     overflow, error = False, None
+    encoder = Binary2Encoder(running.fields) if query.media_type == BINARY2 else None
     yield _head(query, running.fields)
     try:
         rows = running.first
@@ -184,7 +189,7 @@ async def result_chunks(running: OpenQuery, query: QueryRequest,
             room = query.maxrec - running.rows_sent
             if len(rows) > room:
                 rows, overflow = rows[:room], True
-            yield _rows(query, rows, running.fields)
+            yield encoder.rows(rows) if encoder else _rows(query, rows, running.fields)
             running.rows_sent += len(rows)
             if overflow:
                 break
@@ -194,7 +199,9 @@ async def result_chunks(running: OpenQuery, query: QueryRequest,
                 break
     except psycopg.Error as exc:
         error = _database_message(exc, timeout_seconds)
-    if query.media_type == VOTABLE:
+    if encoder:
+        yield binary2_tail(encoder, overflow, error)
+    elif query.media_type == VOTABLE:
         yield votable_tail(overflow, error)
 
 
@@ -233,13 +240,13 @@ async def run_query(request: Request, query: QueryRequest) -> Response:
 
 
 def _content_type(media_type: str) -> str:
-    return media_type + ("" if media_type == VOTABLE else ";charset=utf-8")
+    return media_type + ("" if media_type.startswith(VOTABLE) else ";charset=utf-8")
 
 
 def _head(query: QueryRequest, fields: list[Field]) -> str:
-    if query.media_type == VOTABLE:
+    if query.media_type.startswith(VOTABLE):
         infos = [("QUERY", query.query)] + ([("RUNID", query.runid)] if query.runid else [])
-        return votable_head(fields, infos)
+        return (binary2_head if query.media_type == BINARY2 else votable_head)(fields, infos)
     return delimited_head(fields, "," if query.media_type == "text/csv" else "\t")
 
 

@@ -30,6 +30,7 @@ FEATURES = {
 }
 OUTPUT_FORMATS = [
     (tap_sync.VOTABLE, "votable", f"{TR}#output-votable-td"),
+    (tap_sync.BINARY2, "votable/b2", f"{TR}#output-votable-binary2"),
     ("text/csv", "csv", None),
     ("text/tab-separated-values", "tsv", None),
 ]

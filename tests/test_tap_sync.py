@@ -151,3 +151,21 @@ def test_queries_run_as_a_role_that_reads_only_what_is_published(db_url):
                 with pytest.raises(psycopg.errors.InsufficientPrivilege):
                     conn.execute(forbidden)
                 conn.execute("ROLLBACK TO SAVEPOINT probe")
+
+
+def test_binary2_reads_back_as_the_tabledata_does(tap):
+    """astropy's VOTable parser is the oracle: BINARY2 carries the same values, NULLs included."""
+    query = ("SELECT obs_id, calib_level, t_min, t_exptime, s_ra, s_region, obs_release_date, "
+             "POINT(s_ra, s_dec) AS p, em_res_power FROM ivoa.ObsCore ORDER BY obs_id")
+    tables = {}
+    for fmt in ("votable", "votable/b2"):
+        response = httpx.get(tap + "/sync", params={"LANG": "ADQL", "RESPONSEFORMAT": fmt, "QUERY": query})
+        assert response.status_code == 200
+        tables[fmt] = parse_single_table(io.BytesIO(response.content)).to_table()
+    assert b"<BINARY2>" in httpx.get(tap + "/sync", params={
+        "LANG": "ADQL", "RESPONSEFORMAT": "votable/b2", "QUERY": query}).content
+    text, binary = tables["votable"], tables["votable/b2"]
+    assert len(binary) == len(text) == 11
+    for name in text.colnames:
+        for a, b in zip(text[name], binary[name]):
+            assert str(a) == str(b), (name, a, b)
