@@ -1,0 +1,152 @@
+"""Benchmark: the TAP service over HTTP on loopback, against a large synthetic ObsCore.
+
+    python bench/tap.py [--rows 1000000] [--repeat 50] [--stream 500000]
+
+Builds (once; kept between runs) a scratch database `hstvo_tap_bench` on the server of
+DATABASE_URL or the embedded cluster, holding `rows` planes (one per observation) spread over
+the sky with 6-arcminute square footprints. The rows are written set-wise with the lifecycle
+triggers off: the checksums are not what is measured here. Then it starts `hstvo serve` on it
+and prints the median latency of a TOP 10 query and of a cone search (random centres, 6 arcmin
+radius), and the rows per second of a `stream`-row result as BINARY2 and as CSV.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.scratch import scratch_database  # noqa: E402
+from hstvo.config import PROJECT_ROOT, load_settings  # noqa: E402
+from hstvo.db import database_url  # noqa: E402
+
+NAME = "hstvo_tap_bench"
+FILL = """
+SET session_replication_role = replica;  -- no lifecycle triggers: set-wise, unchecked rows
+INSERT INTO caom2.observation (obsid, observationuri, typecode, collection, observationid,
+       algorithm_name, lastmodified, maxlastmodified, metachecksum, accmetachecksum,
+       instrument_name, target_name, proposal_id, intent)
+SELECT md5('bench' || i)::uuid, 'caom:HST/b' || i, 'S', 'HST', 'b' || i, 'exposure',
+       now(), now(), 'md5:0', 'md5:0', (ARRAY['ACS/WFC', 'WFC3/UVIS', 'WFC3/IR', 'STIS/CCD'])[1 + i % 4],
+       'FIELD-' || (i % 5000), (5000 + i % 12000)::text, 'science'
+  FROM generate_series(1, %(rows)s) AS i;
+INSERT INTO caom2.plane (planeid, obsid, seq, planeuri, publisherid, productid, lastmodified,
+       maxlastmodified, metachecksum, accmetachecksum, calibrationlevel, dataproducttype,
+       metarelease, datarelease, position_bounds_spoly, position_bounds_center,
+       position_bounds_size, time_bounds_lower, time_bounds_upper, time_exposure,
+       energy_bounds_lower, energy_bounds_upper)
+SELECT md5('bench-plane' || i)::uuid, md5('bench' || i)::uuid, 1, 'caom:HST/b' || i || '/b' || i || '_flt',
+       'ivo://hstvo.example/HST?b' || i || '/b' || i || '_flt', 'b' || i || '_flt', now(), now(),
+       'md5:0', 'md5:0', 2, 'image', '2000-01-01', '2000-01-01',
+       caom2.circle_spoly(ra, dec, 0.05, 4), spoint(radians(ra), radians(dec)), 0.1,
+       50000 + i * 0.01, 50000 + i * 0.01 + 0.01, 300, 4e-7, 7e-7
+  FROM (SELECT i, (i * 137.50776405) % 360 AS ra,
+               degrees(asin(2 * ((i * 0.6180339887) % 1) - 1)) AS dec
+          FROM generate_series(1, %(rows)s) AS i) AS s;
+SET session_replication_role = DEFAULT;
+ANALYZE caom2.observation;
+ANALYZE caom2.plane;
+"""
+
+
+def build(base_url: str, rows: int) -> str:
+    """The scratch database with `rows` ObsCore rows, built once per row count."""
+    head = base_url.rpartition("/")[0]
+    url = f"{head}/{NAME}"
+    try:
+        with psycopg.connect(url) as conn:
+            if conn.execute("SELECT count(*) FROM caom2.plane").fetchone()[0] == rows:
+                return url
+    except psycopg.OperationalError:
+        pass
+    started = time.perf_counter()
+    url = scratch_database(base_url, NAME)
+    with psycopg.connect(url, autocommit=True) as conn:
+        for statement in FILL.split(";\n"):
+            if statement.strip():
+                conn.execute(statement.replace("%(rows)s", str(rows)))
+    print(f"built {rows} ObsCore rows in {time.perf_counter() - started:.0f} s (not counted)")
+    return url
+
+
+def serve(url: str, port: int) -> subprocess.Popen:
+    env = {**os.environ, "DATABASE_URL": url, "HSTVO_PORT": str(port)}
+    process = subprocess.Popen([sys.executable, "-m", "hstvo.cli", "serve"], env=env,
+                               cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/tap/availability", timeout=1)
+            return process
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError("hstvo serve did not start")
+
+
+def latency(client: httpx.Client, tap: str, queries: list[str]) -> float:
+    """Median milliseconds of a sync query, over `queries` (after one warm-up)."""
+    client.get(tap + "/sync", params={"LANG": "ADQL", "QUERY": queries[0]})
+    times = []
+    for query in queries:
+        started = time.perf_counter()
+        response = client.get(tap + "/sync", params={"LANG": "ADQL", "QUERY": query})
+        response.raise_for_status()
+        times.append(1000 * (time.perf_counter() - started))
+    return statistics.median(times)
+
+
+def stream_rate(client: httpx.Client, tap: str, rows: int, fmt: str) -> tuple[float, int]:
+    query = f"SELECT TOP {rows} obs_id, s_ra, s_dec, t_min, t_exptime, calib_level FROM ivoa.ObsCore"
+    started = time.perf_counter()
+    size = 0
+    with client.stream("GET", tap + "/sync", params={"LANG": "ADQL", "QUERY": query,
+                                                      "MAXREC": rows, "RESPONSEFORMAT": fmt},
+                       timeout=600) as response:
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+    return rows / (time.perf_counter() - started), size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000, help="ObsCore rows (1000000)")
+    parser.add_argument("--repeat", type=int, default=50, help="queries per latency figure (50)")
+    parser.add_argument("--stream", type=int, default=500_000, help="rows of the streamed result")
+    parser.add_argument("--port", type=int, default=8097)
+    args = parser.parse_args()
+
+    url = build(database_url(load_settings()), args.rows)
+    process = serve(url, args.port)
+    tap = f"http://127.0.0.1:{args.port}/tap"
+    rng = random.Random(1)
+    try:
+        with httpx.Client(timeout=60) as client:
+            top = latency(client, tap, ["SELECT TOP 10 * FROM ivoa.ObsCore"] * args.repeat)
+            cones = [f"SELECT obs_id, s_ra, s_dec, t_min FROM ivoa.ObsCore WHERE 1 = INTERSECTS("
+                     f"s_region, CIRCLE('ICRS', {rng.uniform(0, 360):.4f}, "
+                     f"{rng.uniform(-80, 80):.4f}, 0.1))" for _ in range(args.repeat)]
+            cone = latency(client, tap, cones)
+            print(f"{args.rows} ObsCore rows, HTTP on loopback, median of {args.repeat}:")
+            print(f"  TOP 10 * : {top:.1f} ms")
+            print(f"  cone search (6 arcmin, random centres): {cone:.1f} ms")
+            for fmt in ("votable/b2", "csv", "votable"):
+                rate, size = stream_rate(client, tap, args.stream, fmt)
+                print(f"  {args.stream} rows as {fmt}: {rate:,.0f} rows/s ({size / 1e6:.0f} MB)")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
