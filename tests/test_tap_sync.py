@@ -169,3 +169,20 @@ def test_binary2_reads_back_as_the_tabledata_does(tap):
     for name in text.colnames:
         for a, b in zip(text[name], binary[name]):
             assert str(a) == str(b), (name, a, b)
+
+
+# astroquery's connections are left for the garbage collector: collected here, warnings ignored
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+def test_astroquery_tapplus_sync_and_async(tap):
+    import gc
+
+    from astroquery.utils.tap.core import TapPlus
+
+    client = TapPlus(url=tap, verbose=False)
+    rows = client.launch_job("SELECT TOP 3 obs_id, t_exptime FROM ivoa.ObsCore ORDER BY obs_id").get_results()
+    assert list(rows["obs_id"]) == ["ib4606c5q", "ib4606cpq", "ibc301qrq"]
+    assert str(rows["t_exptime"].unit) == "s"
+    counted = client.launch_job_async("SELECT COUNT(*) AS n FROM ivoa.ObsCore").get_results()
+    assert counted["n"][0] == 11
+    gc.collect()
