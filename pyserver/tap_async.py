@@ -271,9 +271,15 @@ async def run_one(conn: psycopg.AsyncConnection, state) -> bool:
             translation = translate(query.query, await catalog_of_connection(state, conn))
         except AdqlError as exc:
             raise TapError(str(exc)) from None
-        async with conn.transaction():
-            running = await open_query(conn, translation, query, timeout, state.query_role)
-            document = "".join([chunk async for chunk in result_chunks(running, query, timeout)])
+        # PHASE=ABORT cancels the backend at once (uws.job_phase_change); a cancel that lands
+        # between two statements is lost, so a watcher also cancels once it sees ABORTED
+        watcher = asyncio.create_task(_cancel_when_aborted(state.pool, conn, job_id))
+        try:
+            async with conn.transaction():
+                running = await open_query(conn, translation, query, timeout, state.query_role)
+                document = "".join([chunk async for chunk in result_chunks(running, query, timeout)])
+        finally:
+            watcher.cancel()
         await conn.execute("SELECT uws.finish_job(%s, %s, %s, %s)",
                            (job_id, document.encode(), query.media_type, running.rows_sent))
         log.info("job %s completed: %d rows", job_id, running.rows_sent)
@@ -281,6 +287,18 @@ async def run_one(conn: psycopg.AsyncConnection, state) -> bool:
         await conn.execute("SELECT uws.fail_job(%s, %s)", (job_id, str(exc)))
         log.info("job %s failed: %s", job_id, exc)
     return True
+
+
+async def _cancel_when_aborted(pool, conn: psycopg.AsyncConnection, job_id: str) -> None:
+    while True:
+        await asyncio.sleep(0.5)
+        async with pool.connection() as probe:
+            phase = await (await probe.execute("SELECT phase FROM uws.job WHERE job_id = %s",
+                                               (job_id,))).fetchone()
+        if phase is None or phase[0] == "ABORTED":
+            conn.cancel()
+            log.info("job %s aborted: its query cancelled", job_id)
+            return
 
 
 async def runner(app) -> None:
