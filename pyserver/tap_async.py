@@ -291,14 +291,15 @@ async def run_one(conn: psycopg.AsyncConnection, state) -> bool:
 
 async def _cancel_when_aborted(pool, conn: psycopg.AsyncConnection, job_id: str) -> None:
     while True:
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.25)
         async with pool.connection() as probe:
             phase = await (await probe.execute("SELECT phase FROM uws.job WHERE job_id = %s",
                                                (job_id,))).fetchone()
         if phase is None or phase[0] == "ABORTED":
+            # again and again until the query is gone: a cancel between statements is lost
+            # (the runner cancels this watcher when the query ends)
             conn.cancel()
-            log.info("job %s aborted: its query cancelled", job_id)
-            return
+            log.info("job %s aborted: cancelling its query", job_id)
 
 
 async def runner(app) -> None:
