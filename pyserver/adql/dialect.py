@@ -29,6 +29,8 @@ class ADQL(Dialect):
 
     # as PostgreSQL: then sqlglot adds no NULLS FIRST/LAST, which would defeat index scans
     NULL_ORDERING = "nulls_are_large"
+    # integer / integer is an integer, as in PostgreSQL (sqlglot would otherwise cast to float)
+    TYPED_DIVISION = True
 
     class Tokenizer(tokens.Tokenizer):
         KEYWORDS = {**tokens.Tokenizer.KEYWORDS, "TOP": TokenType.TOP}
