@@ -24,6 +24,7 @@ from .adql import AdqlError, translate
 from .tap_sync import (VOTABLE, TapError, catalog_of_connection, dali_parameters, open_query,
                        query_request, result_chunks)
 from .votable import votable_error
+from .tap_upload import create_uploads
 from .vosi import base_url
 
 log = logging.getLogger("hstvo.uws")
@@ -131,9 +132,15 @@ async def create_job(request: Request) -> Response:
     params = await dali_parameters(request)
     run = params.pop("PHASE", "").upper() == "RUN"
     async with request.app.state.pool.connection() as conn:
-        cursor = await conn.execute("SELECT uws.create_job(%s, %s, %s)",
-                                    (psycopg.types.json.Jsonb(params), run, params.get("RUNID")))
-        job_id = (await cursor.fetchone())[0]
+        async with conn.transaction():
+            cursor = await conn.execute("SELECT uws.create_job(%s, false, %s)",
+                                        (psycopg.types.json.Jsonb(params), params.get("RUNID")))
+            job_id = (await cursor.fetchone())[0]
+            for part, content in getattr(request.state, "upload_files", {}).items():
+                await conn.execute("INSERT INTO uws.job_upload (job_id, part, content)"
+                                   " VALUES (%s, %s, %s)", (job_id, part, content))
+        if run:  # queued once its uploads are stored
+            await conn.execute("SELECT uws.job_phase_change(%s, 'RUN')", (job_id,))
     log.info("job %s created (%s)", job_id, "queued" if run else "pending")
     return RedirectResponse(f"{_jobs_url(request)}/{job_id}", status_code=303)
 
@@ -267,15 +274,22 @@ async def run_one(conn: psycopg.AsyncConnection, state) -> bool:
     log.info("job %s executing", job_id)
     try:
         query = query_request(claimed["parameters"])
-        try:
-            translation = translate(query.query, await catalog_of_connection(state, conn))
-        except AdqlError as exc:
-            raise TapError(str(exc)) from None
         # PHASE=ABORT cancels the backend at once (uws.job_phase_change); a cancel that lands
         # between two statements is lost, so a watcher also cancels once it sees ABORTED
         watcher = asyncio.create_task(_cancel_when_aborted(state.pool, conn, job_id))
         try:
             async with conn.transaction():
+                known = await catalog_of_connection(state, conn)
+                if query.uploads:
+                    files = dict(await (await conn.execute(
+                        "SELECT part, content FROM uws.job_upload WHERE job_id = %s",
+                        (job_id,))).fetchall())
+                    known = await create_uploads(conn, known, query.uploads, files,
+                                                 state.query_role, state.public_url)
+                try:
+                    translation = translate(query.query, known)
+                except AdqlError as exc:
+                    raise TapError(str(exc)) from None
                 running = await open_query(conn, translation, query, timeout, state.query_role)
                 document = "".join([chunk async for chunk in result_chunks(running, query, timeout)])
         finally:

@@ -16,7 +16,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psycopg
 import psycopg.sql
@@ -35,6 +35,8 @@ HARD_MAXREC = 10_000_000
 SYNC_TIMEOUT_SECONDS = 60
 FETCH_ROWS = 2_000
 CATALOG_SECONDS = 60.0  # TAP_SCHEMA is read again at most this often
+MAX_UPLOAD_BYTES = 10_000_000
+MAX_UPLOAD_ROWS = 200_000
 QUERY_ROLE = "hstvo_tap"  # reads what TAP_SCHEMA publishes, nothing else (sql/62_tap_role.sql)
 
 VOTABLE = "application/x-votable+xml"
@@ -65,14 +67,21 @@ class QueryRequest:
     media_type: str
     maxrec: int
     runid: str | None
+    uploads: list[tuple[str, str]] = field(default_factory=list)  # (table name, param:part or URL)
 
 
 async def dali_parameters(request: Request) -> dict[str, str]:
-    """GET and POST parameters, names upper-cased (DALI: names are case-insensitive)."""
+    """GET and POST parameters, names upper-cased (DALI: names are case-insensitive). Files of
+    a multipart POST are kept, by part name, in request.state.upload_files (for UPLOAD)."""
     params = {k.upper(): v for k, v in request.query_params.items()}
+    request.state.upload_files = {}
     if request.method == "POST":
-        form = await request.form()
-        params.update({k.upper(): v for k, v in form.items() if isinstance(v, str)})
+        form = await request.form(max_part_size=MAX_UPLOAD_BYTES)
+        for key, value in form.items():
+            if isinstance(value, str):
+                params[key.upper()] = value
+            else:
+                request.state.upload_files[key] = await value.read(MAX_UPLOAD_BYTES + 1)
     return params
 
 
@@ -100,7 +109,21 @@ def query_request(params: dict[str, str]) -> QueryRequest:
         raise TapError(f"MAXREC={params['MAXREC']} is not a number") from None
     if maxrec < 0:
         raise TapError("MAXREC cannot be negative")
-    return QueryRequest(query, media_type, min(maxrec, HARD_MAXREC), params.get("RUNID"))
+    return QueryRequest(query, media_type, min(maxrec, HARD_MAXREC), params.get("RUNID"),
+                        upload_list(params.get("UPLOAD", "")))
+
+
+def upload_list(value: str) -> list[tuple[str, str]]:
+    """UPLOAD=name,param:part;name2,param:part2 (DALI 1.1 section 3.4.5) as (name, part)."""
+    uploads = []
+    for item in filter(None, (i.strip() for i in value.split(";"))):
+        name, _, source = item.partition(",")
+        if not name.isidentifier() or not source:
+            raise TapError(f"UPLOAD={item} is not name,param:part")
+        if not source.startswith(("param:", "http://", "https://")):
+            raise TapError(f"UPLOAD {name}: {source} is neither param:part nor an http(s) URL")
+        uploads.append((name, source))
+    return uploads
 
 
 async def query_role(conn: psycopg.AsyncConnection) -> str | None:
@@ -211,12 +234,20 @@ async def run_query(request: Request, query: QueryRequest) -> Response:
     conn = await connection_context.__aenter__()
     transaction = None
     try:
-        try:
-            translation = translate(query.query, await catalog(request, conn))
-        except AdqlError as exc:
-            raise TapError(str(exc)) from None
         transaction = conn.transaction()
         await transaction.__aenter__()
+        known = await catalog(request, conn)
+        if query.uploads:
+            from .tap_upload import create_uploads  # it imports this module's limits
+
+            known = await create_uploads(conn, known, query.uploads,
+                                         getattr(request.state, "upload_files", {}),
+                                         request.app.state.query_role,
+                                         str(request.base_url))
+        try:
+            translation = translate(query.query, known)
+        except AdqlError as exc:
+            raise TapError(str(exc)) from None
         running = await open_query(conn, translation, query, SYNC_TIMEOUT_SECONDS,
                                    request.app.state.query_role)
     except BaseException as exc:

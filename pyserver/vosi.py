@@ -82,8 +82,11 @@ async def capabilities(request: Request) -> Response:
 {features}
 </language>
 {formats}
+<uploadMethod ivo-id="{TR}#upload-inline"/>
+<uploadMethod ivo-id="{TR}#upload-http"/>
 <executionDuration><default>{tap_sync.SYNC_TIMEOUT_SECONDS}</default><hard>{tap_sync.SYNC_TIMEOUT_SECONDS}</hard></executionDuration>
 <outputLimit><default unit="row">{tap_sync.DEFAULT_MAXREC}</default><hard unit="row">{tap_sync.HARD_MAXREC}</hard></outputLimit>
+<uploadLimit><hard unit="byte">{tap_sync.MAX_UPLOAD_BYTES}</hard></uploadLimit>
 </capability>
 {vosi}
 </vosi:capabilities>

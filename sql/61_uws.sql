@@ -128,3 +128,12 @@ LANGUAGE sql AS $$
 WITH gone AS (DELETE FROM uws.job WHERE destruction < now() RETURNING 1)
 SELECT count(*)::integer FROM gone
 $$;
+
+-- files POSTed with a job for UPLOAD=name,param:part (deleted with their job)
+CREATE TABLE IF NOT EXISTS uws.job_upload (
+    job_id   text NOT NULL REFERENCES uws.job ON DELETE CASCADE,
+    part     text NOT NULL,
+    content  bytea NOT NULL,
+    PRIMARY KEY (job_id, part)
+);
+COMMENT ON TABLE uws.job_upload IS 'VOTables uploaded with TAP async jobs, by form part name';

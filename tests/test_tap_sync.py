@@ -186,3 +186,67 @@ def test_astroquery_tapplus_sync_and_async(tap):
     counted = client.launch_job_async("SELECT COUNT(*) AS n FROM ivoa.ObsCore").get_results()
     assert counted["n"][0] == 11
     gc.collect()
+
+
+def _votable(table) -> bytes:
+    buffer = io.BytesIO()
+    table.write(buffer, format="votable")
+    return buffer.getvalue()
+
+
+def test_upload_cross_match_with_pyvo(tap):
+    from astropy.table import Table
+
+    targets = Table({"name": ["47tuc", "omegacen", "nowhere"], "ra": [6.0236, 201.6967, 100.0],
+                     "dec": [-72.0813, -47.4743, 10.0]})
+    with tap_service(tap) as service:
+        rows = service.run_sync(
+            "SELECT u.name, o.obs_id FROM TAP_UPLOAD.targets AS u JOIN ivoa.ObsCore AS o "
+            "ON 1 = INTERSECTS(o.s_region, CIRCLE('ICRS', u.ra, u.dec, 0.2)) ORDER BY o.obs_id",
+            uploads={"targets": targets}).to_table()
+    assert [(str(n), str(o)) for n, o in zip(rows["name"], rows["obs_id"])] == [
+        ("omegacen", "ibc301qrq"), ("47tuc", "j8bt05njq"), ("47tuc", "j94f05bgq"), ("47tuc", "j9irw1rqq")]
+
+
+@pytest.mark.parametrize("upload, files, message", [
+    ("t,param:missing", {}, "UPLOAD t: the POST has no part of that name"),
+    ("t,param:f", {"f": b"<VOTABLE>broken"}, "UPLOAD t: not a readable VOTable"),
+    ("t,http://elsewhere.example/t.xml", {}, "UPLOAD t: only URLs of this service"),
+    ("t,ftp://x/t.xml", {}, "UPLOAD t: ftp://x/t.xml is neither param:part nor an http(s) URL"),
+    ("bad name,param:f", {"f": b""}, "UPLOAD=bad name,param:f is not name,param:part"),
+])
+def test_bad_uploads_are_refused(tap, upload, files, message):
+    response = httpx.post(tap + "/sync", data={"LANG": "ADQL", "UPLOAD": upload,
+                                               "QUERY": "SELECT * FROM TAP_UPLOAD.t"},
+                          files={k: ("t.xml", v) for k, v in files.items()} or None)
+    assert response.status_code == 400
+    assert _error_of(response).startswith(message)
+
+
+def test_upload_by_url_of_this_service_and_async(tap):
+    """A table this service itself serves (an async result) can be uploaded by URL."""
+    import time as clock
+
+    first = httpx.post(tap + "/async", data={"LANG": "ADQL", "PHASE": "RUN",
+                                              "QUERY": "SELECT obs_id, s_ra, s_dec FROM ivoa.ObsCore "
+                                                       "WHERE s_ra IS NOT NULL"})
+    job = first.headers["location"]
+    deadline = clock.monotonic() + 30
+    while httpx.get(job + "/phase").text != "COMPLETED":
+        assert clock.monotonic() < deadline
+        clock.sleep(0.1)
+    query = "SELECT COUNT(*) AS n FROM TAP_UPLOAD.mine"
+    sync = httpx.get(tap + "/sync", params={"LANG": "ADQL", "QUERY": query,
+                                            "UPLOAD": f"mine,{job}/results/result"})
+    assert sync.status_code == 200, sync.text
+    assert parse_single_table(io.BytesIO(sync.content)).to_table()["n"][0] == 7
+    again = httpx.post(tap + "/async", data={"LANG": "ADQL", "PHASE": "RUN", "QUERY": query,
+                                              "UPLOAD": "mine,param:f"},
+                       files={"f": ("t.xml", httpx.get(job + "/results/result").content)})
+    url = again.headers["location"]
+    deadline = clock.monotonic() + 30
+    while httpx.get(url + "/phase").text not in ("COMPLETED", "ERROR"):
+        assert clock.monotonic() < deadline
+        clock.sleep(0.1)
+    result = parse_single_table(io.BytesIO(httpx.get(url + "/results/result").content)).to_table()
+    assert result["n"][0] == 7

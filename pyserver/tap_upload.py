@@ -1,0 +1,115 @@
+"""TAP UPLOAD (DALI 1.1 section 3.4.5): VOTables POSTed with a query, queryable as TAP_UPLOAD.name.
+
+Each uploaded table becomes a temporary table of the query's transaction (dropped at its end),
+filled with COPY and readable by the query role; the translator sees it in a per-request copy
+of the catalog, so TAP_UPLOAD.name can be joined with ObsCore like any published table.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from urllib.parse import urlsplit
+
+import httpx
+import numpy as np
+import psycopg
+import psycopg.sql as sql
+from astropy.io.votable import parse_single_table
+from astropy.utils.exceptions import AstropyWarning
+
+from .adql import Catalog, Column, Table
+from .tap_sync import MAX_UPLOAD_BYTES, MAX_UPLOAD_ROWS, TapError
+
+# VOTable datatype of a scalar column -> PostgreSQL type; result columns keep the datatype
+PG_TYPE = {"short": "smallint", "int": "integer", "long": "bigint", "float": "real",
+           "double": "double precision", "boolean": "boolean", "unsignedByte": "smallint",
+           "char": "text", "unicodeChar": "text"}
+
+
+def _read(name: str, data: bytes | None):
+    if data is None:
+        raise TapError(f"UPLOAD {name}: the POST has no part of that name")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise TapError(f"UPLOAD {name}: larger than {MAX_UPLOAD_BYTES // 1_000_000} MB")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AstropyWarning)
+            votable = parse_single_table(io.BytesIO(data))
+            table = votable.to_table(use_names_over_ids=True)
+    except Exception as exc:  # whatever astropy says of a broken VOTable is the user's error
+        raise TapError(f"UPLOAD {name}: not a readable VOTable: {exc}") from None
+    if len(table) > MAX_UPLOAD_ROWS:
+        raise TapError(f"UPLOAD {name}: more than {MAX_UPLOAD_ROWS} rows")
+    return votable.fields, table
+
+
+def _value(value):
+    if value is np.ma.masked:
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value.item() if isinstance(value, np.generic) else value
+
+
+async def _fetch(name: str, url: str, own_url: str) -> bytes:
+    """A table by URL: from this service itself only (a TAP service that fetched any URL it
+    is given would be an open proxy)."""
+    if urlsplit(url).netloc != urlsplit(own_url).netloc:
+        raise TapError(f"UPLOAD {name}: only URLs of this service ({urlsplit(own_url).netloc}) "
+                       f"can be uploaded from, not {url}")
+    try:
+        async with httpx.AsyncClient(timeout=30) as client:
+            async with client.stream("GET", url) as response:
+                response.raise_for_status()
+                data = b""
+                async for chunk in response.aiter_bytes():
+                    data += chunk
+                    if len(data) > MAX_UPLOAD_BYTES:
+                        break
+                return data
+    except httpx.HTTPError as exc:
+        raise TapError(f"UPLOAD {name}: cannot read {url}: {exc}") from None
+
+
+async def create_uploads(conn: psycopg.AsyncConnection, catalog: Catalog,
+                         uploads: list[tuple[str, str]], files: dict[str, bytes],
+                         role: str | None, own_url: str) -> Catalog:
+    """Create the uploaded tables in the open transaction; the catalog with them added.
+    A source is param:part (a file of the POST) or a URL of this service."""
+    extended = Catalog(dict(catalog.tables))
+    for name, source in uploads:
+        if source.startswith("param:"):
+            data = files.get(source[len("param:"):])
+        else:
+            data = await _fetch(name, source, own_url)
+        fields, table = _read(name, data)
+        relation = f"tap_upload_{name.lower()}"
+        columns, pg_types = {}, []
+        for field, column in zip(fields, table.colnames):
+            if not column.isidentifier():
+                raise TapError(f"UPLOAD {name}: column name {column!r} is not an ADQL identifier")
+            text = field.datatype in ("char", "unicodeChar")
+            if field.datatype not in PG_TYPE or (field.arraysize and not text) or (
+                    field.xtype and field.xtype != "timestamp"):
+                raise TapError(f"UPLOAD {name}: column {column} ({field.datatype}"
+                               f"{'[' + field.arraysize + ']' if field.arraysize else ''}"
+                               f"{', ' + field.xtype if field.xtype else ''}) is not supported here")
+            pg_types.append("timestamp" if field.xtype == "timestamp" else PG_TYPE[field.datatype])
+            columns[column.lower()] = Column(column, column.lower(), field.datatype,
+                                             "*" if text else None, field.xtype, field.unit and str(field.unit),
+                                             field.ucd)
+        definition = sql.SQL(", ").join(
+            sql.SQL("{} {}").format(sql.Identifier(c.sql_name), sql.SQL(pg_type))
+            for c, pg_type in zip(columns.values(), pg_types))
+        await conn.execute(sql.SQL("CREATE TEMPORARY TABLE {} ({}) ON COMMIT DROP").format(
+            sql.Identifier(relation), definition))
+        async with conn.cursor().copy(sql.SQL("COPY {} FROM STDIN").format(sql.Identifier(relation))) as copy:
+            for row in table:
+                await copy.write_row([_value(v) for v in row])
+        if role:
+            await conn.execute(sql.SQL("GRANT SELECT ON pg_temp.{} TO {}").format(
+                sql.Identifier(relation), sql.Identifier(role)))
+        extended.tables[f"tap_upload.{name.lower()}"] = Table(f"TAP_UPLOAD.{name}", "pg_temp",
+                                                              relation, columns)
+    return extended
