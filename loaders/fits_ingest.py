@@ -15,7 +15,6 @@ from __future__ import annotations
 import glob
 import json
 import multiprocessing
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator

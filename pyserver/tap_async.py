@@ -50,16 +50,23 @@ def _element(name: str, value: object, nil: bool = True) -> str:
     return f"<uws:{name}>{escape(str(value))}</uws:{name}>"
 
 
+def _parameters(job: dict) -> str:
+    """The <uws:parameter> elements of a job."""
+    return "".join(f'<uws:parameter id="{escape(k.lower())}">{escape(str(v))}</uws:parameter>'
+                   for k, v in sorted(job["parameters"].items()))
+
+
+def _results(job: dict, jobs_url: str) -> str:
+    """The <uws:result> element of a completed job."""
+    if job["phase"] != "COMPLETED":
+        return ""
+    href = f"{jobs_url}/{job['job_id']}/results/result"
+    return (f'<uws:result id="result" xlink:href="{escape(href)}"'
+            f' mime-type="{escape(job["result_type"] or VOTABLE)}"/>')
+
+
 def job_xml(job: dict, jobs_url: str) -> str:
     """A UWS 1.1 job document."""
-    parameters = "".join(
-        f'<uws:parameter id="{escape(k.lower())}">{escape(str(v))}</uws:parameter>'
-        for k, v in sorted(job["parameters"].items()))
-    results = ""
-    if job["phase"] == "COMPLETED":
-        href = f"{jobs_url}/{job['job_id']}/results/result"
-        results = (f'<uws:result id="result" xlink:href="{escape(href)}"'
-                   f' mime-type="{escape(job["result_type"] or VOTABLE)}"/>')
     error = ""
     if job["phase"] == "ERROR":
         error = (f'<uws:errorSummary type="fatal" hasDetail="false">'
@@ -74,7 +81,8 @@ def job_xml(job: dict, jobs_url: str) -> str:
         f"{_element('startTime', _iso(job['start_time']))}{_element('endTime', _iso(job['end_time']))}"
         f"{_element('executionDuration', job['execution_duration'])}"
         f"{_element('destruction', _iso(job['destruction']))}"
-        f"<uws:parameters>{parameters}</uws:parameters><uws:results>{results}</uws:results>"
+        f"<uws:parameters>{_parameters(job)}</uws:parameters>"
+        f"<uws:results>{_results(job, jobs_url)}</uws:results>"
         f"{error}</uws:job>\n")
 
 
@@ -212,11 +220,10 @@ async def job_attribute(request: Request) -> Response:
             return Response(votable_error(found["error_summary"] or ""), media_type=VOTABLE)
         return Response(f"{value[attribute]}", media_type="text/plain")
     if attribute in ("parameters", "results"):
-        document = job_xml(found, _jobs_url(request))
-        start, end = document.index(f"<uws:{attribute}>"), document.index(f"</uws:{attribute}>")
+        content = (_parameters(found) if attribute == "parameters"
+                   else _results(found, _jobs_url(request)))
         return _xml(f'<?xml version="1.0" encoding="UTF-8"?>\n<uws:{attribute} xmlns:uws="{UWS_NS}"'
-                    f' xmlns:xlink="http://www.w3.org/1999/xlink">'
-                    f"{document[start + len(attribute) + 6:end]}</uws:{attribute}>\n")
+                    f' xmlns:xlink="http://www.w3.org/1999/xlink">{content}</uws:{attribute}>\n')
     return Response(f"no attribute {attribute}\n", status_code=404, media_type="text/plain")
 
 

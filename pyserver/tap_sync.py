@@ -140,13 +140,9 @@ async def query_role(conn: psycopg.AsyncConnection) -> str | None:
     return None
 
 
-async def catalog(request: Request, conn: psycopg.AsyncConnection) -> Catalog:
-    """TAP_SCHEMA as the translator sees it, read again when older than CATALOG_SECONDS."""
-    return await catalog_of_connection(request.app.state, conn)
-
-
 async def catalog_of_connection(state, conn: psycopg.AsyncConnection) -> Catalog:
-    """The app's cached catalog (`state` is app.state), read on `conn` when stale."""
+    """TAP_SCHEMA as the translator sees it: the app's cached catalog (`state` is app.state),
+    read again on `conn` when older than CATALOG_SECONDS."""
     if getattr(state, "catalog", None) is None or time.monotonic() - state.catalog_read > CATALOG_SECONDS:
         state.catalog = await load_catalog_async(conn)
         state.catalog_read = time.monotonic()
@@ -236,7 +232,7 @@ async def run_query(request: Request, query: QueryRequest) -> Response:
     try:
         transaction = conn.transaction()
         await transaction.__aenter__()
-        known = await catalog(request, conn)
+        known = await catalog_of_connection(request.app.state, conn)
         if query.uploads:
             from .tap_upload import create_uploads  # it imports this module's limits
 

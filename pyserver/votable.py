@@ -88,14 +88,15 @@ def format_value(value: object, field: Field) -> str:
     return str(value)
 
 
-def votable_head(fields: list[Field], infos: Iterable[tuple[str, str]] = ()) -> str:
-    """Everything before the first row."""
+def votable_head(fields: list[Field], infos: Iterable[tuple[str, str]] = (),
+                 data_open: str = "<TABLEDATA>") -> str:
+    """Everything before the first row (`data_open` starts the serialization)."""
     info = "".join(f"<INFO name={quoteattr(n)} value={quoteattr(v)}/>" for n, v in infos)
     columns = "\n".join(f.xml(i) for i, f in enumerate(fields))
     return (f'<?xml version="1.0" encoding="UTF-8"?>\n'
             f'<VOTABLE version="1.4" xmlns="{VOTABLE_NS}">\n'
             f'<RESOURCE type="results">\n<INFO name="QUERY_STATUS" value="OK"/>{info}\n'
-            f"<TABLE>\n{columns}\n<DATA><TABLEDATA>\n")
+            f"<TABLE>\n{columns}\n<DATA>{data_open}\n")
 
 
 def votable_rows(rows: Iterable[tuple], fields: list[Field]) -> str:
@@ -109,14 +110,15 @@ def votable_rows(rows: Iterable[tuple], fields: list[Field]) -> str:
     return out.getvalue()
 
 
-def votable_tail(overflow: bool = False, error: str | None = None) -> str:
+def votable_tail(overflow: bool = False, error: str | None = None,
+                 data_close: str = "</TABLEDATA>") -> str:
     """Everything after the last row: the overflow or error INFO comes after the table."""
     trailer = ""
     if error:
         trailer = f'<INFO name="QUERY_STATUS" value="ERROR">{escape(error)}</INFO>\n'
     elif overflow:
         trailer = '<INFO name="QUERY_STATUS" value="OVERFLOW"/>\n'
-    return f"</TABLEDATA></DATA>\n</TABLE>\n{trailer}</RESOURCE>\n</VOTABLE>\n"
+    return f"{data_close}</DATA>\n</TABLE>\n{trailer}</RESOURCE>\n</VOTABLE>\n"
 
 
 def votable_error(message: str) -> str:
@@ -207,10 +209,8 @@ class Binary2Encoder:
 
 
 def binary2_head(fields: list[Field], infos: Iterable[tuple[str, str]] = ()) -> str:
-    return votable_head(fields, infos).replace("<DATA><TABLEDATA>\n",
-                                               '<DATA><BINARY2><STREAM encoding="base64">\n')
+    return votable_head(fields, infos, data_open='<BINARY2><STREAM encoding="base64">')
 
 
 def binary2_tail(encoder: Binary2Encoder, overflow: bool = False, error: str | None = None) -> str:
-    return (encoder.finish() + "\n</STREAM></BINARY2>"
-            + votable_tail(overflow, error).replace("</TABLEDATA>", "", 1))
+    return encoder.finish() + votable_tail(overflow, error, data_close="\n</STREAM></BINARY2>")

@@ -135,16 +135,25 @@ def http_server(db_url: str, tmp_path: Path) -> Iterator[str]:
         log_file.close()
 
 
+@contextlib.contextmanager
+def module_clone(pg_server: Server, template_db: str, prefix: str) -> Iterator[psycopg.Connection]:
+    """A clone of the template for a whole test module, dropped afterwards (autocommit)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    janitor = pg_server.janitor(name, template_dbname=template_db)
+    janitor.init()
+    try:
+        with psycopg.connect(pg_server.url(name), autocommit=True) as connection:
+            yield connection
+    finally:
+        janitor.drop()
+
+
 @pytest.fixture(scope="module")
 def readonly_conn(pg_server: Server, template_db: str) -> Iterator[psycopg.Connection]:
     """One clone per test module, for tests that only read (its transactions are read-only)."""
-    name = f"hstvo_ro_{uuid.uuid4().hex[:12]}"
-    janitor = pg_server.janitor(name, template_dbname=template_db)
-    janitor.init()
-    with psycopg.connect(pg_server.url(name), autocommit=True) as connection:
+    with module_clone(pg_server, template_db, "hstvo_ro") as connection:
         connection.execute("SET default_transaction_read_only = on")
         yield connection
-    janitor.drop()
 
 
 @pytest.fixture(scope="module")
@@ -152,18 +161,14 @@ def sample_archive(pg_server: Server, template_db: str) -> Iterator[psycopg.Conn
     """One clone per test module with the bundled real HST files ingested (`hstvo samples`)."""
     from loaders.fits_ingest import find_files, ingest
 
-    name = f"hstvo_samples_{uuid.uuid4().hex[:12]}"
-    janitor = pg_server.janitor(name, template_dbname=template_db)
-    janitor.init()
-    with psycopg.connect(pg_server.url(name), autocommit=True) as connection:
+    with module_clone(pg_server, template_db, "hstvo_samples") as connection:
         report = ingest(connection, find_files([str(SAMPLE_DATA / "hst" / "science")]), jobs=1)
         assert report.refused == 0, report.refusals
         yield connection
-    janitor.drop()
 
 
 @contextlib.contextmanager
-def tap_service(url: str) -> Iterator["pyvo.dal.TAPService"]:
+def tap_service(url: str) -> Iterator:
     """pyvo's TAPService on its own HTTP session, closed afterwards (pyvo leaves sockets open)."""
     import pyvo
     import requests

@@ -6,7 +6,6 @@ things ingest into their own database.
 
 import json
 import shutil
-import uuid
 
 import astropy.units as u
 import pytest
@@ -15,7 +14,7 @@ from astropy.io import fits
 
 from loaders.fits_ingest import find_files, ingest
 
-from .conftest import SHARED, run_hstvo
+from .conftest import SHARED, module_clone, run_hstvo
 
 SCIENCE = SHARED / "data" / "hst" / "science"
 REFERENCE = json.loads((SCIENCE / "footprints.json").read_text())
@@ -34,19 +33,9 @@ EXPECTED_REFUSALS = {
 @pytest.fixture(scope="module")
 def real_archive(pg_server, template_db):
     """A database holding every real science file, and the report of ingesting them."""
-    import psycopg
-
-    name = f"hstvo_ingest_{uuid.uuid4().hex[:12]}"
-    janitor = pg_server.janitor(name, template_dbname=template_db)
-    janitor.init()
-    with psycopg.connect(pg_server.url(name), autocommit=True) as connection:
+    with module_clone(pg_server, template_db, "hstvo_ingest") as connection:
         report = ingest(connection, find_files([str(SCIENCE)]), jobs=2)
         yield connection, report
-    janitor.drop()
-
-
-def _target(header: dict) -> tuple[float, float]:
-    return header["RA_TARG"], header["DEC_TARG"]
 
 
 def test_real_files_ingest_and_each_refusal_says_why(real_archive):

@@ -84,7 +84,7 @@ CAST_TYPES = {
     exp.DataType.Type.INT, exp.DataType.Type.BIGINT, exp.DataType.Type.FLOAT,
     exp.DataType.Type.DOUBLE, exp.DataType.Type.TIMESTAMP,
 }
-# typed functions sqlglot knows under another name than ADQL's (for error messages)
+# PostgreSQL syntax the tokenizer knows and ADQL does not have, with what to write instead
 FORBIDDEN_TOKENS = {TokenType.DCOLON: "'::' casts are PostgreSQL, not ADQL: use CAST(x AS type)"}
 
 
