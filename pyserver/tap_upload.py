@@ -24,7 +24,12 @@ from .tap_sync import MAX_UPLOAD_BYTES, MAX_UPLOAD_ROWS, TapError
 # VOTable datatype of a scalar column -> PostgreSQL type; result columns keep the datatype
 PG_TYPE = {"short": "smallint", "int": "integer", "long": "bigint", "float": "real",
            "double": "double precision", "boolean": "boolean", "unsignedByte": "smallint",
-           "char": "text", "unicodeChar": "text"}
+           "char": "text", "unicodeChar": "text", "bit": "boolean"}
+# what a column of that type is in a result
+RESULT_DATATYPE = {"smallint": "short", "boolean": "boolean"}
+# DALI geometry xtypes -> (pgsphere type, datatype, arraysize)
+GEOMETRY = {"point": ("spoint", "double", "2"), "circle": ("scircle", "double", "3"),
+            "polygon": ("spoly", "double", "*")}
 
 
 def _read(name: str, data: bytes | None):
@@ -44,9 +49,36 @@ def _read(name: str, data: bytes | None):
     return votable.fields, table
 
 
-def _value(value):
+def _column_type(name: str, column: str, field) -> tuple[str, str, str | None]:
+    """The PostgreSQL type of an uploaded column, and the datatype and arraysize its values
+    have in results (those of that type: an unsignedByte column comes back as short)."""
+    if field.xtype in GEOMETRY and field.datatype in ("double", "float"):
+        return GEOMETRY[field.xtype]
+    if field.xtype == "timestamp" and field.datatype == "char":
+        return "timestamp", "char", "*"
+    text = field.datatype in ("char", "unicodeChar")
+    if field.datatype not in PG_TYPE or (field.arraysize and not text) or field.xtype:
+        raise TapError(f"UPLOAD {name}: column {column} ({field.datatype}"
+                       f"{'[' + field.arraysize + ']' if field.arraysize else ''}"
+                       f"{', ' + field.xtype if field.xtype else ''}) is not supported here")
+    pg_type = PG_TYPE[field.datatype]
+    return pg_type, RESULT_DATATYPE.get(pg_type, field.datatype), "*" if text else None
+
+
+def _value(value, pg_type: str):
+    """A cell of an uploaded table as COPY takes it (geometry as pgsphere's text in degrees)."""
     if value is np.ma.masked:
         return None
+    if pg_type in ("spoint", "scircle", "spoly"):
+        numbers = [float(v) for v in np.ma.filled(np.ma.asarray(value), np.nan).ravel()]
+        if any(np.isnan(numbers)):
+            return None
+        pairs = [f"({numbers[i]!r}d, {numbers[i + 1]!r}d)" for i in range(0, len(numbers) - 1, 2)]
+        if pg_type == "spoint":
+            return pairs[0]
+        if pg_type == "scircle":
+            return f"<{pairs[0]}, {numbers[2]!r}d>"
+        return "{" + ", ".join(pairs) + "}"
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return value.item() if isinstance(value, np.generic) else value
@@ -89,16 +121,10 @@ async def create_uploads(conn: psycopg.AsyncConnection, catalog: Catalog,
         for field, column in zip(fields, table.colnames):
             if not column.isidentifier():
                 raise TapError(f"UPLOAD {name}: column name {column!r} is not an ADQL identifier")
-            text = field.datatype in ("char", "unicodeChar")
-            if field.datatype not in PG_TYPE or (field.arraysize and not text) or (
-                    field.xtype and field.xtype != "timestamp"):
-                raise TapError(f"UPLOAD {name}: column {column} ({field.datatype}"
-                               f"{'[' + field.arraysize + ']' if field.arraysize else ''}"
-                               f"{', ' + field.xtype if field.xtype else ''}) is not supported here")
-            pg_types.append("timestamp" if field.xtype == "timestamp" else PG_TYPE[field.datatype])
-            columns[column.lower()] = Column(column, column.lower(), field.datatype,
-                                             "*" if text else None, field.xtype, field.unit and str(field.unit),
-                                             field.ucd)
+            pg_type, datatype, arraysize = _column_type(name, column, field)
+            pg_types.append(pg_type)
+            columns[column.lower()] = Column(column, column.lower(), datatype, arraysize,
+                                             field.xtype, field.unit and str(field.unit), field.ucd)
         definition = sql.SQL(", ").join(
             sql.SQL("{} {}").format(sql.Identifier(c.sql_name), sql.SQL(pg_type))
             for c, pg_type in zip(columns.values(), pg_types))
@@ -106,7 +132,7 @@ async def create_uploads(conn: psycopg.AsyncConnection, catalog: Catalog,
             sql.Identifier(relation), definition))
         async with conn.cursor().copy(sql.SQL("COPY {} FROM STDIN").format(sql.Identifier(relation))) as copy:
             for row in table:
-                await copy.write_row([_value(v) for v in row])
+                await copy.write_row([_value(v, t) for v, t in zip(row, pg_types)])
         if role:
             await conn.execute(sql.SQL("GRANT SELECT ON pg_temp.{} TO {}").format(
                 sql.Identifier(relation), sql.Identifier(role)))

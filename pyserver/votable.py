@@ -1,11 +1,11 @@
-"""Query results as VOTable 1.4 (TABLEDATA), CSV and TSV, written as the rows stream in.
+"""Query results as VOTable 1.4 (TABLEDATA or BINARY2), CSV and TSV, written as rows stream in.
 
 A result is described by its fields (name, datatype, arraysize, xtype, unit, ucd, utype,
-description): from TAP_SCHEMA for published columns, from the PostgreSQL type otherwise. Values
-are written as DALI 1.1 says: timestamps ISO 8601, geometry in degrees (`point` "ra dec",
-`circle` "ra dec radius", `polygon` "ra1 dec1 ra2 dec2 ..."; an adql:REGION column as STC-S).
-pgsphere values arrive as pgsphere's text in degrees (the connection sets
-set_sphere_output('DEG')), so a geometry is the list of numbers in that text.
+description): from TAP_SCHEMA for published columns, from the PostgreSQL type otherwise. The
+rows themselves are written by the database: `serialised_query` wraps a query so that each row
+comes back as its TABLEDATA <TR>, its CSV/TSV line or its BINARY2 bytes, using the functions of
+sql/63_votable.sql (which say how each type is written, as DALI 1.1 asks). Python writes the
+document around them: the head with the FIELDs, the tail with the status.
 """
 
 from __future__ import annotations
@@ -13,16 +13,11 @@ from __future__ import annotations
 import base64
 import csv
 import io
-import math
-import re
-import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
 from xml.sax.saxutils import escape, quoteattr
 
 VOTABLE_NS = "http://www.ivoa.net/xml/VOTable/v1.3"
-NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
 @dataclass
@@ -64,28 +59,8 @@ PG_TYPES = {
     "spoly": ("double", "*", "polygon"),
     "_float8": ("double", "*", None), "_float4": ("float", "*", None),
     "_int4": ("int", "*", None), "_int8": ("long", "*", None), "_int2": ("short", "*", None),
+    "float8range": ("double", "2", "interval"),
 }
-
-
-def format_value(value: object, field: Field) -> str:
-    """The text of one value, as TABLEDATA and CSV carry it ('' for NULL)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "T" if value else "F"
-    if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else ""
-    if isinstance(value, datetime):
-        return value.isoformat(timespec="milliseconds").replace("+00:00", "")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, (list, tuple)):
-        return " ".join(format_value(v, field) for v in value)
-    if field.xtype in ("point", "circle", "polygon"):
-        return " ".join(NUMBER.findall(str(value)))
-    if field.xtype == "adql:REGION" and str(value).startswith("{"):
-        return "Polygon ICRS " + " ".join(NUMBER.findall(str(value)))
-    return str(value)
 
 
 def votable_head(fields: list[Field], infos: Iterable[tuple[str, str]] = (),
@@ -97,17 +72,6 @@ def votable_head(fields: list[Field], infos: Iterable[tuple[str, str]] = (),
             f'<VOTABLE version="1.4" xmlns="{VOTABLE_NS}">\n'
             f'<RESOURCE type="results">\n<INFO name="QUERY_STATUS" value="OK"/>{info}\n'
             f"<TABLE>\n{columns}\n<DATA>{data_open}\n")
-
-
-def votable_rows(rows: Iterable[tuple], fields: list[Field]) -> str:
-    """The <TR> elements of some rows."""
-    out = io.StringIO()
-    for row in rows:
-        out.write("<TR>")
-        for value, field in zip(row, fields):
-            out.write(f"<TD>{escape(format_value(value, field))}</TD>")
-        out.write("</TR>\n")
-    return out.getvalue()
 
 
 def votable_tail(overflow: bool = False, error: str | None = None,
@@ -135,72 +99,76 @@ def delimited_head(fields: list[Field], delimiter: str) -> str:
     return out.getvalue()
 
 
-def delimited_rows(rows: Iterable[tuple], fields: list[Field], delimiter: str) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
-    for row in rows:
-        writer.writerow([format_value(v, f) for v, f in zip(row, fields)])
-    return out.getvalue()
-
-
 # ---------------------------------------------------------------------------------------------
-# BINARY2 (VOTable 1.4 section 5.6): per row a NULL bitmap, then each value big-endian
+# Rows are written by the database (sql/63_votable.sql): a result query is wrapped so that each
+# row comes back as one serialised value, a TABLEDATA <TR>, a CSV/TSV line or BINARY2 bytes
 # ---------------------------------------------------------------------------------------------
 
-SCALARS = {"short": ">h", "int": ">i", "long": ">q", "float": ">f", "double": ">d",
-           "unsignedByte": ">B"}
-NULL_SCALAR = {"short": 0, "int": 0, "long": 0, "float": math.nan, "double": math.nan,
-               "unsignedByte": 0}
+TEXT_TYPES = {"text", "varchar", "bpchar", "name"}
+# types whose values may hold what XML or CSV must escape
+ESCAPED_TYPES = TEXT_TYPES | {"uuid"}
 
 
-class Binary2Encoder:
-    """Rows to base64 BINARY2, chunk by chunk (base64 pieces join only at multiples of 3 bytes,
+def _cell(column: str, field: Field, pg_type: str) -> str:
+    """SQL for the text of one value (NULL for NULL)."""
+    if field.xtype == "adql:REGION" and pg_type == "spoly":
+        return f"votable.region_cell({column})"
+    if pg_type in TEXT_TYPES or pg_type not in PG_TYPES:
+        return f"{column}::text"
+    return f"votable.cell({column})"
+
+
+def _binary2_value(column: str, field: Field, pg_type: str) -> str:
+    """SQL for the BINARY2 bytes of one value, as its FIELD declares it."""
+    if field.datatype == "unicodeChar":  # uploaded tables' text (results declare char otherwise)
+        return f"votable.b2_unicode_chars({_cell(column, field, pg_type)})"
+    if field.datatype == "char":
+        size = field.arraysize or "1"
+        if size.isdigit():
+            return f"votable.b2_fixed_chars({_cell(column, field, pg_type)}, {int(size)})"
+        return f"votable.b2_chars({_cell(column, field, pg_type)})"
+    return f"votable.b2({column})"
+
+
+def serialised_query(sql: str, fields: list[Field], pg_types: list[str], media_type: str,
+                     limit: int) -> str:
+    """The query whose rows are `sql`'s rows written out, at most `limit` of them:
+    `media_type` is 'votable' (TABLEDATA), 'binary2', 'csv' or 'tsv'."""
+    columns = [f"c{i}" for i in range(len(fields))]
+    if media_type == "binary2":
+        masks = [f"votable.mask_byte({', '.join(f'{c} IS NULL' for c in columns[i:i + 8])})"
+                 for i in range(0, len(columns), 8)]
+        values = [_binary2_value(c, f, t) for c, f, t in zip(columns, fields, pg_types)]
+        row = " || ".join(masks + values) if columns else "''::bytea"
+    elif media_type == "votable":
+        cells = [(f"votable.xml_text({_cell(c, f, t)})" if t in ESCAPED_TYPES or t not in PG_TYPES
+                  else _cell(c, f, t)) for c, f, t in zip(columns, fields, pg_types)]
+        # || rather than concat(): a function takes at most 100 arguments
+        row = ("'<TR>' || " + " || ".join(f"'<TD>' || coalesce({cell}, '') || '</TD>'"
+                                          for cell in cells) + " || E'</TR>\\n'")
+    else:
+        delimiter = "," if media_type == "csv" else "\\t"
+        cells = [(f"votable.delimited_text({_cell(c, f, t)}, E'{delimiter}')"
+                  if t in ESCAPED_TYPES or t not in PG_TYPES or f.xtype == "adql:REGION"
+                  else _cell(c, f, t)) for c, f, t in zip(columns, fields, pg_types)]
+        row = f" || E'{delimiter}' || ".join(f"coalesce({cell}, '')" for cell in cells) + " || E'\\r\\n'"
+    alias = f"r({', '.join(columns)})" if columns else "r"
+    return f"SELECT {row} FROM ({sql}) AS {alias} LIMIT {int(limit)}"
+
+
+class Base64Stream:
+    """Bytes to base64 text, chunk by chunk (base64 pieces join only at multiples of 3 bytes,
     so the remainder of each chunk waits for the next)."""
 
-    def __init__(self, fields: list[Field]) -> None:
-        self.fields = fields
-        self.mask_bytes = (len(fields) + 7) // 8
+    def __init__(self) -> None:
         self.pending = b""
 
-    def _value(self, value: object, field: Field) -> bytes:
-        kind, size = field.datatype, field.arraysize
-        if kind == "boolean" and not size:
-            return b"?" if value is None else (b"T" if value else b"F")
-        if kind in ("char", "unicodeChar"):
-            text = "" if value is None else format_value(value, field)
-            data = text.encode("utf-8" if kind == "char" else "utf-16-be", "replace")
-            if size and size.rstrip("*").isdigit() and not size.endswith("*"):
-                width = int(size) * (2 if kind == "unicodeChar" else 1)
-                return data[:width].ljust(width, b"\0")
-            return struct.pack(">I", len(text) if kind == "unicodeChar" else len(data)) + data
-        code = SCALARS.get(kind, ">d")
-        if not size:
-            if value is None:
-                return struct.pack(code, NULL_SCALAR.get(kind, 0))
-            return struct.pack(code, float(value) if kind in ("float", "double") else int(value))
-        numbers = [] if value is None else (list(value) if isinstance(value, (list, tuple))
-                                            else [float(n) for n in NUMBER.findall(str(value))])
-        packed = b"".join(struct.pack(code, n if n is not None else NULL_SCALAR.get(kind, 0))
-                          for n in numbers)
-        if size.endswith("*"):
-            return struct.pack(">I", len(numbers)) + packed
-        width = int(size) * struct.calcsize(code)
-        return packed[:width].ljust(width, b"\0")
-
-    def rows(self, rows: Iterable[tuple]) -> str:
-        """The base64 text of some rows (whole 3-byte groups; the rest waits)."""
-        out = bytearray(self.pending)
-        for row in rows:
-            mask = bytearray(self.mask_bytes)
-            values = bytearray()
-            for i, (value, field) in enumerate(zip(row, self.fields)):
-                if value is None:
-                    mask[i // 8] |= 0x80 >> (i % 8)
-                values += self._value(value, field)
-            out += mask + values
-        whole = len(out) - len(out) % 3
-        self.pending = bytes(out[whole:])
-        return base64.b64encode(bytes(out[:whole])).decode("ascii")
+    def encode(self, data: bytes) -> str:
+        """The base64 text of `data` after what was pending (whole 3-byte groups only)."""
+        data = self.pending + data
+        whole = len(data) - len(data) % 3
+        self.pending = data[whole:]
+        return base64.b64encode(data[:whole]).decode("ascii")
 
     def finish(self) -> str:
         """The last bytes, padded."""
@@ -212,5 +180,5 @@ def binary2_head(fields: list[Field], infos: Iterable[tuple[str, str]] = ()) -> 
     return votable_head(fields, infos, data_open='<BINARY2><STREAM encoding="base64">')
 
 
-def binary2_tail(encoder: Binary2Encoder, overflow: bool = False, error: str | None = None) -> str:
+def binary2_tail(encoder: Base64Stream, overflow: bool = False, error: str | None = None) -> str:
     return encoder.finish() + votable_tail(overflow, error, data_close="\n</STREAM></BINARY2>")

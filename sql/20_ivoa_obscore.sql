@@ -11,12 +11,25 @@
 --     hstvo.datalink_url, the same function DataLink itself uses.
 
 -- percent-encoding of a query-string value (RFC 3986 unreserved characters stay as they are)
-CREATE OR REPLACE FUNCTION hstvo.url_encode(value text) RETURNS text
+-- one character at a time: any text
+CREATE OR REPLACE FUNCTION hstvo.url_encode_any(value text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
 $$ BEGIN RETURN (SELECT string_agg(CASE WHEN b ~ '^[A-Za-z0-9._~-]$' THEN b
                        ELSE upper(regexp_replace(encode(convert_to(b, 'UTF8'), 'hex'),
                                                  '(..)', '%\1', 'g')) END, '' ORDER BY n)
   FROM regexp_split_to_table(value, '') WITH ORDINALITY AS t(b, n)); END $$;
+
+-- the same, fast for the ASCII that publisher DIDs and URIs hold: a chain of replace() calls
+-- instead of a pass per character (every ObsCore row calls it for access_url)
+CREATE OR REPLACE FUNCTION hstvo.url_encode(value text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$ SELECT CASE WHEN value ~ '^[A-Za-z0-9._~:/?#@!$&''()*+,;=\[\]-]*$'
+   THEN replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(
+        replace(replace(replace(replace(replace(replace(replace(replace(value,
+        ':', '%3A'), '/', '%2F'), '?', '%3F'), '#', '%23'), '@', '%40'), '!', '%21'),
+        '$', '%24'), '&', '%26'), '''', '%27'), '(', '%28'), ')', '%29'), '*', '%2A'),
+        '+', '%2B'), ',', '%2C'), ';', '%3B'), '=', '%3D'), '[', '%5B'), ']', '%5D')
+   ELSE hstvo.url_encode_any(value) END $$;
 
 CREATE OR REPLACE FUNCTION hstvo.datalink_url(publisher_did text) RETURNS text
 LANGUAGE sql STABLE AS

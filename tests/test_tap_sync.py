@@ -3,6 +3,7 @@
 import io
 
 import httpx
+import numpy as np
 import pytest
 from astropy.io.votable import parse_single_table
 from lxml import etree
@@ -250,3 +251,121 @@ def test_upload_by_url_of_this_service_and_async(tap):
         clock.sleep(0.1)
     result = parse_single_table(io.BytesIO(httpx.get(url + "/results/result").content)).to_table()
     assert result["n"][0] == 7
+
+
+TRICKY = ["plain", "a <b> & 'c' \"d\"", "comma, and\nnew line", "tab\there", "ünïcødé ✓", "", None]
+
+
+def _formats_of(tap: str, query: str, **extra) -> dict:
+    """The result of `query` in every output format: astropy tables for the VOTables, rows of
+    strings for CSV and TSV."""
+    import csv
+
+    results = {}
+    for fmt in ("votable", "votable/b2", "csv", "tsv"):
+        response = httpx.post(tap + "/sync", data={"LANG": "ADQL", "RESPONSEFORMAT": fmt,
+                                                   "QUERY": query, **extra.get("data", {})},
+                              files=extra.get("files"))
+        assert response.status_code == 200, response.text
+        if fmt.startswith("votable"):
+            results[fmt] = parse_single_table(io.BytesIO(response.content)).to_table()
+        else:
+            delimiter = "," if fmt == "csv" else "\t"
+            results[fmt] = list(csv.reader(io.StringIO(response.text, newline=""),
+                                           delimiter=delimiter))
+    return results
+
+
+def test_every_format_carries_tricky_text_booleans_and_nulls(tap):
+    """Rows are written by the database (sql/63_votable.sql): XML and CSV escaping, UTF-8,
+    booleans and NULLs read back exactly in TABLEDATA, BINARY2, CSV and TSV."""
+    from astropy.table import MaskedColumn, Table
+
+    table = Table({"k": list(range(len(TRICKY))),
+                   "s": MaskedColumn([t or "" for t in TRICKY], mask=[t is None for t in TRICKY]),
+                   "b": MaskedColumn([True, False, True, False, True, False, True],
+                                     mask=[False] * 6 + [True]),
+                   "x": MaskedColumn([1.5, -2.0, 1e-300, 3e300, 0.0, 7.25, 0.0],
+                                     mask=[False] * 6 + [True])})
+    results = _formats_of(tap, "SELECT k, s, b, x FROM TAP_UPLOAD.t ORDER BY k",
+                          data={"UPLOAD": "t,param:f"}, files={"f": ("t.xml", _votable(table))})
+    for fmt in ("votable", "votable/b2"):
+        got = results[fmt]
+        # an empty string and NULL are both an empty char value in a VOTable
+        assert ["" if v is np.ma.masked else str(v) for v in got["s"]] == [t or "" for t in TRICKY], fmt
+        assert [None if v is np.ma.masked else bool(v) for v in got["b"]] == \
+            [True, False, True, False, True, False, None], fmt
+        assert list(got["x"][:6]) == [1.5, -2.0, 1e-300, 3e300, 0.0, 7.25], fmt
+        assert got["x"][6] is np.ma.masked, fmt
+    for fmt in ("csv", "tsv"):
+        header, *rows = results[fmt]
+        assert header == ["k", "s", "b", "x"]
+        assert [r[1] for r in rows] == [t or "" for t in TRICKY], fmt
+        assert [r[2] for r in rows] == ["T", "F", "T", "F", "T", "F", ""], fmt
+        assert [r[3] for r in rows] == ["1.5", "-2", "1e-300", "3e+300", "0", "7.25", ""], fmt
+
+
+def test_every_type_of_the_caom2_tables_reads_back_alike(tap):
+    """uuids (char 36), char(1), timestamps, intervals (double 2), sample arrays (double *),
+    points, circles and polygons: BINARY2 and TABLEDATA agree value for value, and CSV has the
+    TABLEDATA text."""
+    query = ("SELECT o.obsID, o.typeCode, o.lastModified, p.energy_bounds, p.time_bounds, "
+             "p.position_bounds_samples, p.position_bounds, POINT(s.s_ra, s.s_dec) AS pt, "
+             "CIRCLE(s.s_ra, s.s_dec, 0.5) AS c, s.s_region, p.calibrationLevel "
+             "FROM caom2.Observation AS o JOIN caom2.Plane AS p ON p.obsID = o.obsID "
+             "JOIN ivoa.ObsCore AS s ON s.obs_publisher_did = p.publisherID ORDER BY p.planeURI")
+    results = _formats_of(tap, query)
+    text, binary = results["votable"], results["votable/b2"]
+    assert len(text) == len(binary) == 11
+    for name in text.colnames:
+        assert text[name].dtype == binary[name].dtype, name
+        for a, b in zip(text[name], binary[name]):
+            assert str(a) == str(b), (name, a, b)
+    assert all(len(str(v)) == 36 for v in text["obsID"])
+    assert set(map(str, text["typeCode"])) <= {"S", "C"}
+    assert str(text["lastModified"][0])[10] == "T"
+    assert text["pt"].shape == (11, 2) and text["c"].shape == (11, 3)
+    header, *rows = results["csv"]
+    assert header == list(text.colnames)
+    for row, obsid, region in zip(rows, text["obsID"], text["s_region"]):
+        assert row[0] == str(obsid)
+        assert row[9] == str(region)
+    assert sum(row[9].startswith("Polygon ICRS ") for row in rows) == 7  # as many as have s_ra
+
+
+def test_every_type_the_service_declares_has_its_writers(db_url):
+    """Each PostgreSQL type the service maps to a VOTable datatype has its text writer
+    (votable.cell) and, unless it is text, its BINARY2 writer (votable.b2)."""
+    import psycopg
+
+    from pyserver.votable import PG_TYPES, TEXT_TYPES
+
+    with psycopg.connect(db_url) as conn:
+        have = {(name, typname) for name, typname in conn.execute(
+            "SELECT p.proname, t.typname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+            " JOIN pg_type t ON t.oid = p.proargtypes[0]"
+            " WHERE n.nspname = 'votable' AND p.proname IN ('cell', 'b2') AND p.pronargs = 1")}
+    for pg_type, (datatype, _, _) in PG_TYPES.items():
+        if pg_type in TEXT_TYPES:
+            continue
+        arg = "anyarray" if pg_type.startswith("_") else pg_type
+        assert ("cell", arg) in have, pg_type
+        if datatype != "char":
+            assert ("b2", arg) in have, pg_type
+
+
+def test_a_result_wider_than_a_hundred_columns(tap):
+    """Over a hundred columns (more than a PostgreSQL function takes arguments, and many bytes
+    of BINARY2 NULL mask) in every format."""
+    results = _formats_of(tap, "SELECT * FROM caom2.Plane AS p JOIN caom2.Observation AS o "
+                               "ON o.obsID = p.obsID JOIN ivoa.ObsCore AS s "
+                               "ON s.obs_publisher_did = p.publisherID ORDER BY p.planeURI")
+    text, binary = results["votable"], results["votable/b2"]
+    assert len(text.colnames) > 100 and len(text) == len(binary) == 11
+    for name in text.colnames:
+        for a, b in zip(text[name], binary[name]):
+            assert str(a) == str(b), (name, a, b)
+    for fmt in ("csv", "tsv"):
+        header, *rows = results[fmt]
+        assert len(header) == len(text.colnames) and len(rows) == 11
+        assert all(len(row) == len(header) for row in rows)
