@@ -32,6 +32,31 @@ class Settings:
         return self.database_url is None
 
 
+@dataclass(frozen=True)
+class TapLimits:
+    """What one TAP query may take: times in seconds, result and upload sizes. The capabilities
+    document declares them."""
+
+    sync_seconds: int = 60  # HSTVO_TAP_SYNC_SECONDS: statement_timeout of /tap/sync
+    async_default_seconds: int = 600  # HSTVO_TAP_ASYNC_SECONDS: an async job's default
+    async_max_seconds: int = 3600  # HSTVO_TAP_ASYNC_MAX_SECONDS: the most a job may ask for
+    maxrec_default: int = 10_000  # HSTVO_TAP_MAXREC: rows when MAXREC is not given
+    maxrec_hard: int = 10_000_000  # HSTVO_TAP_MAXREC_HARD: rows whatever MAXREC says
+    upload_bytes: int = 10_000_000  # HSTVO_TAP_UPLOAD_BYTES: the largest uploaded table
+    upload_rows: int = 200_000  # HSTVO_TAP_UPLOAD_ROWS: its most rows
+
+
+def load_tap_limits() -> TapLimits:
+    """The TAP limits: defaults, each overridden by its HSTVO_TAP_* environment variable."""
+    names = {"sync_seconds": "SYNC_SECONDS", "async_default_seconds": "ASYNC_SECONDS",
+             "async_max_seconds": "ASYNC_MAX_SECONDS", "maxrec_default": "MAXREC",
+             "maxrec_hard": "MAXREC_HARD", "upload_bytes": "UPLOAD_BYTES",
+             "upload_rows": "UPLOAD_ROWS"}
+    given = {key: int(os.environ[f"HSTVO_TAP_{name}"]) for key, name in names.items()
+             if os.environ.get(f"HSTVO_TAP_{name}")}
+    return TapLimits(**given)
+
+
 def load_settings() -> Settings:
     """Read the settings from the environment (defaults suit a laptop)."""
     http_host = os.environ.get("HSTVO_HOST", "127.0.0.1")

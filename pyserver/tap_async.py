@@ -21,8 +21,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from .adql import AdqlError, translate
-from .tap_sync import (VOTABLE, TapError, catalog_of_connection, dali_parameters, open_query,
-                       query_request, result_chunks)
+from .tap_sync import (LIMITS, VOTABLE, TapError, catalog_of_connection, dali_parameters,
+                       open_query, query_request, result_chunks)
 from .votable import votable_error
 from .tap_upload import create_uploads
 from .vosi import base_url
@@ -30,8 +30,8 @@ from .vosi import base_url
 log = logging.getLogger("hstvo.uws")
 
 UWS_NS = "http://www.ivoa.net/xml/UWS/v1.0"
-MAX_EXECUTION_SECONDS = 3600
-DEFAULT_EXECUTION_SECONDS = 600
+MAX_EXECUTION_SECONDS = LIMITS.async_max_seconds
+DEFAULT_EXECUTION_SECONDS = LIMITS.async_default_seconds
 MAX_WAIT_SECONDS = 60
 POLL_SECONDS = 2.0
 ENDED = ("COMPLETED", "ERROR", "ABORTED", "ARCHIVED")

@@ -24,20 +24,24 @@ from psycopg.postgres import types as BUILTIN_TYPES
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from hstvo.config import load_tap_limits
+
 from .adql import AdqlError, Catalog, Translation, load_catalog_async, translate
 from .votable import (PG_TYPES, Base64Stream, Field, binary2_head, binary2_tail,
                       delimited_head, serialised_query, votable_error, votable_head, votable_tail)
 
 log = logging.getLogger("hstvo.tap")
 
-DEFAULT_MAXREC = 10_000
-HARD_MAXREC = 10_000_000
-SYNC_TIMEOUT_SECONDS = 60
+LIMITS = load_tap_limits()  # HSTVO_TAP_* (hstvo/config.py)
+
+DEFAULT_MAXREC = LIMITS.maxrec_default
+HARD_MAXREC = LIMITS.maxrec_hard
+SYNC_TIMEOUT_SECONDS = LIMITS.sync_seconds
 FETCH_ROWS = 2_000  # the first fetch: a small result is complete in one round trip
 STREAM_ROWS = 10_000  # the next ones: fewer round trips, memory still flat (about a megabyte)
 CATALOG_SECONDS = 60.0  # TAP_SCHEMA is read again at most this often
-MAX_UPLOAD_BYTES = 10_000_000
-MAX_UPLOAD_ROWS = 200_000
+MAX_UPLOAD_BYTES = LIMITS.upload_bytes
+MAX_UPLOAD_ROWS = LIMITS.upload_rows
 QUERY_ROLE = "hstvo_tap"  # reads what TAP_SCHEMA publishes, nothing else (sql/62_tap_role.sql)
 
 VOTABLE = "application/x-votable+xml"

@@ -19,13 +19,14 @@ TR = "ivo://ivoa.net/std/TAPRegExt"
 
 # TAPRegExt feature type -> the forms this service implements
 FEATURES = {
-    f"{TR}#features-adqlgeo": ["POINT", "CIRCLE", "POLYGON", "CONTAINS", "INTERSECTS",
+    f"{TR}#features-adqlgeo": ["POINT", "CIRCLE", "BOX", "POLYGON", "CONTAINS", "INTERSECTS",
                                "DISTANCE", "AREA", "CENTROID", "COORD1", "COORD2", "COORDSYS"],
     f"{TR}#features-adql-string": ["LOWER", "UPPER", "ILIKE"],
     f"{TR}#features-adql-offset": ["OFFSET"],
     f"{TR}#features-adql-sets": ["UNION", "EXCEPT", "INTERSECT"],
     f"{TR}#features-adql-common-table": ["WITH"],
     f"{TR}#features-adql-type": ["CAST"],
+    f"{TR}#features-adql-unit": ["IN_UNIT"],
     f"{TR}#features-adql-bitwise": ["BIT_AND", "BIT_OR", "BIT_XOR", "BIT_NOT"],
 }
 OUTPUT_FORMATS = [
@@ -84,7 +85,7 @@ async def capabilities(request: Request) -> Response:
 {formats}
 <uploadMethod ivo-id="{TR}#upload-inline"/>
 <uploadMethod ivo-id="{TR}#upload-http"/>
-<executionDuration><default>{tap_sync.SYNC_TIMEOUT_SECONDS}</default><hard>{tap_sync.SYNC_TIMEOUT_SECONDS}</hard></executionDuration>
+<executionDuration><default>{tap_sync.LIMITS.async_default_seconds}</default><hard>{tap_sync.LIMITS.async_max_seconds}</hard></executionDuration>
 <outputLimit><default unit="row">{tap_sync.DEFAULT_MAXREC}</default><hard unit="row">{tap_sync.HARD_MAXREC}</hard></outputLimit>
 <uploadLimit><hard unit="byte">{tap_sync.MAX_UPLOAD_BYTES}</hard></uploadLimit>
 </capability>

@@ -29,6 +29,14 @@ BEGIN
               FROM generate_series(1, cardinality(corners) / 2) AS i);
 END $$;
 
+-- BOX(ra, dec, width, height): degrees; the polygon of the corners ra -/+ width/2,
+-- dec -/+ height/2 (deprecated in ADQL 2.1, kept for the queries that still use it)
+CREATE OR REPLACE FUNCTION adql.box(lon double precision, lat double precision,
+                                   width double precision, height double precision) RETURNS spoly
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$ SELECT adql.polygon(lon - width / 2, lat - height / 2, lon + width / 2, lat - height / 2,
+                       lon + width / 2, lat + height / 2, lon - width / 2, lat + height / 2) $$;
+
 -- DISTANCE(p1, p2): degrees
 CREATE OR REPLACE FUNCTION adql.distance(a spoint, b spoint) RETURNS double precision
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT degrees(a <-> b) $$;

@@ -106,13 +106,13 @@ def run_hstvo(*args: str, db_url: str, check: bool = False, **kw) -> subprocess.
                           capture_output=True, check=check, cwd=PROJECT_ROOT, **kw)
 
 
-@pytest.fixture
-def http_server(db_url: str, tmp_path: Path) -> Iterator[str]:
-    """`hstvo serve` running for real (uvicorn, loopback) on a fresh database; yields its URL."""
+@contextlib.contextmanager
+def serving(db_url: str, log_path: Path, **env: str) -> Iterator[str]:
+    """`hstvo serve` running for real (uvicorn, loopback) on `db_url`, with `env` added to its
+    environment; yields its URL."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": db_url, "HSTVO_PORT": str(port),
-           "HSTVO_PUBLIC_URL": f"http://127.0.0.1:{port}"}
-    log_path = tmp_path / "serve.log"
+           "HSTVO_PUBLIC_URL": f"http://127.0.0.1:{port}", **env}
     log_file = log_path.open("wb")
     process = subprocess.Popen([sys.executable, "-m", "hstvo.cli", "serve"], env=env,
                                cwd=PROJECT_ROOT, stdout=log_file, stderr=subprocess.STDOUT)
@@ -133,6 +133,13 @@ def http_server(db_url: str, tmp_path: Path) -> Iterator[str]:
         process.terminate()
         process.wait(timeout=10)
         log_file.close()
+
+
+@pytest.fixture
+def http_server(db_url: str, tmp_path: Path) -> Iterator[str]:
+    """`hstvo serve` on a fresh database; yields its URL."""
+    with serving(db_url, tmp_path / "serve.log") as base:
+        yield base
 
 
 @contextlib.contextmanager

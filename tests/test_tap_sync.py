@@ -369,3 +369,75 @@ def test_a_result_wider_than_a_hundred_columns(tap):
         header, *rows = results[fmt]
         assert len(header) == len(text.colnames) and len(rows) == 11
         assert all(len(row) == len(header) for row in rows)
+
+
+def test_in_unit_results_carry_the_unit_asked_for(tap):
+    with tap_service(tap) as service:
+        result = service.run_sync("SELECT TOP 3 obs_id, t_exptime, IN_UNIT(t_exptime, 'h') AS hours, "
+                                  "IN_UNIT(em_min, 'nm') FROM ivoa.ObsCore WHERE em_min IS NOT NULL "
+                                  "ORDER BY obs_id").to_table()
+    assert str(result["hours"].unit) == "h" and str(result["em_min"].unit) == "nm"
+    for seconds, hours in zip(result["t_exptime"], result["hours"]):
+        assert hours == pytest.approx(seconds / 3600)
+    capabilities = httpx.get(tap + "/capabilities").text
+    assert "#features-adql-unit" in capabilities and "<form>BOX</form>" in capabilities
+
+
+def test_uploaded_points_circles_and_polygons_are_geometry(tap):
+    """DALI point/circle/polygon columns of an upload are pgsphere values: usable in CONTAINS and
+    INTERSECTS, and they come back as they went in."""
+    from astropy.io.votable.tree import Field, Resource, TableElement, VOTableFile
+
+    votable = VOTableFile()
+    resource = Resource()
+    votable.resources.append(resource)
+    table = TableElement(votable)
+    resource.tables.append(table)
+    table.fields.extend([
+        Field(votable, name="name", datatype="char", arraysize="*"),
+        Field(votable, name="pos", datatype="double", arraysize="2", xtype="point"),
+        Field(votable, name="zone", datatype="double", arraysize="3", xtype="circle"),
+        Field(votable, name="box", datatype="double", arraysize="*", xtype="polygon")])
+    table.create_arrays(2)
+    table.array[0] = ("47tuc", [6.0236, -72.0813], [6.0236, -72.0813, 0.2],
+                      [5.0, -73.0, 7.0, -73.0, 7.0, -71.0, 5.0, -71.0])
+    table.array[1] = ("nowhere", [100.0, 10.0], [100.0, 10.0, 0.2],
+                      [99.0, 9.0, 101.0, 9.0, 101.0, 11.0])
+    buffer = io.BytesIO()
+    votable.to_xml(buffer)
+    query = ("SELECT u.name, u.pos, u.zone, u.box, o.obs_id FROM TAP_UPLOAD.t AS u JOIN ivoa.ObsCore AS o "
+             "ON 1 = CONTAINS(POINT(o.s_ra, o.s_dec), u.zone) "
+             "AND 1 = CONTAINS(POINT(o.s_ra, o.s_dec), u.box) "
+             "AND DISTANCE(u.pos, POINT(o.s_ra, o.s_dec)) < 0.2 ORDER BY o.obs_id")
+    results = _formats_of(tap, query, data={"UPLOAD": "t,param:f"},
+                          files={"f": ("t.xml", buffer.getvalue())})
+    for fmt in ("votable", "votable/b2"):
+        got = results[fmt]
+        assert list(got["obs_id"]) == ["j8bt05njq", "j94f05bgq", "j9irw1rqq"], fmt
+        assert got["pos"][0].tolist() == pytest.approx([6.0236, -72.0813]), fmt
+        assert got["zone"][0].tolist() == pytest.approx([6.0236, -72.0813, 0.2]), fmt
+        assert got["box"][0].tolist() == pytest.approx([5.0, -73.0, 7.0, -73.0, 7.0, -71.0, 5.0, -71.0]), fmt
+
+
+def test_limits_are_settings_and_the_capabilities_declare_them(db_url, tmp_path):
+    from .conftest import serving
+
+    run_hstvo("samples", db_url=db_url, check=True)
+    with serving(db_url, tmp_path / "serve.log", HSTVO_TAP_MAXREC="2", HSTVO_TAP_MAXREC_HARD="4",
+                 HSTVO_TAP_SYNC_SECONDS="1", HSTVO_TAP_ASYNC_SECONDS="30") as base:
+        tap = base + "/tap"
+        capabilities = httpx.get(tap + "/capabilities").text
+        assert '<default unit="row">2</default><hard unit="row">4</hard>' in capabilities
+        assert "<executionDuration><default>30</default>" in capabilities
+
+        def rows(**params) -> int:
+            response = httpx.get(tap + "/sync", params={"LANG": "ADQL", "QUERY": "SELECT obs_id FROM ivoa.ObsCore",
+                                                        **params})
+            return len(etree.fromstring(response.content).xpath("//*[local-name()='TR']"))
+
+        assert rows() == 2 and rows(MAXREC="3") == 3 and rows(MAXREC="100") == 4
+        slow = httpx.get(tap + "/sync", params={
+            "LANG": "ADQL", "QUERY": "SELECT COUNT(*) FROM ivoa.ObsCore AS a, ivoa.ObsCore AS b, "
+                                     "ivoa.ObsCore AS c, ivoa.ObsCore AS d, ivoa.ObsCore AS e, "
+                                     "ivoa.ObsCore AS f, ivoa.ObsCore AS g"})
+        assert "ran longer than 1 s" in _error_of(slow)

@@ -75,8 +75,9 @@ ALLOWED_NODES = (
 # functions sqlglot does not type, by name
 ANONYMOUS_FUNCTIONS = {
     "DEGREES", "RADIANS", "PI", "ACOS", "ASIN", "ATAN", "ATAN2", "COS", "COT", "SIN", "TAN",
-    "ADQL.TRUNCATE", "ADQL.ROUND", "LOG", "SIGN", "POINT", "CIRCLE", "POLYGON", "BOX", "REGION", "CONTAINS", "INTERSECTS",
-    "DISTANCE", "AREA", "CENTROID", "COORD1", "COORD2", "COORDSYS",
+    "ADQL.TRUNCATE", "ADQL.ROUND", "LOG", "SIGN", "POINT", "CIRCLE", "POLYGON", "BOX", "REGION",
+    "CONTAINS", "INTERSECTS", "DISTANCE", "AREA", "CENTROID", "COORD1", "COORD2", "COORDSYS",
+    "IN_UNIT",
 }
 # ADQL 2.1 section 2.7 CAST targets
 CAST_TYPES = {
@@ -112,6 +113,7 @@ def translate(query: str, catalog: Catalog) -> Translation:
     tables = _resolve_names(tree, catalog)
     _expand_stars(tree, catalog)
     columns = _output_columns(tree, tables)
+    _rewrite_units(tree, tables)
     tree = _rewrite_geometry(tree)
     normalize_identifiers(tree, dialect=TARGET)
     # comments are dropped: they have no meaning, and nothing of the user's text should
@@ -274,6 +276,16 @@ def _output_columns(tree: exp.Expr, sources: dict[str, Table]) -> list[OutputCol
             name = found.published.strip('"') if found else projection.name
             projection.replace(exp.alias_(projection.copy(), name, quoted=True))
             out.append(OutputColumn(name, found))
+        elif _is_in_unit(projection) or (isinstance(projection, exp.Alias)
+                                          and _is_in_unit(projection.this)):
+            call = projection if _is_in_unit(projection) else projection.this
+            value, unit = _in_unit_arguments(call, sources)
+            name = projection.alias if isinstance(projection, exp.Alias) else value.name
+            if not isinstance(projection, exp.Alias):
+                projection.replace(exp.alias_(projection.copy(), name, quoted=True))
+            source = _column_of(value, sources)
+            out.append(OutputColumn(name, Column(name, name.lower(), "double", unit=unit,
+                                                 ucd=source.ucd if source else None)))
         elif isinstance(projection, exp.Alias):
             inner = projection.this
             found = _column_of(inner, sources) if isinstance(inner, exp.Column) else None
@@ -283,6 +295,51 @@ def _output_columns(tree: exp.Expr, sources: dict[str, Table]) -> list[OutputCol
         else:
             out.append(OutputColumn(projection.sql(dialect=TARGET)))
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# IN_UNIT (ADQL 2.1 section 2.4.1): a column's value in another unit, by a factor astropy finds
+# ---------------------------------------------------------------------------------------------
+
+def _is_in_unit(node: exp.Expr) -> bool:
+    return isinstance(node, exp.Anonymous) and node.name.upper() == "IN_UNIT"
+
+
+def _in_unit_arguments(call: exp.Anonymous, sources: dict[str, Table]) -> tuple[exp.Column, str]:
+    """The column and the target unit of IN_UNIT(column, 'unit')."""
+    args = list(call.expressions)
+    if len(args) != 2 or not isinstance(args[0], exp.Column) or not (
+            isinstance(args[1], exp.Literal) and args[1].is_string):
+        raise AdqlError("IN_UNIT takes a column and a unit string, as in IN_UNIT(t_exptime, 'h')",
+                        *_position(call))
+    return args[0], args[1].name
+
+
+def _unit_factor(call: exp.Anonymous, sources: dict[str, Table]) -> float:
+    """What the column of IN_UNIT(column, 'unit') is multiplied by."""
+    from astropy import units
+
+    column, target = _in_unit_arguments(call, sources)
+    found = _column_of(column, sources)
+    if found is None or not found.unit:
+        raise AdqlError(f"IN_UNIT: {column.name} has no unit to convert from", *_position(call))
+    try:
+        source_unit = units.Unit(found.unit, format="vounit")
+        target_unit = units.Unit(target, format="vounit")
+    except ValueError:
+        raise AdqlError(f"IN_UNIT: {target!r} is not a VOUnit", *_position(call)) from None
+    try:
+        return float(source_unit.to(target_unit))
+    except units.UnitConversionError:
+        raise AdqlError(f"IN_UNIT: {column.name} is in {found.unit}, which cannot be converted "
+                        f"to {target}", *_position(call)) from None
+
+
+def _rewrite_units(tree: exp.Expr, sources: dict[str, Table]) -> None:
+    for call in [n for n in tree.find_all(exp.Anonymous) if _is_in_unit(n)]:
+        factor = _unit_factor(call, sources)
+        column = call.expressions[0].copy()
+        call.replace(exp.Paren(this=exp.Mul(this=column, expression=exp.Literal.number(repr(factor)))))
 
 
 def _column_of(column: exp.Column, sources: dict[str, Table]) -> Column | None:
@@ -357,8 +414,14 @@ def _geometry_call(node: exp.Expr) -> exp.Expr:
         if _is_point(args[1]):
             return SphereContainedBy(this=args[1], expression=args[0])
         return SphereOverlaps(this=args[0], expression=args[1])
-    if name in ("BOX", "REGION"):
-        raise AdqlError(f"{name} is deprecated in ADQL 2.1 and not supported here: use POLYGON",
+    if name == "BOX":  # deprecated in ADQL 2.1, still in its grammar
+        args = _without_coordsys(args)
+        if args and _is_point(args[0]):
+            args = list(args[0].expressions) + args[1:]
+        _arity(node, "BOX", args, 4)
+        return _call("box", *args)
+    if name == "REGION":
+        raise AdqlError("REGION is deprecated in ADQL 2.1 and not supported here: use POLYGON",
                         *_position(node))
     return node
 
