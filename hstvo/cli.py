@@ -27,6 +27,10 @@ examples:
   hstvo xml export HST y34b0101t     print an observation as CAOM 2.4 XML
   hstvo adql 'SELECT TOP 3 * FROM ivoa.ObsCore'   the PostgreSQL of an ADQL query
   hstvo serve                        serve TAP and friends on 127.0.0.1:8080
+  hstvo reffile add --name 'jref$new_bia.fits' --useafter 2005-01-01 --select DETECTOR=WFC --dry-run
+                                     what a new reference file would recalibrate
+  hstvo jobs                         the recalibration queue
+  hstvo worker --cpus 8 --memory-mb 32000 --concurrency 4   run recalibration jobs
 
 environment:
   DATABASE_URL      use this PostgreSQL (with pgsphere) instead of the embedded cluster
@@ -123,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     adql.add_argument("query", help="the ADQL query (quote it for the shell)")
     adql.add_argument("--run", action="store_true", help="run the query and print its rows")
     adql.set_defaults(func=cmd_adql)
+
+    from .recal_cli import add_commands as add_recalibration_commands
+
+    add_recalibration_commands(commands, _url)
 
     serve = commands.add_parser("serve", help="run the HTTP service",
                                 description="Serve the archive's VO services over HTTP.")

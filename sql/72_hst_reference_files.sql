@@ -1,0 +1,141 @@
+-- HST reference files and the best-reference rules (the HST cache's "which file calibrates
+-- this dataset").
+--
+--   hst.reftype            reference types per instrument, as data (sql/71_hst_reftypes.sql,
+--                          generated from CRDS's rules): keyword, suffix, selection keys,
+--                          calibration switch, relevance
+--   hst.reference_file     the registered reference files: type, USEAFTER, selection values
+--   hst.dataset            the calibrated datasets: one per HST exposure, with the header whose
+--                          values select its reference files (from hst.plane_calibration)
+--   hst.best_reference()   the rule: among the files of a type whose selection values match the
+--                          dataset's, the one with the latest USEAFTER not after the dataset's
+--                          observation start
+--
+-- Selection values of a reference file are a jsonb object: keyword -> array of accepted values
+-- ({"DETECTOR": ["WFC"], "CCDAMP": ["ABCD"], "CCDGAIN": ["2.0"]}). A keyword the file does not
+-- name, or names with ANY, * or N/A, accepts every dataset. Values compare as numbers when both
+-- are numbers (CCDGAIN 2 is 2.0), as upper-case trimmed text otherwise.
+
+CREATE TABLE IF NOT EXISTS hst.reference_file (
+    file_name      text PRIMARY KEY,       -- p3v2228mj_bia.fits
+    instrument     text NOT NULL,
+    reftype        text NOT NULL,
+    location       text NOT NULL,          -- the environment prefix of header values: jref
+    useafter       timestamp NOT NULL,     -- the first observation date it calibrates
+    selection      jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(selection) = 'object'),
+    path           text,                   -- where the archive keeps it (served under /files)
+    registered     timestamptz NOT NULL DEFAULT clock_timestamp(),
+    FOREIGN KEY (instrument, reftype) REFERENCES hst.reftype
+);
+CREATE INDEX IF NOT EXISTS reference_file_type_idx
+    ON hst.reference_file (instrument, reftype, useafter);
+COMMENT ON TABLE hst.reference_file IS 'registered HST reference files (hstvo reffile add)';
+
+-- the environment prefix of each instrument's reference files (jref$..., iref$...)
+CREATE TABLE IF NOT EXISTS hst.reference_location (
+    instrument  text PRIMARY KEY,
+    location    text NOT NULL
+);
+INSERT INTO hst.reference_location VALUES
+    ('ACS', 'jref'), ('WFC3', 'iref'), ('STIS', 'oref'), ('COS', 'lref'), ('NICMOS', 'nref'),
+    ('WFPC2', 'uref'), ('SYNPHOT', 'mtab')
+ON CONFLICT DO NOTHING;
+
+-- ---------------------------------------------------------------------------------------------
+-- Values and matching
+-- ---------------------------------------------------------------------------------------------
+
+-- does a dataset's value satisfy one accepted value of a reference file?
+CREATE OR REPLACE FUNCTION hst.selection_accepts(accepted text, value text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$ SELECT CASE
+       WHEN upper(btrim(accepted)) IN ('ANY', '*', 'N/A') THEN true
+       WHEN accepted ~ '^\s*[-+]?[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?\s*$'
+        AND value ~ '^\s*[-+]?[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?\s*$'
+           THEN accepted::numeric = value::numeric
+       ELSE upper(btrim(accepted)) = value END $$;
+
+-- does a dataset's header satisfy every selection value of a reference file?
+CREATE OR REPLACE FUNCTION hst.selection_matches(selection jsonb, header jsonb) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$ SELECT NOT EXISTS (
+       SELECT 1 FROM jsonb_each(selection) AS s(keyword, accepted)
+        WHERE NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(s.accepted) AS a(value)
+                           WHERE hst.selection_accepts(a.value,
+                                                       hst.selection_value(header, s.keyword)))) $$;
+
+-- the observation start of a header: DATE-OBS and TIME-OBS, as USEAFTER is compared with
+CREATE OR REPLACE FUNCTION hst.observation_start(header jsonb) RETURNS timestamp
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$ SELECT CASE WHEN header->>'DATE-OBS' ~ '^\d{4}-\d{2}-\d{2}'
+               THEN (left(header->>'DATE-OBS', 10) || ' ' ||
+                     coalesce(nullif(btrim(header->>'TIME-OBS'), ''), '00:00:00'))::timestamp
+               WHEN header->>'EXPSTART' IS NOT NULL
+               THEN timestamp '1858-11-17' + (header->>'EXPSTART')::float8 * interval '1 day'
+          END $$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Datasets
+-- ---------------------------------------------------------------------------------------------
+
+-- one dataset per exposure: the plane whose calibration the exposure's products were made
+-- with (the most calibrated one), with the header whose values select reference files
+CREATE OR REPLACE VIEW hst.dataset AS
+SELECT DISTINCT ON (o.observationid)
+       o.observationid                         AS dataset,
+       c.planeid,
+       upper(c.instrument)                     AS instrument,
+       c.detector,
+       c.cal_ver,
+       hst.observation_start(c.header)         AS observation_start,
+       c.header,
+       c.file_name
+  FROM hst.plane_calibration c
+  JOIN caom2.plane p ON p.planeid = c.planeid
+  JOIN caom2.observation o ON o.obsid = p.obsid
+ WHERE o.collection = 'HST' AND o.typecode = 'S'
+ ORDER BY o.observationid, p.calibrationlevel DESC, c.planeid;
+COMMENT ON VIEW hst.dataset IS 'HST exposures with the header that selects their reference files';
+
+-- the selection-relevant values of every dataset: the selection keys of its instrument's types
+CREATE OR REPLACE VIEW hst.dataset_selection AS
+SELECT d.dataset, d.instrument, k.keyword, hst.selection_value(d.header, k.keyword) AS value
+  FROM hst.dataset d
+  JOIN LATERAL (SELECT DISTINCT unnest(t.parkeys) AS keyword FROM hst.reftype t
+                 WHERE t.instrument = d.instrument) AS k ON true;
+
+-- the reference file a dataset's header names for a keyword (what it was calibrated with)
+CREATE OR REPLACE FUNCTION hst.current_reference(planeid uuid, keyword text) RETURNS text
+LANGUAGE sql STABLE AS
+$$ SELECT r.file_name FROM hst.plane_reference_file r
+    WHERE r.planeid = current_reference.planeid AND r.keyword = current_reference.keyword $$;
+
+-- ---------------------------------------------------------------------------------------------
+-- The rule
+-- ---------------------------------------------------------------------------------------------
+
+-- hst.best_reference: the registered file of a type that calibrates a dataset with this header
+-- and observation start (NULL when none does, or the type does not apply to it)
+CREATE OR REPLACE FUNCTION hst.best_reference(instrument text, reftype text, header jsonb,
+                                              observation_start timestamp) RETURNS text
+LANGUAGE sql STABLE AS
+$$ SELECT r.file_name
+     FROM hst.reference_file r
+    WHERE r.instrument = best_reference.instrument AND r.reftype = best_reference.reftype
+      AND r.useafter <= best_reference.observation_start
+      AND hst.reftype_relevant(best_reference.instrument, best_reference.reftype, header)
+      AND hst.selection_matches(r.selection, header)
+    ORDER BY r.useafter DESC, r.registered DESC
+    LIMIT 1 $$;
+
+-- every reference type that applies to a dataset, with the file it was calibrated with and the
+-- best registered one
+CREATE OR REPLACE FUNCTION hst.dataset_references(dataset_id text)
+RETURNS TABLE (reftype text, keyword text, current_file text, best_file text)
+LANGUAGE sql STABLE AS
+$$ SELECT t.reftype, t.keyword, hst.current_reference(d.planeid, t.keyword),
+          hst.best_reference(d.instrument, t.reftype, d.header, d.observation_start)
+     FROM hst.dataset d
+     JOIN hst.reftype t ON t.instrument = d.instrument
+    WHERE d.dataset = dataset_id AND hst.reftype_relevant(t.instrument, t.reftype, d.header)
+    ORDER BY t.reftype $$;
