@@ -25,6 +25,9 @@ class Settings:
     http_port: int
     public_url: str
     publisher_authority: str
+    storage_dir: Path  # HSTVO_STORAGE: where files written through /files are kept
+    write_token: str | None  # HSTVO_TOKEN: the bearer token that may write (PUT /files/...)
+    archive_url: str  # HSTVO_ARCHIVE_URL: the archive a worker fetches from and returns to
 
     @property
     def embedded(self) -> bool:
@@ -61,12 +64,17 @@ def load_settings() -> Settings:
     """Read the settings from the environment (defaults suit a laptop)."""
     http_host = os.environ.get("HSTVO_HOST", "127.0.0.1")
     http_port = int(os.environ.get("HSTVO_PORT", "8080"))
+    var_dir = Path(os.environ.get("HSTVO_VAR", PROJECT_ROOT / "var")).resolve()
+    public_url = os.environ.get("HSTVO_PUBLIC_URL", f"http://{http_host}:{http_port}").rstrip("/")
     return Settings(
         database_url=os.environ.get("DATABASE_URL") or None,
-        var_dir=Path(os.environ.get("HSTVO_VAR", PROJECT_ROOT / "var")).resolve(),
+        var_dir=var_dir,
         pg_port=int(os.environ.get("HSTVO_PG_PORT", "54320")),
         http_host=http_host,
         http_port=http_port,
-        public_url=os.environ.get("HSTVO_PUBLIC_URL", f"http://{http_host}:{http_port}").rstrip("/"),
+        public_url=public_url,
         publisher_authority=os.environ.get("HSTVO_AUTHORITY", "ivo://hstvo.example"),
+        storage_dir=Path(os.environ.get("HSTVO_STORAGE", var_dir / "storage")).resolve(),
+        write_token=os.environ.get("HSTVO_TOKEN") or None,
+        archive_url=os.environ.get("HSTVO_ARCHIVE_URL", public_url).rstrip("/"),
     )

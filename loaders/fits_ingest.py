@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg.rows import tuple_row
 
 from loaders.fits_header import FitsReadError, read_fits
 
@@ -147,7 +148,7 @@ def ingest_batch(conn: psycopg.Connection, batch: list[StagedFile],
     """COPY one batch into staging and run hst.ingest_batch on it, in one transaction."""
     batch_id = uuid.uuid4()
     with conn.transaction():
-        with conn.cursor() as cur:
+        with conn.cursor(row_factory=tuple_row) as cur:  # whatever the connection's factory
             with cur.copy(f"COPY hst.ingest_staging ({', '.join(STAGING_COLUMNS)}) FROM STDIN") as copy:
                 for seq, staged in enumerate(batch):
                     copy.write_row((batch_id, seq, staged.path, staged.file_name, staged.size,

@@ -14,6 +14,7 @@ from hstvo.db import database_url
 
 from .db import make_pool
 from .examples import examples
+from .files import get_file, put_file
 from .landing import landing
 from .tap_async import job, job_attribute, job_list, job_result, runner
 from .tap_sync import query_role, tap_sync
@@ -54,6 +55,8 @@ def create_app(url: str | None = None) -> Starlette:
         Route("/tap/availability", availability),
         Route("/tap/tables", tables),
         Route("/tap/tables/{name}", tables),
+        Route("/files/{area}/{file_name}", get_file, methods=["GET", "HEAD"]),
+        Route("/files/{area}/{file_name}", put_file, methods=["PUT"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.pool = pool

@@ -286,3 +286,18 @@ SELECT s.status, count(j.id) AS jobs
   LEFT JOIN queue.job j ON j.status = s.status
  GROUP BY s.status
  ORDER BY s.status;
+
+-- queue.complete_and_claim: complete a job and claim the next in one round trip (what a busy
+-- worker does between jobs); vm_type NULL claims nothing (the worker is stopping)
+CREATE OR REPLACE FUNCTION queue.complete_and_claim(job_id bigint, worker text, result jsonb,
+                                                    vm_type text, cpus integer,
+                                                    memory_mb integer,
+                                                    lease_seconds integer DEFAULT 60)
+RETURNS SETOF queue.job
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM queue.complete(job_id, worker, result);
+    IF vm_type IS NOT NULL THEN
+        RETURN QUERY SELECT * FROM queue.claim(worker, vm_type, cpus, memory_mb, lease_seconds);
+    END IF;
+END $$;

@@ -160,3 +160,21 @@ BEGIN
     RETURN QUERY SELECT t.instrument, t.detector, count(*) FROM pg_temp.recalibration_targets t
                   GROUP BY 1, 2 ORDER BY 1, 2;
 END $$;
+
+-- what a worker needs to calibrate a dataset: its file, the command, the software version, and
+-- the reference files it is to use that the archive holds (the best registered one of each
+-- type; the files a dataset names that the archive does not hold stay as they are)
+CREATE OR REPLACE FUNCTION hst.calibration_inputs(dataset_id text) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+               'dataset', d.dataset, 'instrument', d.instrument, 'file', d.file_name,
+               'command', s.command, 'pipeline', s.pipeline, 'cal_ver', s.cal_ver,
+               'references', coalesce((
+                   SELECT jsonb_object_agg(r.keyword, jsonb_build_object(
+                              'file', f.file_name, 'location', f.location))
+                     FROM hst.dataset_references(d.dataset) AS r
+                     JOIN hst.reference_file f ON f.file_name = r.best_file
+                    WHERE f.path IS NOT NULL), '{}'))
+      FROM hst.dataset d
+      JOIN hst.calibration_setup s ON s.instrument = d.instrument
+     WHERE d.dataset = dataset_id $$;

@@ -1,4 +1,4 @@
-"""HST reference types and files, best-reference rules, the recalibration work queue.
+"""HST reference types and files, best-reference rules, the recalibration work queue, file locations for /files.
 
 Revision ID: 0008
 Revises: 0007
@@ -13,7 +13,7 @@ branch_labels = None
 depends_on = None
 
 FILES = ["70_hst_reference_types.sql", "71_hst_reftypes.sql", "72_hst_reference_files.sql",
-         "73_work_queue.sql", "74_hst_recalibration.sql"]
+         "73_work_queue.sql", "74_hst_recalibration.sql", "75_archive_files.sql"]
 
 
 def upgrade() -> None:

@@ -1,0 +1,65 @@
+"""/files: the archive's files over HTTP.
+
+    GET /files/HST/{file_name}         a science file, as ingested
+    GET /files/reference/{file_name}   a registered reference file
+    PUT /files/HST/{file_name}         a new file (a recalibrated product from a worker), kept
+                                       under HSTVO_STORAGE; needs `Authorization: Bearer
+                                       <HSTVO_TOKEN>`. Answers with the stored path, which the
+                                       worker's ingest records (hst.archive_file.path).
+
+Where each file lies is the database's knowledge (hstvo.file_path, sql/75_archive_files.sql).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+
+from hstvo.config import load_settings
+
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+AREAS = {"HST", "reference"}
+
+
+async def get_file(request: Request) -> Response:
+    """GET /files/{area}/{file_name}."""
+    area, name = request.path_params["area"], request.path_params["file_name"]
+    if area not in AREAS or not SAFE_NAME.match(name):
+        return PlainTextResponse(f"no file {area}/{name}\n", status_code=404)
+    async with request.app.state.pool.connection() as conn:
+        cursor = await conn.execute("SELECT hstvo.file_path(%s, %s)", (area, name))
+        path = (await cursor.fetchone())[0]
+    if not path or not Path(path).is_file():
+        return PlainTextResponse(f"no file {area}/{name}\n", status_code=404)
+    media_type = "application/gzip" if path.endswith(".gz") else "application/fits"
+    return FileResponse(path, media_type=media_type, filename=Path(path).name)
+
+
+async def put_file(request: Request) -> Response:
+    """PUT /files/HST/{file_name}: store a file (written whole, then renamed: never half a file)."""
+    settings = load_settings()
+    token = settings.write_token
+    given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    if not token or not hmac.compare_digest(given.encode(), token.encode()):
+        return PlainTextResponse("writing needs Authorization: Bearer <HSTVO_TOKEN>\n",
+                                 status_code=401, headers={"WWW-Authenticate": "Bearer"})
+    area, name = request.path_params["area"], request.path_params["file_name"]
+    if area != "HST" or not SAFE_NAME.match(name):
+        return PlainTextResponse(f"cannot write {area}/{name}\n", status_code=400)
+    directory = settings.storage_dir / area
+    directory.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.md5()
+    with tempfile.NamedTemporaryFile(dir=directory, prefix=f".{name}.", delete=False) as part:
+        async for chunk in request.stream():
+            digest.update(chunk)
+            part.write(chunk)
+    target = directory / name
+    os.replace(part.name, target)
+    return JSONResponse({"path": str(target), "md5": digest.hexdigest()}, status_code=201)
