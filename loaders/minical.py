@@ -1,13 +1,14 @@
 """A small real calibration program, for test deployments and demonstrations of the worker.
 
-    python -m loaders.minical INPUT OUTPUT_DIR
+    python -m loaders.minical [--delay SECONDS] INPUT OUTPUT_DIR
 
 It does what a pipeline like calacs.e does to the archive's bookkeeping, without the physics:
 it reads the dataset's file, writes its calibrated product into OUTPUT_DIR under the archive
 name (FILENAME, e.g. j9irw1rqq_flt.fits) with the reference-file keywords set to the files the
 worker fetched (HSTVO_REFERENCES, a JSON file: keyword -> {"file", "location", "path"}),
 CAL_VER set to HSTVO_CAL_VER, a HISTORY line per reference file, and every HDU's data copied and
-its DATASUM/CHECKSUM recomputed. It fails (exit status 1, a message on stderr) when a reference
+its DATASUM/CHECKSUM recomputed. --delay makes it take that much longer, as a real pipeline
+does (to watch a worker's lease, or to kill it mid-job). It fails (exit status 1, a message on stderr) when a reference
 file it was given is missing or the input is not FITS.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 from astropy.io import fits
@@ -42,7 +44,10 @@ def calibrate(input_path: Path, output_dir: Path, references: dict, cal_ver: str
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["--delay"] and len(args) > 1:
+        time.sleep(float(args[1]))
+        args = args[2:]
     if len(args) != 2:
         print(__doc__, file=sys.stderr)
         return 2

@@ -44,6 +44,8 @@ from hstvo.config import load_settings
 
 log = logging.getLogger("hstvo.worker")
 
+JOB_COLUMNS = "id, command, dataset, starts, arguments"  # what a worker reads of a claimed job
+
 
 @dataclass
 class WorkerConfig:
@@ -172,7 +174,7 @@ class Worker:
     def _claim(self, conn: psycopg.Connection, worker: str) -> dict | None:
         if self.stopping.is_set():
             return None
-        return conn.execute("SELECT * FROM queue.claim(%s, %s, %s, %s, %s)",
+        return conn.execute(f"SELECT {JOB_COLUMNS} FROM queue.claim(%s, %s, %s, %s, %s)",
                             (worker, self.config.vm_type, self.config.cpus,
                              self.config.memory_mb, self.config.lease_seconds)).fetchone()
 
@@ -201,8 +203,10 @@ class Worker:
 
     def _run(self, conn: psycopg.Connection, worker: str, job: dict) -> dict | None:
         """Do one job and report it; the next job when completing claimed one in passing."""
-        log.info("job %s (%s %s) claimed by %s, start %d", job["id"], job["command"],
-                 job["dataset"] or "-", worker, job["starts"])
+        # a no-op job is logged at DEBUG only: thousands a second would drown the log
+        log.log(logging.DEBUG if job["command"] == "noop" else logging.INFO,
+                "job %s (%s %s) claimed by %s, start %d", job["id"], job["command"],
+                job["dataset"] or "-", worker, job["starts"])
         lost = threading.Event()
         with self.in_hand_lock:
             self.in_hand[job["id"]] = (worker, lost)
@@ -234,7 +238,7 @@ class Worker:
         try:
             if not products:
                 return conn.execute(
-                    "SELECT * FROM queue.complete_and_claim(%s, %s, %s, %s, %s, %s, %s)",
+                    f"SELECT {JOB_COLUMNS} FROM queue.complete_and_claim(%s, %s, %s, %s, %s, %s, %s)",
                     (job["id"], worker, json.dumps(result), None if self.stopping.is_set()
                      else self.config.vm_type, self.config.cpus, self.config.memory_mb,
                      self.config.lease_seconds)).fetchone()

@@ -50,18 +50,20 @@ CREATE TABLE IF NOT EXISTS queue.job (
     started         timestamptz,            -- the last claim
     finished        timestamptz
 );
--- the claim's scan: idle jobs, best first
-CREATE INDEX IF NOT EXISTS job_idle_idx ON queue.job (priority DESC, id) WHERE status = 'idle';
+-- the claim's scan: idle jobs per VM type, best first
+CREATE INDEX IF NOT EXISTS job_claim_idx ON queue.job (vm_type, priority DESC, id)
+    WHERE status = 'idle';
 -- the reaper's scan
 CREATE INDEX IF NOT EXISTS job_lease_idx ON queue.job (lease_expires) WHERE status = 'running';
 -- one pending job per dataset: further requests coalesce into it
 CREATE UNIQUE INDEX IF NOT EXISTS job_pending_dataset_idx ON queue.job (dataset)
     WHERE status = 'idle' AND dataset IS NOT NULL;
-CREATE INDEX IF NOT EXISTS job_dataset_idx ON queue.job (dataset);
 COMMENT ON TABLE queue.job IS 'recalibration jobs (hstvo jobs; sql/73_work_queue.sql has the life of a job)';
 
+-- no foreign key to queue.job: the check would cost every claim and completion a lookup and a
+-- lock; queue.purge() removes a job's history with the job
 CREATE TABLE IF NOT EXISTS queue.job_history (
-    job_id       bigint NOT NULL REFERENCES queue.job ON DELETE CASCADE,
+    job_id       bigint NOT NULL,
     at           timestamptz NOT NULL DEFAULT clock_timestamp(),
     from_status  queue.job_status,          -- NULL: created
     to_status    queue.job_status NOT NULL,
@@ -70,16 +72,16 @@ CREATE TABLE IF NOT EXISTS queue.job_history (
 );
 CREATE INDEX IF NOT EXISTS job_history_job_idx ON queue.job_history (job_id, at);
 
--- every status change is recorded, whoever makes it (a function here, or a DBA's UPDATE)
+-- every status change is recorded, whoever makes it (a function here, or a DBA's UPDATE): a
+-- row trigger for changes (one job at a time, the hot path), a statement trigger for creation
+-- (thousands at a time)
 CREATE OR REPLACE FUNCTION queue.record_history() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO queue.job_history (job_id, from_status, to_status, worker, note)
-    SELECT n.id, o.status, n.status, n.worker,
-           CASE WHEN n.status IN ('held', 'failed', 'idle') AND o.status = 'running'
-                THEN n.last_error END
-      FROM new_rows n LEFT JOIN old_rows o ON o.id = n.id
-     WHERE o.status IS DISTINCT FROM n.status;
+    VALUES (NEW.id, OLD.status, NEW.status, coalesce(NEW.worker, OLD.worker),
+            CASE WHEN OLD.status = 'running' AND NEW.status IN ('held', 'failed', 'idle')
+                 THEN NEW.last_error END);
     RETURN NULL;
 END $$;
 
@@ -92,15 +94,25 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- statement-level triggers with transition tables: one INSERT for a whole batch of changes
 DROP TRIGGER IF EXISTS job_history_update ON queue.job;
-CREATE TRIGGER job_history_update AFTER UPDATE ON queue.job
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION queue.record_history();
+CREATE TRIGGER job_history_update AFTER UPDATE OF status ON queue.job
+    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
+    EXECUTE FUNCTION queue.record_history();
 DROP TRIGGER IF EXISTS job_history_insert ON queue.job;
 CREATE TRIGGER job_history_insert AFTER INSERT ON queue.job
     REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION queue.record_creation();
+
+-- queue.purge: delete ended jobs (completed, failed, cancelled) that finished before `before`,
+-- with their history; how many
+CREATE OR REPLACE FUNCTION queue.purge(before timestamptz) RETURNS integer
+LANGUAGE sql AS $$
+    WITH gone AS (
+        DELETE FROM queue.job
+         WHERE status IN ('completed', 'failed', 'cancelled') AND finished < before
+        RETURNING id),
+    history AS (DELETE FROM queue.job_history h USING gone WHERE h.job_id = gone.id)
+    SELECT count(*)::integer FROM gone $$;
 
 -- ---------------------------------------------------------------------------------------------
 -- Asking
@@ -129,21 +141,39 @@ LANGUAGE sql AS $$
 -- ---------------------------------------------------------------------------------------------
 
 -- queue.claim: the best idle job this worker's resources satisfy, now running under a lease
--- (none when there is none)
+-- (none when there is none). Jobs for this VM type and jobs for any VM are two ranges of
+-- job_claim_idx: the best of each is taken, then the better of the two, so that idle jobs
+-- of other VM types never stand in the way however many there are.
 CREATE OR REPLACE FUNCTION queue.claim(worker text, vm_type text, cpus integer,
                                        memory_mb integer, lease_seconds integer DEFAULT 60)
 RETURNS SETOF queue.job
-LANGUAGE sql AS $$
-    UPDATE queue.job j
-       SET status = 'running', worker = claim.worker, starts = j.starts + 1,
-           started = now(), lease_expires = now() + lease_seconds * interval '1 second'
-     WHERE j.id = (SELECT c.id FROM queue.job c
-                    WHERE c.status = 'idle'
-                      AND (c.vm_type IS NULL OR c.vm_type = claim.vm_type)
-                      AND c.min_cpus <= claim.cpus AND c.min_memory_mb <= claim.memory_mb
-                    ORDER BY c.priority DESC, c.id
-                    LIMIT 1 FOR UPDATE SKIP LOCKED)
-    RETURNING j.* $$;
+LANGUAGE plpgsql AS $$
+DECLARE
+    mine record;     -- the best idle job for this VM type
+    any_vm record;   -- the best idle job for any VM
+    chosen bigint;
+BEGIN
+    SELECT c.id, c.priority INTO mine FROM queue.job c
+     WHERE c.status = 'idle' AND c.vm_type = claim.vm_type
+       AND c.min_cpus <= claim.cpus AND c.min_memory_mb <= claim.memory_mb
+     ORDER BY c.priority DESC, c.id LIMIT 1 FOR UPDATE SKIP LOCKED;
+    SELECT c.id, c.priority INTO any_vm FROM queue.job c
+     WHERE c.status = 'idle' AND c.vm_type IS NULL
+       AND c.min_cpus <= claim.cpus AND c.min_memory_mb <= claim.memory_mb
+     ORDER BY c.priority DESC, c.id LIMIT 1 FOR UPDATE SKIP LOCKED;
+    chosen := CASE WHEN any_vm.id IS NULL THEN mine.id
+                   WHEN mine.id IS NULL THEN any_vm.id
+                   WHEN (any_vm.priority, -any_vm.id) > (mine.priority, -mine.id) THEN any_vm.id
+                   ELSE mine.id END;
+    IF chosen IS NOT NULL THEN
+        RETURN QUERY
+        UPDATE queue.job j
+           SET status = 'running', worker = claim.worker, starts = j.starts + 1,
+               started = now(), lease_expires = now() + lease_seconds * interval '1 second'
+         WHERE j.id = chosen
+        RETURNING j.*;
+    END IF;
+END $$;
 
 -- the job `job_id`, locked; raises when there is none
 CREATE OR REPLACE FUNCTION queue.locked_job(job_id bigint) RETURNS queue.job
@@ -189,10 +219,12 @@ CREATE OR REPLACE FUNCTION queue.complete(job_id bigint, worker text, result jso
 RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM queue.own_job(job_id, worker);
-    UPDATE queue.job SET status = 'completed', finished = now(), lease_expires = NULL,
-                         result = complete.result
-     WHERE id = job_id;
+    UPDATE queue.job j SET status = 'completed', finished = now(), lease_expires = NULL,
+                           result = complete.result
+     WHERE j.id = job_id AND j.status = 'running' AND j.worker = complete.worker;
+    IF NOT FOUND THEN
+        PERFORM queue.own_job(job_id, worker);  -- raises, saying why
+    END IF;
 END $$;
 
 -- queue.fail: the job failed this time: idle again, or held after its max_starts-th start
@@ -296,7 +328,12 @@ CREATE OR REPLACE FUNCTION queue.complete_and_claim(job_id bigint, worker text, 
 RETURNS SETOF queue.job
 LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM queue.complete(job_id, worker, result);
+    UPDATE queue.job j SET status = 'completed', finished = now(), lease_expires = NULL,
+                           result = complete_and_claim.result
+     WHERE j.id = job_id AND j.status = 'running' AND j.worker = complete_and_claim.worker;
+    IF NOT FOUND THEN
+        PERFORM queue.own_job(job_id, worker);  -- raises, saying why
+    END IF;
     IF vm_type IS NOT NULL THEN
         RETURN QUERY SELECT * FROM queue.claim(worker, vm_type, cpus, memory_mb, lease_seconds);
     END IF;

@@ -170,3 +170,31 @@ def test_workers_killed_at_random_lose_no_job_and_complete_none_twice(db_url, tm
                               "AND to_status = 'idle'").fetchone()[0]
     assert kills == 12
     assert restarted > 0 and reaped > 0, "no worker was killed with a job in hand"
+
+
+def test_a_worker_killed_mid_calibration_leaves_it_to_another_and_it_is_ingested_once(archive, tmp_path):
+    db_url, base, env = archive
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("UPDATE hst.calibration_setup SET command = "
+                     "'{python} -m loaders.minical --delay 4 {input} {output}' WHERE instrument = 'ACS'")
+        logged = conn.execute("SELECT count(*) FROM hst.ingest_log WHERE file_name = "
+                              "'j9irw1rqq_flt.fits'").fetchone()[0]
+    run_hstvo("reffile", "add", str(a_bias_file(tmp_path / "tst0002_bia.fits")), db_url=db_url, check=True)
+    first = start_worker(env, tmp_path, "--lease", "2")
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        deadline = time.monotonic() + 30
+        while conn.execute("SELECT status FROM queue.job").fetchone()[0] != "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(1)  # mid-calibration
+        first.kill()
+        first.communicate()
+        second = start_worker(env, tmp_path, "--lease", "2", "--once")
+        out, _ = second.communicate(timeout=120)
+        assert second.returncode == 0, out
+        job = conn.execute("SELECT status::text, starts FROM queue.job").fetchone()
+        assert job == ("completed", 2)
+        assert conn.execute("SELECT count(*) FROM hst.ingest_log WHERE file_name = "
+                            "'j9irw1rqq_flt.fits'").fetchone()[0] == logged + 1
+        assert [t for (t,) in conn.execute("SELECT to_status::text FROM queue.job_history ORDER BY at")] == \
+            ["idle", "running", "idle", "running", "completed"]
