@@ -328,12 +328,7 @@ CREATE OR REPLACE FUNCTION queue.complete_and_claim(job_id bigint, worker text, 
 RETURNS SETOF queue.job
 LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE queue.job j SET status = 'completed', finished = now(), lease_expires = NULL,
-                           result = complete_and_claim.result
-     WHERE j.id = job_id AND j.status = 'running' AND j.worker = complete_and_claim.worker;
-    IF NOT FOUND THEN
-        PERFORM queue.own_job(job_id, worker);  -- raises, saying why
-    END IF;
+    PERFORM queue.complete(job_id, worker, result);
     IF vm_type IS NOT NULL THEN
         RETURN QUERY SELECT * FROM queue.claim(worker, vm_type, cpus, memory_mb, lease_seconds);
     END IF;
