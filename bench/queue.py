@@ -8,8 +8,10 @@ In a scratch database `hstvo_queue_bench` on the server of DATABASE_URL or the e
    same number set-wise (what hst.enqueue_recalibration does);
 2. claim-plus-complete rate of real `hstvo worker` processes (one slot each; resource matching:
    the jobs ask for VM type, CPUs and memory) for each process count, against a bare SKIP
-   LOCKED loop written directly with psycopg over a bare table, run the same way; rates are
-   jobs over the span from the first claim to the last completion (database clocks);
+   LOCKED loop written directly with psycopg over a bare table, run the same way and with the
+   same durability (synchronous_commit off, as the worker's queue commits: see
+   loaders/worker.py); rates are jobs over the span from the first claim to the last
+   completion (database clocks);
 3. enqueue-to-claim latency on an idle queue: one waiting worker (LISTEN/NOTIFY), a job every
    50 ms, median of `latency_jobs` (claim time minus enqueue time, database clock);
 4. one reffile add that enqueues `datasets` jobs: `datasets` synthetic ACS/WFC exposures are
@@ -44,6 +46,7 @@ NAME = "hstvo_queue_bench"
 BARE_LOOP = """
 import sys, psycopg
 with psycopg.connect(sys.argv[1], autocommit=True) as conn:
+    conn.execute("SET synchronous_commit = off")  # as the worker's queue commits
     while True:
         row = conn.execute(
             "UPDATE bare_job SET status = 'running', started = clock_timestamp() WHERE id = ("

@@ -36,10 +36,12 @@ examples:
 """
 
 WORKER_EPILOG = """\
-A worker needs nothing but DATABASE_URL (and HSTVO_ARCHIVE_URL, the archive's HTTP address, to
-fetch datasets and reference files and return products). Run one per VM:
+A worker needs nothing but DATABASE_URL. It finds the archive (to fetch datasets and reference
+files, and to return products) and the token that may write there in the database's settings
+(hstvo.setting service_url and files_write_token); HSTVO_ARCHIVE_URL and HSTVO_TOKEN override
+them. Run one per VM:
   hstvo worker --vm-type standard --cpus 8 --memory-mb 32000 --concurrency 4
-SIGTERM finishes the jobs in hand (or gives them back) and stops.
+SIGTERM finishes the jobs in hand (a second SIGTERM gives them back to the queue) and stops.
 """
 
 

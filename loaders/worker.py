@@ -76,8 +76,11 @@ class Worker:
     def __init__(self, url: str, config: WorkerConfig) -> None:
         self.url, self.config = url, config
         settings = load_settings()
-        self.archive = settings.archive_url
-        self.token = settings.write_token
+        # a worker VM needs only DATABASE_URL: where the archive is, and the token that may
+        # write products to it, come from the database unless the environment says otherwise
+        self.archive = os.environ.get("HSTVO_ARCHIVE_URL") or self._setting("service_url") \
+            or settings.archive_url
+        self.token = settings.write_token or self._setting("files_write_token")
         self.cache = config.cache_dir or settings.var_dir / "worker-cache"
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.stopping = threading.Event()  # no new claims
@@ -88,6 +91,10 @@ class Worker:
         self.in_hand: dict[int, tuple[str, threading.Event]] = {}  # job id -> (slot, lease lost)
         self.in_hand_lock = threading.Lock()
         self.broken = False  # a slot died of an unexpected error
+
+    def _setting(self, name: str) -> str | None:
+        with psycopg.connect(self.url) as conn:
+            return conn.execute("SELECT hstvo.setting(%s)", (name,)).fetchone()[0]
 
     # -- running ---------------------------------------------------------------------------
 
@@ -147,6 +154,11 @@ class Worker:
         with psycopg.connect(self.url, autocommit=True, row_factory=dict_row) as conn:
             conn.execute("SELECT set_config('application_name', %s, false)",
                          (f"hstvo worker {worker}"[:63],))
+            # A claim or a completion lost in a database crash (the last fraction of a second
+            # before it) costs a re-run, never a wrong state: the job comes back when its lease
+            # runs out, and a completion and its products' ingest commit (or vanish) together.
+            # So the queue's commits do not wait for the disk: that wait was half of each job.
+            conn.execute("SET synchronous_commit = off")
             job = None
             while not self.stopping.is_set() or job is not None:
                 if job is None:
@@ -231,7 +243,7 @@ class Worker:
                 self.in_hand.pop(job["id"], None)
         return None
 
-    def _complete(self, conn: psycopg.Connection, worker: str, job: dict, result: dict,
+    def _complete(self, conn: psycopg.Connection, worker: str, job: dict, result: dict | None,
                   products: list | None = None) -> dict | None:
         """Complete the job, ingesting its products in the same transaction; without products,
         claim the next job in the same call (one round trip per job)."""
@@ -239,7 +251,7 @@ class Worker:
             if not products:
                 return conn.execute(
                     f"SELECT {JOB_COLUMNS} FROM queue.complete_and_claim(%s, %s, %s, %s, %s, %s, %s)",
-                    (job["id"], worker, json.dumps(result), None if self.stopping.is_set()
+                    (job["id"], worker, result and json.dumps(result), None if self.stopping.is_set()
                      else self.config.vm_type, self.config.cpus, self.config.memory_mb,
                      self.config.lease_seconds)).fetchone()
             from .fits_ingest import ingest_batch
@@ -277,8 +289,8 @@ class Worker:
 
     # -- commands --------------------------------------------------------------------------
 
-    def _noop(self, job: dict, worker: str, lost: threading.Event) -> tuple[dict, list]:
-        return {"worker": worker}, []
+    def _noop(self, job: dict, worker: str, lost: threading.Event) -> tuple[dict | None, list]:
+        return None, []  # the history says which worker did it
 
     def _shell(self, job: dict, worker: str, lost: threading.Event) -> tuple[dict, list]:
         command = job["arguments"].get("command")

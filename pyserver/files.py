@@ -4,7 +4,8 @@
     GET /files/reference/{file_name}   a registered reference file
     PUT /files/HST/{file_name}         a new file (a recalibrated product from a worker), kept
                                        under HSTVO_STORAGE; needs `Authorization: Bearer
-                                       <HSTVO_TOKEN>`. Answers with the stored path, which the
+                                       <token>`: HSTVO_TOKEN, or the files_write_token
+                                       setting in the database (which workers read too). Answers with the stored path, which the
                                        worker's ingest records (hst.archive_file.path).
 
 Where each file lies is the database's knowledge (hstvo.file_path, sql/75_archive_files.sql).
@@ -46,6 +47,10 @@ async def put_file(request: Request) -> Response:
     """PUT /files/HST/{file_name}: store a file (written whole, then renamed: never half a file)."""
     settings = load_settings()
     token = settings.write_token
+    if not token:  # or the one workers find in the database (hstvo.setting files_write_token)
+        async with request.app.state.pool.connection() as conn:
+            cursor = await conn.execute("SELECT hstvo.setting('files_write_token')")
+            token = (await cursor.fetchone())[0]
     given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
     if not token or not hmac.compare_digest(given.encode(), token.encode()):
         return PlainTextResponse("writing needs Authorization: Bearer <HSTVO_TOKEN>\n",

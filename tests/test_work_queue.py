@@ -153,3 +153,23 @@ def test_enqueueing_notifies_listening_workers(db_url, queue):
         enqueue(queue)
         notices = list(listener.notifies(timeout=2, stop_after=1))
         assert [n.channel for n in notices] == ["queue_job"]
+
+
+def test_the_jobs_command(db_url):
+    from .conftest import run_hstvo
+
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        job = enqueue(conn, dataset="j9irw1rqq", vm_type="bigmem", cpus=8, memory_mb=64000)
+    listed = run_hstvo("jobs", db_url=db_url, check=True).stdout.splitlines()
+    assert listed[0].split() == ["ID", "OWNER", "STARTED", "STATUS", "COMMAND", "DATASET", "VM",
+                                 "CPU", "MEM_MB", "STARTS"]
+    assert listed[1].split()[3:] == ["idle", "noop", "j9irw1rqq", "bigmem", "8", "64000", "0"]
+    assert run_hstvo("jobs", "hold", str(job), db_url=db_url, check=True).stdout == f"job {job}: held\n"
+    again = run_hstvo("jobs", "hold", str(job), db_url=db_url)
+    assert again.returncode == 1 and f"job {job} is held: it cannot be held" in again.stderr
+    assert "held       1" in run_hstvo("jobs", "totals", db_url=db_url, check=True).stdout
+    assert run_hstvo("jobs", "--status", "held", db_url=db_url, check=True).stdout.count("\n") == 2
+    run_hstvo("jobs", "release", str(job), db_url=db_url, check=True)
+    shown = run_hstvo("jobs", "show", str(job), db_url=db_url, check=True).stdout
+    assert "status         idle" in shown
+    assert "new       -> idle" in shown and "idle      -> held" in shown and "held      -> idle" in shown

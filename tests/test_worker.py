@@ -112,6 +112,7 @@ def test_a_failing_calibration_is_retried_then_held_with_its_error(archive, tmp_
 
 def test_sigterm_lets_the_job_in_hand_finish(archive, tmp_path):
     db_url, base, env = archive
+    env = {**os.environ, "DATABASE_URL": db_url}  # nothing else: shell jobs need no archive
     with psycopg.connect(db_url, autocommit=True) as conn:
         job = conn.execute("SELECT queue.enqueue('shell', arguments => "
                            "'{\"command\": \"sleep 2\"}')").fetchone()[0]
@@ -173,8 +174,14 @@ def test_workers_killed_at_random_lose_no_job_and_complete_none_twice(db_url, tm
 
 
 def test_a_worker_killed_mid_calibration_leaves_it_to_another_and_it_is_ingested_once(archive, tmp_path):
+    """The workers here have nothing but DATABASE_URL: the archive's address (service_url) and
+    the write token (files_write_token) are the database's settings."""
     db_url, base, env = archive
+    env = {**os.environ, "DATABASE_URL": db_url}
     with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("UPDATE hstvo.setting SET value = %s WHERE name = 'service_url'", (base,))
+        conn.execute("INSERT INTO hstvo.setting (name, value) VALUES ('files_write_token', %s)",
+                     (TOKEN,))
         conn.execute("UPDATE hst.calibration_setup SET command = "
                      "'{python} -m loaders.minical --delay 4 {input} {output}' WHERE instrument = 'ACS'")
         logged = conn.execute("SELECT count(*) FROM hst.ingest_log WHERE file_name = "
