@@ -13,7 +13,7 @@ SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PG_BIN     := /usr/lib/postgresql/$(PG_VERSION)/bin/postgres
 PGSPHERE   := /usr/share/postgresql/$(PG_VERSION)/extension/pg_sphere.control
 
-.PHONY: help run test deps system-deps venv bench clean
+.PHONY: help run test test-tools deps system-deps venv bench clean
 
 help:
 	@echo "make run    start the archive on http://127.0.0.1:$${HSTVO_PORT:-8080}/ (sample data loaded)"
@@ -50,8 +50,14 @@ run: deps
 	$(HSTVO) samples
 	$(HSTVO) serve
 
-test: deps
+test: deps test-tools
 	$(VENV)/bin/python -m pytest
+
+# the community's validators the tests run against the service (taplint, datalinklint)
+test-tools:
+	@command -v stilts >/dev/null || { echo "installing from Debian: stilts"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq stilts; }
 
 bench: deps
 	@if [ -z "$$DATABASE_URL" ]; then $(HSTVO) db start; fi

@@ -13,6 +13,7 @@ from hstvo.config import load_settings
 from hstvo.db import database_url
 
 from .db import make_pool
+from .datalink import datalink
 from .examples import examples
 from .files import get_file, put_file
 from .landing import landing
@@ -55,6 +56,7 @@ def create_app(url: str | None = None) -> Starlette:
         Route("/tap/availability", availability),
         Route("/tap/tables", tables),
         Route("/tap/tables/{name}", tables),
+        Route("/datalink", datalink, methods=["GET", "POST"]),
         Route("/files/{area}/{file_name}", get_file, methods=["GET", "HEAD"]),
         Route("/files/{area}/{file_name}", put_file, methods=["PUT"]),
     ]

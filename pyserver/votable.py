@@ -32,11 +32,13 @@ class Field:
     ucd: str | None = None
     utype: str | None = None
     description: str | None = None
+    id: str | None = None  # only for what service descriptors refer to (astropy names table
+    # columns by ID when there is one, and a result's columns are known by their names)
 
     def xml(self, index: int) -> str:
-        # no ID: astropy names table columns by ID when there is one, and a result's columns
-        # are known by their names
         attributes = [f"name={quoteattr(self.name)}", f"datatype={quoteattr(self.datatype)}"]
+        if self.id:
+            attributes.insert(0, f"ID={quoteattr(self.id)}")
         for key in ("arraysize", "xtype", "unit", "ucd", "utype"):
             value = getattr(self, key)
             if value:
@@ -75,14 +77,15 @@ def votable_head(fields: list[Field], infos: Iterable[tuple[str, str]] = (),
 
 
 def votable_tail(overflow: bool = False, error: str | None = None,
-                 data_close: str = "</TABLEDATA>") -> str:
-    """Everything after the last row: the overflow or error INFO comes after the table."""
+                 data_close: str = "</TABLEDATA>", resources: str = "") -> str:
+    """Everything after the last row: the overflow or error INFO comes after the table;
+    `resources` (service descriptors) after the results."""
     trailer = ""
     if error:
         trailer = f'<INFO name="QUERY_STATUS" value="ERROR">{escape(error)}</INFO>\n'
     elif overflow:
         trailer = '<INFO name="QUERY_STATUS" value="OVERFLOW"/>\n'
-    return f"{data_close}</DATA>\n</TABLE>\n{trailer}</RESOURCE>\n</VOTABLE>\n"
+    return f"{data_close}</DATA>\n</TABLE>\n{trailer}</RESOURCE>\n{resources}</VOTABLE>\n"
 
 
 def votable_error(message: str) -> str:

@@ -1,0 +1,143 @@
+"""Benchmark: DataLink requests per second over HTTP on loopback.
+
+    python bench/datalink.py [--planes 100000] [--seconds 20] [--clients 16] [--workers 2]
+
+Builds (once; kept between runs) a scratch database `hstvo_datalink_bench` holding `planes`
+planes, each with a science and an auxiliary artifact and four reference files, written
+set-wise with the lifecycle triggers off. Starts `hstvo serve --workers N` on it, then
+`clients` concurrent clients ask for the links of random planes (one ID per request) for
+`seconds`, and it prints requests per second and the median and 99th-percentile latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.scratch import scratch_database  # noqa: E402
+from hstvo.config import PROJECT_ROOT, load_settings  # noqa: E402
+from hstvo.db import database_url  # noqa: E402
+
+NAME = "hstvo_datalink_bench"
+FILL = """
+SET session_replication_role = replica;
+INSERT INTO caom2.observation (obsid, observationuri, typecode, collection, observationid,
+       algorithm_name, lastmodified, maxlastmodified, metachecksum, accmetachecksum, instrument_name)
+SELECT md5('d' || i)::uuid, 'caom:HST/d' || i, 'S', 'HST', 'd' || i, 'exposure', now(), now(),
+       'md5:0', 'md5:0', 'ACS/WFC' FROM generate_series(1, %(n)s) AS i;
+INSERT INTO caom2.plane (planeid, obsid, seq, planeuri, publisherid, productid, lastmodified,
+       maxlastmodified, metachecksum, accmetachecksum, calibrationlevel, dataproducttype,
+       metarelease, datarelease, position_bounds_spoly)
+SELECT md5('dp' || i)::uuid, md5('d' || i)::uuid, 1, 'caom:HST/d' || i || '/d' || i || '_flt',
+       'ivo://hstvo.example/HST?d' || i || '/d' || i || '_flt', 'd' || i || '_flt', now(), now(),
+       'md5:0', 'md5:0', 2, 'image', '2000-01-01', '2000-01-01',
+       caom2.circle_spoly((i * 137.50776405) %% 360, 0, 0.05, 4)
+  FROM generate_series(1, %(n)s) AS i;
+INSERT INTO caom2.artifact (artifactid, planeid, seq, uri, producttype, releasetype, contenttype,
+       contentlength, lastmodified, maxlastmodified, metachecksum, accmetachecksum)
+SELECT md5('da' || i || k)::uuid, md5('dp' || i)::uuid, k,
+       'mast:HST/product/d' || i || CASE k WHEN 1 THEN '_flt.fits' ELSE '_spt.fits' END,
+       CASE k WHEN 1 THEN 'science' ELSE 'auxiliary' END, 'data', 'application/fits',
+       1000000 + i, now(), now(), 'md5:0', 'md5:0'
+  FROM generate_series(1, %(n)s) AS i, generate_series(1, 2) AS k;
+INSERT INTO hst.plane_reference_file (planeid, keyword, value, location, file_name)
+SELECT md5('dp' || i)::uuid, kw, 'jref$x' || (i %% 97) || '_' || lower(kw) || '.fits', 'jref',
+       'x' || (i %% 97) || '_' || lower(kw) || '.fits'
+  FROM generate_series(1, %(n)s) AS i, unnest(ARRAY['BIASFILE', 'DARKFILE', 'PFLTFILE', 'IDCTAB']) AS kw;
+SET session_replication_role = DEFAULT;
+ANALYZE caom2.observation; ANALYZE caom2.plane; ANALYZE caom2.artifact; ANALYZE hst.plane_reference_file;
+"""
+
+
+def build(base_url: str, planes: int) -> str:
+    head = base_url.rpartition("/")[0]
+    url = f"{head}/{NAME}"
+    try:
+        with psycopg.connect(url) as conn:
+            if conn.execute("SELECT count(*) FROM caom2.plane").fetchone()[0] == planes:
+                return url
+    except psycopg.OperationalError:
+        pass
+    started = time.perf_counter()
+    url = scratch_database(base_url, NAME)
+    with psycopg.connect(url, autocommit=True) as conn:
+        for statement in FILL.split(";\n"):
+            if statement.strip():
+                conn.execute(statement.replace("%(n)s", str(planes)).replace("%%", "%"))
+    print(f"built {planes} planes in {time.perf_counter() - started:.0f} s (not counted)")
+    return url
+
+
+def serve(url: str, port: int, workers: int) -> subprocess.Popen:
+    env = {**os.environ, "DATABASE_URL": url, "HSTVO_PORT": str(port)}
+    process = subprocess.Popen([sys.executable, "-m", "hstvo.cli", "serve", "--workers",
+                                str(workers)], env=env, cwd=PROJECT_ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/datalink", timeout=1)
+            return process
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError("hstvo serve did not start")
+
+
+async def load(base: str, planes: int, seconds: float, clients: int) -> list[float]:
+    rng = random.Random(5)
+    deadline = time.monotonic() + seconds
+    latencies: list[float] = []
+
+    async def client() -> None:
+        async with httpx.AsyncClient(timeout=30) as http:
+            while time.monotonic() < deadline:
+                i = rng.randint(1, planes)
+                started = time.perf_counter()
+                response = await http.get(base + "/datalink",
+                                          params={"ID": f"caom:HST/d{i}/d{i}_flt"})
+                assert response.status_code == 200 and b"#this" in response.content
+                latencies.append(time.perf_counter() - started)
+
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--planes", type=int, default=100_000)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2, help="server processes (2)")
+    parser.add_argument("--port", type=int, default=8096)
+    args = parser.parse_args()
+    url = build(database_url(load_settings()), args.planes)
+    process = serve(url, args.port, args.workers)
+    try:
+        base = f"http://127.0.0.1:{args.port}"
+        asyncio.run(load(base, args.planes, 2, args.clients))  # warm-up
+        latencies = asyncio.run(load(base, args.planes, args.seconds, args.clients))
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    latencies.sort()
+    print(f"DataLink, {args.planes} planes, {args.workers} server processes, {args.clients} "
+          f"clients on loopback, {args.seconds:.0f} s:")
+    print(f"  {len(latencies) / args.seconds:,.0f} requests/s; latency median "
+          f"{1000 * statistics.median(latencies):.1f} ms, 99th percentile "
+          f"{1000 * latencies[int(0.99 * len(latencies))]:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
