@@ -13,12 +13,17 @@ nothing, and prints that rate too.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# bench/ holds queue.py (named as its issue names it): this directory, first on sys.path when a
+# script here runs, must not shadow the standard library's queue module (psycopg imports it)
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
 import argparse
 import random
 import shutil
-import sys
 import time
-from pathlib import Path
 
 import psycopg
 

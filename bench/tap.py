@@ -12,14 +12,19 @@ radius), and the rows per second of a `stream`-row result as BINARY2 and as CSV.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# bench/ holds queue.py (named as its issue names it): this directory, first on sys.path when a
+# script here runs, must not shadow the standard library's queue module (psycopg imports it)
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
 import argparse
 import os
 import random
 import statistics
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
 import psycopg

@@ -12,13 +12,18 @@ time goes.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# bench/ holds queue.py (named as its issue names it): this directory, first on sys.path when a
+# script here runs, must not shadow the standard library's queue module (psycopg imports it)
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
 import argparse
 import copy
 import multiprocessing
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import psycopg
 

@@ -17,6 +17,8 @@ from .datalink import datalink
 from .examples import examples
 from .files import get_file, put_file
 from .landing import landing
+from .moc import moc
+from .soda import soda_sync
 from .tap_async import job, job_attribute, job_list, job_result, runner
 from .tap_sync import query_role, tap_sync
 from .vosi import availability, capabilities, tables
@@ -57,6 +59,8 @@ def create_app(url: str | None = None) -> Starlette:
         Route("/tap/tables", tables),
         Route("/tap/tables/{name}", tables),
         Route("/datalink", datalink, methods=["GET", "POST"]),
+        Route("/moc", moc),
+        Route("/soda/sync", soda_sync, methods=["GET", "POST"]),
         Route("/files/{area}/{file_name}", get_file, methods=["GET", "HEAD"]),
         Route("/files/{area}/{file_name}", put_file, methods=["PUT"]),
     ]

@@ -36,3 +36,6 @@ CREATE INDEX IF NOT EXISTS plane_bandpassname_idx ON caom2.plane (energy_bandpas
 CREATE INDEX IF NOT EXISTS plane_calibrationlevel_idx ON caom2.plane (calibrationlevel);
 CREATE INDEX IF NOT EXISTS plane_datarelease_idx ON caom2.plane (datarelease);
 CREATE INDEX IF NOT EXISTS artifact_uri_idx ON caom2.artifact (uri text_pattern_ops);
+
+-- DataLink and SODA find a plane by its URI as well as by its publisher ID
+CREATE INDEX IF NOT EXISTS plane_planeuri_idx ON caom2.plane (planeuri);

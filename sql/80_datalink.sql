@@ -57,9 +57,21 @@ RETURNS TABLE (id text, access_url text, service_def text, error_message text,
                description text, semantics text, content_type text, content_length bigint,
                content_qualifier text, local_semantics text, link_auth text,
                link_authorized boolean)
-LANGUAGE sql STABLE AS $$
+-- plpgsql for its plan cache, and the generic plan always: the query is planned once per
+-- session, not on every request (planning cost 1.5 ms, running it 0.2 ms; PostgreSQL would
+-- keep choosing custom plans, whose estimates for a one-element array look cheaper)
+LANGUAGE plpgsql STABLE
+SET plan_cache_mode = force_generic_plan AS $$
+#variable_conflict use_column
+BEGIN
+RETURN QUERY
 WITH asked AS (
-    SELECT i.id, i.n, hstvo.datalink_plane(i.id) AS planeid
+    -- (hstvo.datalink_plane, written out: a called SQL function is planned on every call)
+    SELECT i.id, i.n,
+           (SELECT p.planeid FROM caom2.plane p
+             WHERE (p.planeuri = i.id OR p.publisherid = i.id)
+               AND (p.metarelease IS NULL OR p.metarelease <= caom2.now_utc())
+             LIMIT 1) AS planeid
       FROM unnest(ids) WITH ORDINALITY AS i(id, n)),
 planes AS (
     SELECT a.id, a.n, p.*, o.typecode, o.obsid AS observation,
@@ -125,4 +137,5 @@ SELECT l.id, l.access_url, l.service_def, l.error_message, l.description, l.sema
        l.content_type, l.content_length, l.content_qualifier, l.local_semantics, l.link_auth,
        l.link_authorized
   FROM links l
- ORDER BY l.n, l.kind, l.sort_key $$;
+ ORDER BY l.n, l.kind, l.sort_key;
+END $$;

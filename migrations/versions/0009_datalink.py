@@ -12,7 +12,8 @@ down_revision = "0008"
 branch_labels = None
 depends_on = None
 
-FILES = ["80_datalink.sql"]
+# 11 again: an index on caom2.plane (planeuri), for DataLink IDs given as plane URIs
+FILES = ["11_caom2_indexes.sql", "80_datalink.sql"]
 
 
 def upgrade() -> None:

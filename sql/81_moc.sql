@@ -1,0 +1,57 @@
+-- Coverage MOCs (MOC 2.0): the union of the sky footprints of the planes a query selects,
+-- computed by pgsphere's smoc type, at a HEALPix order, cached until planes change.
+--
+--   hstvo.coverage_moc(collection, instrument, filter, calib_level, order)  -> smoc
+--
+-- instrument matches the instrument and its detectors (ACS matches ACS/WFC and ACS/HRC),
+-- filter the plane's bandpass name (F606W); NULL selects everything. Only planes whose
+-- metadata is public are counted.
+
+CREATE TABLE IF NOT EXISTS hstvo.moc_cache (
+    query     text PRIMARY KEY,            -- the parameters, as a key
+    moc       smoc NOT NULL,
+    planes    bigint NOT NULL,             -- how many footprints went into it
+    computed  timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE hstvo.moc_cache IS 'coverage MOCs already computed; emptied whenever caom2.plane changes';
+
+-- any change of the planes forgets every cached MOC (one statement, whatever it changed)
+CREATE OR REPLACE FUNCTION hstvo.forget_mocs() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM hstvo.moc_cache;
+    RETURN NULL;
+END $$;
+
+DROP TRIGGER IF EXISTS plane_forgets_mocs ON caom2.plane;
+CREATE TRIGGER plane_forgets_mocs AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON caom2.plane
+    FOR EACH STATEMENT EXECUTE FUNCTION hstvo.forget_mocs();
+
+-- hstvo.coverage_moc: the MOC of the matching planes' footprints (an empty MOC when none)
+CREATE OR REPLACE FUNCTION hstvo.coverage_moc(collection text, instrument text, filter text,
+                                              calib_level integer, moc_order integer,
+                                              OUT moc smoc, OUT planes bigint, OUT cached boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+    key text := concat_ws('|', collection, upper(instrument), upper(filter), calib_level, moc_order);
+BEGIN
+    IF moc_order NOT BETWEEN 0 AND 29 THEN
+        RAISE EXCEPTION 'MOC order % is not between 0 and 29', moc_order USING ERRCODE = 'MO001';
+    END IF;
+    SELECT c.moc, c.planes, true INTO moc, planes, cached FROM hstvo.moc_cache c WHERE c.query = key;
+    IF FOUND THEN
+        RETURN;
+    END IF;
+    SELECT coalesce(sum(smoc(moc_order, p.position_bounds_spoly)), '0/'::smoc), count(*), false
+      INTO moc, planes, cached
+      FROM caom2.plane p JOIN caom2.observation o ON o.obsid = p.obsid
+     WHERE o.collection = coverage_moc.collection
+       AND p.position_bounds_spoly IS NOT NULL
+       AND (p.metarelease IS NULL OR p.metarelease <= caom2.now_utc())
+       AND (coverage_moc.instrument IS NULL OR upper(o.instrument_name) = upper(coverage_moc.instrument)
+            OR upper(o.instrument_name) LIKE upper(coverage_moc.instrument) || '/%')
+       AND (coverage_moc.filter IS NULL OR upper(p.energy_bandpassname) = upper(coverage_moc.filter))
+       AND (coverage_moc.calib_level IS NULL OR p.calibrationlevel = coverage_moc.calib_level);
+    INSERT INTO hstvo.moc_cache (query, moc, planes) VALUES (key, moc, planes)
+    ON CONFLICT (query) DO NOTHING;
+END $$;
