@@ -13,6 +13,7 @@ from hstvo.config import load_settings
 from hstvo.db import database_url
 
 from .db import make_pool
+from . import caom2repo
 from .datalink import datalink
 from .examples import examples
 from .files import get_file, put_file
@@ -60,6 +61,13 @@ def create_app(url: str | None = None) -> Starlette:
         Route("/tap/tables/{name}", tables),
         Route("/datalink", datalink, methods=["GET", "POST"]),
         Route("/moc", moc),
+        Route("/caom2repo/capabilities", caom2repo.capabilities),
+        Route("/caom2repo/availability", caom2repo.availability),
+        Route("/caom2repo/observations", caom2repo.observations),
+        Route("/caom2repo/observations/{collection}", caom2repo.observations),
+        Route("/caom2repo/observations/{collection}/{observation_id}", caom2repo.observation,
+              methods=["GET", "PUT", "POST", "DELETE"]),
+        Route("/caom2repo/deletions/{collection}", caom2repo.deletions),
         Route("/soda/sync", soda_sync, methods=["GET", "POST"]),
         Route("/files/{area}/{file_name}", get_file, methods=["GET", "HEAD"]),
         Route("/files/{area}/{file_name}", put_file, methods=["PUT"]),

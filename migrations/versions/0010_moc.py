@@ -1,4 +1,4 @@
-"""Coverage MOCs (hstvo.coverage_moc over pgsphere smoc, cached until planes change) and SODA targets.
+"""Coverage MOCs (hstvo.coverage_moc over pgsphere smoc, cached until planes change) , SODA targets, the CAOM2 repository listings.
 
 Revision ID: 0010
 Revises: 0009
@@ -12,7 +12,7 @@ down_revision = "0009"
 branch_labels = None
 depends_on = None
 
-FILES = ["81_moc.sql", "82_soda.sql"]
+FILES = ["81_moc.sql", "82_soda.sql", "83_caom2_repository.sql"]
 
 
 def upgrade() -> None:
