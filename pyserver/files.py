@@ -1,6 +1,7 @@
 """/files: the archive's files over HTTP.
 
-    GET /files/HST/{file_name}         a science file, as ingested
+    GET /files/HST/{file_name}         a science file, as ingested (Range requests, ETag; a
+                                       file kept gzipped travels with Content-Encoding: gzip)
     GET /files/reference/{file_name}   a registered reference file
     PUT /files/HST/{file_name}         a new file (a recalibrated product from a worker), kept
                                        under HSTVO_STORAGE; needs `Authorization: Bearer
@@ -35,12 +36,17 @@ async def get_file(request: Request) -> Response:
     if area not in AREAS or not SAFE_NAME.match(name):
         return PlainTextResponse(f"no file {area}/{name}\n", status_code=404)
     async with request.app.state.pool.connection() as conn:
-        cursor = await conn.execute("SELECT hstvo.file_path(%s, %s)", (area, name))
-        path = (await cursor.fetchone())[0]
+        cursor = await conn.execute("SELECT hstvo.file_path(%s, %s), hstvo.file_checksum(%s, %s)",
+                                    (area, name, area, name))
+        path, checksum = await cursor.fetchone()
     if not path or not Path(path).is_file():
         return PlainTextResponse(f"no file {area}/{name}\n", status_code=404)
-    media_type = "application/gzip" if path.endswith(".gz") else "application/fits"
-    return FileResponse(path, media_type=media_type, filename=Path(path).name)
+    headers = {"ETag": f'"{checksum}"'} if checksum else {}
+    if path.endswith(".gz") and not name.endswith(".gz"):
+        # kept gzipped: the FITS file travels compressed, and HTTP clients unpack it
+        headers["Content-Encoding"] = "gzip"
+    # FileResponse answers Range requests (206, multipart for several ranges)
+    return FileResponse(path, media_type="application/fits", headers=headers, filename=name)
 
 
 async def put_file(request: Request) -> Response:

@@ -9,3 +9,11 @@ LANGUAGE sql STABLE AS $$
         WHEN 'reference' THEN (SELECT r.path FROM hst.reference_file r
                                 WHERE r.file_name = file_path.file_name)
     END $$;
+
+-- the checksum the archive recorded for a file (an opaque validator: ETag)
+CREATE OR REPLACE FUNCTION hstvo.file_checksum(area text, file_name text) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT CASE area
+        WHEN 'HST' THEN (SELECT f.checksum FROM hst.archive_file f
+                          WHERE f.file_name = file_checksum.file_name)
+    END $$;

@@ -115,3 +115,15 @@ def test_files_serves_what_the_links_name(service):
     assert response.status_code == 200 and len(response.content) > 2880
     assert httpx.get(service + "/files/HST/nothing.fits").status_code == 404
     assert httpx.get(service + "/files/HST/..%2F..%2Fetc%2Fpasswd").status_code == 404
+
+
+def test_files_answer_range_requests_and_unpack_as_fits(service):
+    url = service + "/files/HST/j8bt05njq_raw.fits"  # kept gzipped in the archive
+    whole = httpx.get(url)
+    assert whole.status_code == 200 and whole.headers["content-type"] == "application/fits"
+    assert whole.headers["content-encoding"] == "gzip" and whole.headers["etag"].startswith('"')
+    assert whole.content[:30] == b"SIMPLE  =                    T"  # httpx unpacked it
+    with httpx.stream("GET", url, headers={"Range": "bytes=0-99"}) as part:
+        raw = b"".join(part.iter_raw())  # the stored (gzip) bytes, not unpacked
+        assert part.status_code == 206 and part.headers["content-range"].startswith("bytes 0-99/")
+    assert len(raw) == 100 and raw[:2] == b"\x1f\x8b"

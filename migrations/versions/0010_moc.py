@@ -12,7 +12,8 @@ down_revision = "0009"
 branch_labels = None
 depends_on = None
 
-FILES = ["81_moc.sql", "82_soda.sql", "83_caom2_repository.sql"]
+# 75 again: hstvo.file_checksum for /files
+FILES = ["75_archive_files.sql", "81_moc.sql", "82_soda.sql", "83_caom2_repository.sql"]
 
 
 def upgrade() -> None:
