@@ -20,19 +20,16 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 import argparse
 import asyncio
-import os
 import random
 import statistics
-import subprocess
 import time
 
-import httpx
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.scratch import scratch_database  # noqa: E402
-from hstvo.config import PROJECT_ROOT, load_settings  # noqa: E402
+from bench.scratch import scratch_database, serve  # noqa: E402
+from hstvo.config import load_settings  # noqa: E402
 from hstvo.db import database_url, upgrade  # noqa: E402
 
 NAME = "hstvo_datalink_bench"
@@ -87,20 +84,6 @@ def build(base_url: str, planes: int) -> str:
     return url
 
 
-def serve(url: str, port: int, workers: int) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": url, "HSTVO_PORT": str(port)}
-    process = subprocess.Popen([sys.executable, "-m", "hstvo.cli", "serve", "--workers",
-                                str(workers)], env=env, cwd=PROJECT_ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/datalink", timeout=1)
-            return process
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError("hstvo serve did not start")
-
-
 async def load(port: int, planes: int, seconds: float, clients: int) -> list[float]:
     """`clients` keep-alive connections asking for random planes' links until time is up.
     A few lines of HTTP/1.1 instead of an HTTP library: the client shares the two cores with
@@ -139,7 +122,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8096)
     args = parser.parse_args()
     url = build(database_url(load_settings()), args.planes)
-    process = serve(url, args.port, args.workers)
+    process = serve(url, args.port, args.workers, probe="/datalink")
     try:
         asyncio.run(load(args.port, args.planes, 2, args.clients))  # warm-up
         latencies = asyncio.run(load(args.port, args.planes, args.seconds, args.clients))

@@ -20,10 +20,8 @@ from pathlib import Path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse
-import os
 import random
 import statistics
-import subprocess
 import time
 
 import httpx
@@ -31,8 +29,8 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.scratch import scratch_database  # noqa: E402
-from hstvo.config import PROJECT_ROOT, load_settings  # noqa: E402
+from bench.scratch import scratch_database, serve  # noqa: E402
+from hstvo.config import load_settings  # noqa: E402
 from hstvo.db import database_url  # noqa: E402
 
 NAME = "hstvo_tap_bench"
@@ -82,20 +80,6 @@ def build(base_url: str, rows: int) -> str:
                 conn.execute(statement.replace("%(rows)s", str(rows)))
     print(f"built {rows} ObsCore rows in {time.perf_counter() - started:.0f} s (not counted)")
     return url
-
-
-def serve(url: str, port: int) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": url, "HSTVO_PORT": str(port)}
-    process = subprocess.Popen([sys.executable, "-m", "hstvo.cli", "serve"], env=env,
-                               cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/tap/availability", timeout=1)
-            return process
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError("hstvo serve did not start")
 
 
 def latency(client: httpx.Client, tap: str, queries: list[str]) -> float:

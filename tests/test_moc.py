@@ -4,7 +4,6 @@ import httpx
 import numpy as np
 import psycopg
 import pytest
-from astropy import units as u
 from astropy.coordinates import SkyCoord
 from mocpy import MOC
 
