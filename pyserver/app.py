@@ -61,6 +61,7 @@ def create_app(url: str | None = None) -> Starlette:
         Route("/tap/tables/{name}", tables),
         Route("/datalink", datalink, methods=["GET", "POST"]),
         Route("/moc", moc),
+        Route("/caom2repo", caom2repo.home),
         Route("/caom2repo/capabilities", caom2repo.capabilities),
         Route("/caom2repo/availability", caom2repo.availability),
         Route("/caom2repo/observations", caom2repo.observations),

@@ -25,7 +25,7 @@ from datetime import datetime
 
 from psycopg.types.json import Jsonb
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from hstvo.config import load_settings
 from loaders.caom2xml import CaomXmlError, read_document, write_document
@@ -69,6 +69,11 @@ async def capabilities(request: Request) -> Response:
             + capability(DEL_STANDARD, f"{base}/deletions", True)
             + "</vosi:capabilities>\n")
     return Response(body, media_type="text/xml")
+
+
+async def home(request: Request) -> Response:
+    """GET /caom2repo: what a person following the landing page's link wants, the capabilities."""
+    return RedirectResponse(str(request.url).rstrip("/") + "/capabilities", status_code=303)
 
 
 async def availability(request: Request) -> Response:

@@ -85,3 +85,9 @@ def test_listing_for_harvesters_and_visit(repo, db_url, tmp_path):
                       "        return True\n")
     visited, updated, skipped, failed = writer.visit(str(plugin), "HST")
     assert len(visited) == 11 and len(updated) == 11 and not failed, (visited, updated, skipped, failed)
+
+
+def test_the_landing_pages_link_leads_to_the_capabilities(repo):
+    base, resource, _, _ = repo
+    response = httpx.get(resource, follow_redirects=True)
+    assert response.status_code == 200 and "CAOM2Repository#obs-1.2" in response.text
