@@ -24,13 +24,12 @@ import random
 import statistics
 import time
 
-import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.scratch import scratch_database, serve  # noqa: E402
+from bench.scratch import filled_scratch_database, serve  # noqa: E402
 from hstvo.config import load_settings  # noqa: E402
-from hstvo.db import database_url, upgrade  # noqa: E402
+from hstvo.db import database_url  # noqa: E402
 
 NAME = "hstvo_datalink_bench"
 FILL = """
@@ -64,24 +63,11 @@ ANALYZE caom2.observation; ANALYZE caom2.plane; ANALYZE caom2.artifact; ANALYZE 
 
 
 def build(base_url: str, planes: int) -> str:
-    head = base_url.rpartition("/")[0]
-    url = f"{head}/{NAME}"
-    try:
-        with psycopg.connect(url) as conn:
-            if conn.execute("SELECT (SELECT count(*) FROM caom2.plane), (SELECT count(*) "
-                            "FROM hst.plane_reference_file) / 4").fetchone() == (planes, planes):
-                upgrade(url)  # built by an older revision: bring its schema up to date
-                return url
-    except psycopg.OperationalError:
-        pass
-    started = time.perf_counter()
-    url = scratch_database(base_url, NAME)
-    with psycopg.connect(url, autocommit=True) as conn:
-        for statement in FILL.split(";\n"):
-            if statement.strip():
-                conn.execute(statement.replace("%(n)s", str(planes)).replace("%%", "%"))
-    print(f"built {planes} planes in {time.perf_counter() - started:.0f} s (not counted)")
-    return url
+    """The scratch archive of `planes` planes, built once per size."""
+    return filled_scratch_database(
+        base_url, NAME, FILL.replace("%(n)s", str(planes)).replace("%%", "%"),
+        "SELECT (SELECT count(*) FROM caom2.plane), (SELECT count(*) FROM hst.plane_reference_file) / 4",
+        (planes, planes))
 
 
 async def load(port: int, planes: int, seconds: float, clients: int) -> list[float]:

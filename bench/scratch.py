@@ -25,6 +25,28 @@ def scratch_database(base_url: str, name: str) -> str:
     return url
 
 
+def filled_scratch_database(base_url: str, name: str, fill: str, check: str, expected) -> str:
+    """Scratch database `name`, kept between runs: reused (and brought up to the current
+    revision) when the query `check` returns `expected`, else created afresh, migrated, and
+    filled by the `;`-separated statements of `fill`."""
+    url = f"{base_url.rpartition('/')[0]}/{name}"
+    try:
+        with psycopg.connect(url) as conn:
+            if conn.execute(check).fetchone() == expected:
+                upgrade(url)
+                return url
+    except psycopg.OperationalError:
+        pass
+    started = time.perf_counter()
+    url = scratch_database(base_url, name)
+    with psycopg.connect(url, autocommit=True) as conn:
+        for statement in fill.split(";\n"):
+            if statement.strip():
+                conn.execute(statement)
+    print(f"built {name} in {time.perf_counter() - started:.0f} s (not counted)")
+    return url
+
+
 def serve(url: str, port: int, workers: int = 1, probe: str = "/tap/availability") -> subprocess.Popen:
     """`hstvo serve` on the database at `url`, started and answering `probe`."""
     env = {**os.environ, "DATABASE_URL": url, "HSTVO_PORT": str(port)}

@@ -25,11 +25,10 @@ import statistics
 import time
 
 import httpx
-import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.scratch import scratch_database, serve  # noqa: E402
+from bench.scratch import filled_scratch_database, serve  # noqa: E402
 from hstvo.config import load_settings  # noqa: E402
 from hstvo.db import database_url  # noqa: E402
 
@@ -64,22 +63,8 @@ ANALYZE caom2.plane;
 
 def build(base_url: str, rows: int) -> str:
     """The scratch database with `rows` ObsCore rows, built once per row count."""
-    head = base_url.rpartition("/")[0]
-    url = f"{head}/{NAME}"
-    try:
-        with psycopg.connect(url) as conn:
-            if conn.execute("SELECT count(*) FROM caom2.plane").fetchone()[0] == rows:
-                return url
-    except psycopg.OperationalError:
-        pass
-    started = time.perf_counter()
-    url = scratch_database(base_url, NAME)
-    with psycopg.connect(url, autocommit=True) as conn:
-        for statement in FILL.split(";\n"):
-            if statement.strip():
-                conn.execute(statement.replace("%(rows)s", str(rows)))
-    print(f"built {rows} ObsCore rows in {time.perf_counter() - started:.0f} s (not counted)")
-    return url
+    return filled_scratch_database(base_url, NAME, FILL.replace("%(rows)s", str(rows)),
+                                   "SELECT count(*) FROM caom2.plane", (rows,))
 
 
 def latency(client: httpx.Client, tap: str, queries: list[str]) -> float:

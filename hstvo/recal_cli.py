@@ -153,12 +153,11 @@ def _from_header(path: Path, conn: psycopg.Connection) -> dict:
     except FitsReadError as exc:
         raise SystemExit(f"error: {path}: {exc}") from None
     instrument = str(header.get("INSTRUME", "")).strip().upper()
-    suffix = path.name.split(".")[0].rpartition("_")[2].lower()
-    row = conn.execute("SELECT reftype, parkeys FROM hst.reftype WHERE instrument = %s "
-                       "AND (suffix = %s OR upper(keyword) = upper(%s))",
-                       (instrument, suffix, str(header.get("FILETYPE", "")))).fetchone()
-    if row is None:
-        raise SystemExit(f"error: {path}: no {instrument} reference type with suffix {suffix}")
+    row = conn.execute("SELECT reftype, parkeys FROM hst.reftype_of_file(%s, %s, %s)",
+                       (instrument, path.name, str(header.get("FILETYPE", "")))).fetchone()
+    if row[0] is None:
+        raise SystemExit(f"error: {path}: no {instrument} reference type has this file's suffix "
+                         "or FILETYPE")
     if "USEAFTER" not in header:
         raise SystemExit(f"error: {path}: no USEAFTER keyword")
     selection = {key: [str(header[key]).strip()] for key in row[1]
@@ -174,19 +173,16 @@ def _from_arguments(args: argparse.Namespace, conn: psycopg.Connection) -> dict:
     location, _, name = args.name.rpartition("$")
     instrument = args.instrument
     if instrument is None:
-        found = conn.execute("SELECT instrument FROM hst.reference_location WHERE location = %s",
-                             (location,)).fetchone()
-        if found is None:
+        instrument = conn.execute("SELECT hst.instrument_of_location(%s)", (location,)).fetchone()[0]
+        if instrument is None:
             raise SystemExit(f"error: cannot tell the instrument of {args.name}: use --instrument")
-        instrument = found[0]
     reftype = args.reftype
     if reftype is None:
-        suffix = name.split(".")[0].rpartition("_")[2].lower()
-        found = conn.execute("SELECT reftype FROM hst.reftype WHERE instrument = %s AND suffix = %s",
-                             (instrument.upper(), suffix)).fetchone()
-        if found is None:
+        reftype = conn.execute("SELECT reftype FROM hst.reftype_of_file(%s, %s)",
+                               (instrument, name)).fetchone()[0]
+        if reftype is None:
+            suffix = name.split(".")[0].rpartition("_")[2].lower()
             raise SystemExit(f"error: no {instrument} reference type has suffix {suffix}: use --type")
-        reftype = found[0]
     return {"name": name, "instrument": instrument, "reftype": reftype,
             "useafter": _useafter(args.useafter), "selection": _selection(args.select),
             "path": None}

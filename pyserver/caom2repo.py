@@ -20,15 +20,15 @@ are read and written by loaders/caom2xml, stored by caom2.put_observation.
 
 from __future__ import annotations
 
-import hmac
 from datetime import datetime
 
 from psycopg.types.json import Jsonb
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
-from hstvo.config import load_settings
 from loaders.caom2xml import CaomXmlError, read_document, write_document
+
+from .auth import unauthorized, write_authorized
 
 OBS_STANDARD = "vos://cadc.nrc.ca~vospace/CADC/std/CAOM2Repository#obs-1.2"
 DEL_STANDARD = "vos://cadc.nrc.ca~vospace/CADC/std/CAOM2Repository#del-1.0"
@@ -135,23 +135,12 @@ async def deletions(request: Request) -> Response:
     return Response("".join(f"{i}\t{c}\t{o}\t{_ivoa(m)}\n" for i, c, o, m in rows), media_type=TSV)
 
 
-async def _authorized(request: Request) -> bool:
-    token = load_settings().write_token
-    if not token:
-        async with request.app.state.pool.connection() as conn:
-            cursor = await conn.execute("SELECT hstvo.setting('files_write_token')")
-            token = (await cursor.fetchone())[0]
-    given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-    return bool(token) and hmac.compare_digest(given.encode(), token.encode())
-
-
 async def observation(request: Request) -> Response:
     """GET, PUT, POST and DELETE /caom2repo/observations/{collection}/{observationID}."""
     collection = request.path_params["collection"]
     observation_id = request.path_params["observation_id"]
-    if request.method != "GET" and not await _authorized(request):
-        return PlainTextResponse("writing needs Authorization: Bearer <token>\n", status_code=401,
-                                 headers={"WWW-Authenticate": "Bearer"})
+    if request.method != "GET" and not await write_authorized(request):
+        return unauthorized()
     async with request.app.state.pool.connection() as conn:
         cursor = await conn.execute(
             "SELECT obsid, accmetachecksum FROM caom2.observation "

@@ -20,7 +20,7 @@ from .votable import Field, serialised_query, votable_error, votable_head, votab
 
 MAX_IDS = 1000
 DATALINK = "application/x-votable+xml;content=datalink"
-FORMATS = {"", "votable", "application/x-votable+xml", DATALINK, "text/xml"}
+FORMATS = {"", "votable", "application/x-votable+xml", "text/xml"}
 
 # the link table's columns (DataLink 1.1 section 3.2): FIELD, and the PostgreSQL type
 COLUMNS = [
@@ -40,7 +40,7 @@ COLUMNS = [
 ]
 FIELDS = [field for field, _ in COLUMNS]
 LINKS_QUERY = serialised_query("SELECT * FROM hstvo.datalink_links(%(ids)s::text[])", FIELDS,
-                               [pg_type for _, pg_type in COLUMNS], "votable", 100_000_000)
+                               [pg_type for _, pg_type in COLUMNS], "votable")
 
 
 def _ids(params: list[tuple[str, str]]) -> list[str]:
@@ -74,7 +74,7 @@ async def datalink(request: Request) -> Response:
     if request.method == "POST":
         params += [(k, v) for k, v in (await request.form()).multi_items() if isinstance(v, str)]
     wanted = next((v for k, v in params if k.upper() == "RESPONSEFORMAT"), "")
-    if wanted.split(";")[0].strip().lower() not in FORMATS and wanted.strip() != DATALINK:
+    if wanted.split(";")[0].strip().lower() not in FORMATS:  # MIME parameters do not matter
         return Response(votable_error(f"UsageFault: RESPONSEFORMAT={wanted} is not supported: "
                                       "DataLink answers in VOTable"), status_code=400,
                         media_type="application/x-votable+xml")

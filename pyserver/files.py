@@ -15,7 +15,6 @@ Where each file lies is the database's knowledge (hstvo.file_path, sql/75_archiv
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
 import re
 import tempfile
@@ -25,6 +24,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 
 from hstvo.config import load_settings
+
+from .auth import unauthorized, write_authorized
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 AREAS = {"HST", "reference"}
@@ -51,16 +52,9 @@ async def get_file(request: Request) -> Response:
 
 async def put_file(request: Request) -> Response:
     """PUT /files/HST/{file_name}: store a file (written whole, then renamed: never half a file)."""
+    if not await write_authorized(request):
+        return unauthorized()
     settings = load_settings()
-    token = settings.write_token
-    if not token:  # or the one workers find in the database (hstvo.setting files_write_token)
-        async with request.app.state.pool.connection() as conn:
-            cursor = await conn.execute("SELECT hstvo.setting('files_write_token')")
-            token = (await cursor.fetchone())[0]
-    given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-    if not token or not hmac.compare_digest(given.encode(), token.encode()):
-        return PlainTextResponse("writing needs Authorization: Bearer <HSTVO_TOKEN>\n",
-                                 status_code=401, headers={"WWW-Authenticate": "Bearer"})
     area, name = request.path_params["area"], request.path_params["file_name"]
     if area != "HST" or not SAFE_NAME.match(name):
         return PlainTextResponse(f"cannot write {area}/{name}\n", status_code=400)

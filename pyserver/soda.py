@@ -44,7 +44,7 @@ def _numbers(text: str, name: str) -> list[float]:
         raise SodaError(f"UsageError: {name}={text} is not a list of numbers") from None
 
 
-def sky_shape(name: str, value: str) -> list[tuple[float, float]] | tuple[str, list[float]]:
+def sky_shape(name: str, value: str) -> tuple[str, list[float]]:
     """A POS, CIRCLE or POLYGON value as ('circle', [ra, dec, r]), ('range', [...]) or
     ('polygon', [...])."""
     if name == "POS":

@@ -134,8 +134,8 @@ def _binary2_value(column: str, field: Field, pg_type: str) -> str:
 
 
 def serialised_query(sql: str, fields: list[Field], pg_types: list[str], media_type: str,
-                     limit: int) -> str:
-    """The query whose rows are `sql`'s rows written out, at most `limit` of them:
+                     limit: int | None = None) -> str:
+    """The query whose rows are `sql`'s rows written out (at most `limit` of them, when given):
     `media_type` is 'votable' (TABLEDATA), 'binary2', 'csv' or 'tsv'."""
     columns = [f"c{i}" for i in range(len(fields))]
     if media_type == "binary2":
@@ -156,7 +156,7 @@ def serialised_query(sql: str, fields: list[Field], pg_types: list[str], media_t
                   else _cell(c, f, t)) for c, f, t in zip(columns, fields, pg_types)]
         row = f" || E'{delimiter}' || ".join(f"coalesce({cell}, '')" for cell in cells) + " || E'\\r\\n'"
     alias = f"r({', '.join(columns)})" if columns else "r"
-    return f"SELECT {row} FROM ({sql}) AS {alias} LIMIT {int(limit)}"
+    return f"SELECT {row} FROM ({sql}) AS {alias}" + (f" LIMIT {int(limit)}" if limit is not None else "")
 
 
 class Base64Stream:

@@ -139,3 +139,20 @@ $$ SELECT t.reftype, t.keyword, hst.current_reference(d.planeid, t.keyword),
      JOIN hst.reftype t ON t.instrument = d.instrument
     WHERE d.dataset = dataset_id AND hst.reftype_relevant(t.instrument, t.reftype, d.header)
     ORDER BY t.reftype $$;
+
+-- the reference type of a file, from its name's suffix (x1r1642aj_bia.fits: bias) or, when
+-- given, the FILETYPE its header declares; a row of NULLs when neither names one
+CREATE OR REPLACE FUNCTION hst.reftype_of_file(instrument text, file_name text,
+                                               filetype text DEFAULT NULL) RETURNS hst.reftype
+LANGUAGE sql STABLE AS $$
+    SELECT t.* FROM hst.reftype t
+     WHERE t.instrument = upper(reftype_of_file.instrument)
+       AND (t.suffix = lower(substring(split_part(file_name, '.', 1) FROM '_([^_]*)$'))
+            OR upper(t.keyword) = upper(filetype))
+     ORDER BY t.suffix = lower(substring(split_part(file_name, '.', 1) FROM '_([^_]*)$')) DESC
+     LIMIT 1 $$;
+
+-- the instrument whose reference files a header prefix names (jref: ACS)
+CREATE OR REPLACE FUNCTION hst.instrument_of_location(prefix text) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT l.instrument FROM hst.reference_location l WHERE l.location = lower(prefix) $$;
