@@ -182,6 +182,13 @@ def _xml_files(paths: list[Path]) -> list[Path]:
     return files
 
 
+def _import_outcome(summary: dict) -> str:
+    """What caom2.put_observation did with a document: created, updated or unchanged."""
+    if summary["created"]:
+        return "created"
+    return "updated" if summary.get("changed", True) else "unchanged"
+
+
 def cmd_xml_import(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -191,6 +198,7 @@ def cmd_xml_import(args: argparse.Namespace) -> int:
 
     files = _xml_files(args.paths)
     failures = mismatches = 0
+    outcomes: dict[str, int] = {}
     with connect(_url(), autocommit=True) as conn:
         progress = tqdm(files, unit="obs", disable=len(files) < 10 or not sys.stderr.isatty())
         for path in progress:
@@ -209,10 +217,13 @@ def cmd_xml_import(args: argparse.Namespace) -> int:
                            f"{summary['declared_accmetachecksum']}, computed "
                            f"{summary['accmetachecksum']} (stored the computed one)",
                            file=sys.stderr)
-            log.info("%s %s (%s)", "created" if summary["created"] else "updated",
-                     summary["uri"], summary["accmetachecksum"])
+            outcome = _import_outcome(summary)
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            log.info("%s %s (%s)", outcome, summary["uri"], summary["accmetachecksum"])
     loaded = len(files) - failures
     print(f"imported {loaded} of {len(files)} documents"
+          + "".join(f", {outcomes[o]} {o}" for o in ("created", "updated", "unchanged")
+                    if outcomes.get(o))
           + (f", {failures} failed" if failures else "")
           + (f", {mismatches} with stale checksums" if mismatches else ""))
     return 1 if failures else 0

@@ -12,8 +12,8 @@
 --
 -- Transaction-local flags (set_config('caom2.<flag>', 'on', true)) let caom2.put_observation do
 -- the same work in bulk: 'defer_rollup' (it calls rollup once at the end), 'trusted' (it has
--- computed metaChecksum already), 'replacing' (a replace is not a deletion: no tombstone) and
--- 'rollup' (set by rollup itself: only accMetaChecksum/maxLastModified are being written).
+-- computed metaChecksum and decided lastModified already) and 'rollup' (set by rollup itself:
+-- only accMetaChecksum/maxLastModified are being written).
 
 CREATE OR REPLACE FUNCTION caom2.now_utc() RETURNS timestamp
 LANGUAGE sql STABLE AS $$ SELECT (now() AT TIME ZONE 'UTC')::timestamp $$;
@@ -34,6 +34,8 @@ CREATE OR REPLACE FUNCTION caom2.next_lastmodified(op text, new_lm timestamp, ol
 RETURNS timestamp LANGUAGE sql STABLE AS
 $$ SELECT CASE
        WHEN op = 'INSERT' THEN coalesce(new_lm, caom2.now_utc())
+       -- caom2.put_observation has decided lastModified already (caom2.with_state)
+       WHEN caom2.flag('trusted') AND new_lm IS NOT NULL THEN new_lm
        WHEN new_meta IS DISTINCT FROM old_meta AND new_lm IS NOT DISTINCT FROM old_lm
            THEN caom2.now_utc()
        ELSE coalesce(new_lm, old_lm)
@@ -213,11 +215,9 @@ END $$;
 CREATE OR REPLACE FUNCTION caom2.observation_after_delete() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF NOT caom2.flag('replacing') THEN
-        INSERT INTO caom2.deletedobservation (id, collection, observationid, lastmodified)
-        VALUES (OLD.obsid, OLD.collection, OLD.observationid, caom2.now_utc())
-        ON CONFLICT (id) DO UPDATE SET lastmodified = EXCLUDED.lastmodified;
-    END IF;
+    INSERT INTO caom2.deletedobservation (id, collection, observationid, lastmodified)
+    VALUES (OLD.obsid, OLD.collection, OLD.observationid, caom2.now_utc())
+    ON CONFLICT (id) DO UPDATE SET lastmodified = EXCLUDED.lastmodified;
     RETURN OLD;
 END $$;
 

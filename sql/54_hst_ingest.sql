@@ -164,9 +164,11 @@ LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
 $$ BEGIN RETURN hst.keyword(header, keyword)::double precision;
    EXCEPTION WHEN invalid_text_representation THEN RETURN NULL; END $$;
 
+-- to the millisecond: CAOM's dates are (Java's, and CAOM XML's), so an observation exported
+-- and imported again is the one stored
 CREATE OR REPLACE FUNCTION hst.mjd_timestamp(mjd double precision) RETURNS timestamp
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
-$$ SELECT timestamp '1858-11-17' + make_interval(secs => mjd * 86400.0) $$;
+$$ SELECT date_trunc('milliseconds', timestamp '1858-11-17' + make_interval(secs => mjd * 86400.0)) $$;
 
 -- hst.uuid: the deterministic id of a CAOM entity, from its URI
 CREATE OR REPLACE FUNCTION hst.uuid(uri text) RETURNS uuid
@@ -533,6 +535,20 @@ BEGIN
      WHERE p.obsid = hst.uuid('caom:HST/' || obs_id);
 END $$;
 
+-- whether an observation is stored with everything its registered files give it: a plane per
+-- product, each with its calibration record. An observation deleted or replaced through another
+-- path (the repository service, an XML import) is not, and the next ingest of its files
+-- rebuilds it even when the files are unchanged.
+CREATE OR REPLACE FUNCTION hst.observation_complete(obs_id text) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+SELECT EXISTS (SELECT 1 FROM caom2.observation o WHERE o.obsid = hst.uuid('caom:HST/' || obs_id))
+   AND NOT EXISTS (SELECT 1 FROM hst.archive_file f
+                    WHERE f.observationid = obs_id
+                      AND NOT EXISTS (SELECT 1 FROM hst.plane_calibration c
+                                       WHERE c.planeid = hst.uuid('caom:HST/' || obs_id || '/'
+                                                                  || f.product_id)))
+$$;
+
 -- ---------------------------------------------------------------------------------------------
 -- The batch procedure
 -- ---------------------------------------------------------------------------------------------
@@ -594,8 +610,8 @@ BEGIN
                         excluded.checksum, excluded.path)
                 RETURNING 1)
             SELECT count(*) INTO changed_files FROM registered;
-            IF changed_files = 0 AND NOT rebuild AND EXISTS (SELECT 1 FROM caom2.observation o
-                                              WHERE o.obsid = hst.uuid('caom:HST/' || obs.observationid)) THEN
+            IF changed_files = 0 AND NOT rebuild
+               AND hst.observation_complete(obs.observationid) THEN
                 INSERT INTO hst.ingest_log (batch, path, file_name, status, observation_uri,
                                             product_id, message)
                 SELECT batch_id, w.path, w.archive_name, 'unchanged', 'caom:HST/' || obs.observationid,

@@ -62,7 +62,7 @@ def test_cli_import_reports_bad_files_and_loads_the_rest(db_url, conn, tmp_path)
     assert result.returncode == 1
     assert "a_bad.xml: <caom2:exposure> (line" in result.stderr
     assert "b_broken.xml: not well-formed XML" in result.stderr
-    assert "imported 1 of 3 documents, 2 failed" in result.stdout
+    assert "imported 1 of 3 documents, 1 created, 2 failed" in result.stdout
     # only the good one is in the archive, complete
     rows = conn.execute("SELECT observationid FROM caom2.observation").fetchall()
     assert rows == [("ibc301qrq",)]
