@@ -23,6 +23,12 @@ INSERT INTO hstvo.setting (name, value, description) VALUES
      'public base URL of the HTTP service; ObsCore access_url points to its DataLink endpoint')
 ON CONFLICT (name) DO NOTHING;
 
+-- public: a value anyone may learn (the TAP query role reads only these, sql/62_tap_role.sql);
+-- everything else (a write token, ...) is readable only by the service's own user
+ALTER TABLE hstvo.setting ADD COLUMN IF NOT EXISTS public boolean NOT NULL DEFAULT false;
+UPDATE hstvo.setting SET public = true
+ WHERE name IN ('publisher_authority', 'service_url') AND NOT public;
+
 CREATE OR REPLACE FUNCTION hstvo.setting(setting_name text) RETURNS text
 LANGUAGE plpgsql STABLE AS
 $$ BEGIN RETURN (SELECT value FROM hstvo.setting WHERE name = setting_name); END $$;

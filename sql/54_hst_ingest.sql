@@ -105,10 +105,12 @@ INSERT INTO hst.calibration_target VALUES
     ('WAVEHITM'), ('EARTH-CALIB'), ('DARK-EARTH'), ('VISFLAT'), ('UVFLAT'), ('CCDFLAT')
 ON CONFLICT DO NOTHING;
 
-INSERT INTO hstvo.setting (name, value, description) VALUES
+INSERT INTO hstvo.setting (name, value, description, public) VALUES
     ('hst_proprietary_months', '12',
-     'exclusive-access period of HST science data after EXPSTART (dataRelease); calibration data have none')
+     'exclusive-access period of HST science data after EXPSTART (dataRelease); calibration data have none',
+     true)
 ON CONFLICT (name) DO NOTHING;
+UPDATE hstvo.setting SET public = true WHERE name = 'hst_proprietary_months' AND NOT public;
 
 -- the archive's file registry: the latest headers of every ingested file
 CREATE TABLE IF NOT EXISTS hst.archive_file (

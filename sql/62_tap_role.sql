@@ -41,7 +41,59 @@ BEGIN
     -- public configuration (service URL, authority): keep secrets out of hstvo.setting
     EXECUTE format('GRANT USAGE ON SCHEMA hstvo TO %I', role);
     EXECUTE format('GRANT SELECT (name, value) ON hstvo.setting TO %I', role);
+    -- ... and of those rows only the public ones (a policy: the owner is not bound by it)
+    EXECUTE format('DROP POLICY IF EXISTS public_settings_only ON hstvo.setting');
+    EXECUTE format('CREATE POLICY public_settings_only ON hstvo.setting FOR SELECT TO %I '
+                   'USING (public)', role);
+    ALTER TABLE hstvo.setting ENABLE ROW LEVEL SECURITY;
     RETURN granted;
 END $$;
 
+-- What every role may read of PostgreSQL itself by default, and the query role must not, even
+-- with raw SQL: server settings, who else is connected and what they run, role and database
+-- names, and the source of functions. Taken from PUBLIC in this database and given back to
+-- the service's own user (and PostgreSQL's monitoring roles); relation and type names stay
+-- readable, as drivers need them, and so does current_setting() (transaction flags of the
+-- CAOM triggers are read with it by every writer; the secret settings are superuser-only). Only a superuser can change these catalog privileges: where
+-- the migrating user is not one, a notice says what a DBA runs (SELECT hstvo.close_catalogs()).
+CREATE OR REPLACE FUNCTION hstvo.close_catalogs(service_user name DEFAULT current_user)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    item text;
+BEGIN
+    IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+        RAISE NOTICE 'not a superuser: PostgreSQL''s catalogs stay readable by the TAP query role '
+                     '(a superuser runs SELECT hstvo.close_catalogs(%L))', service_user;
+        RETURN;
+    END IF;
+    FOREACH item IN ARRAY ARRAY['pg_catalog.pg_settings', 'pg_catalog.pg_file_settings',
+            'pg_catalog.pg_stat_activity', 'pg_catalog.pg_roles', 'pg_catalog.pg_user',
+            'pg_catalog.pg_database', 'pg_catalog.pg_db_role_setting',
+            'pg_catalog.pg_stat_statements', 'pg_catalog.pg_hba_file_rules'] LOOP
+        IF to_regclass(item) IS NOT NULL THEN
+            EXECUTE format('REVOKE SELECT ON %s FROM PUBLIC', item);
+            EXECUTE format('GRANT SELECT ON %s TO %I, pg_monitor', item, service_user);
+        END IF;
+    END LOOP;
+    FOREACH item IN ARRAY ARRAY['pg_catalog.pg_show_all_settings()',
+            'pg_catalog.pg_stat_get_activity(integer)', 'pg_catalog.pg_get_functiondef(oid)',
+            'pg_catalog.pg_stat_get_backend_activity(integer)',
+            'pg_catalog.pg_stat_get_backend_userid(integer)',
+            'pg_catalog.pg_stat_get_backend_dbid(integer)',
+            'pg_catalog.pg_settings_get_flags(text)'] LOOP
+        IF to_regprocedure(item) IS NOT NULL THEN
+            EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', item);
+            EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I, pg_monitor', item, service_user);
+        END IF;
+    END LOOP;
+    -- pg_proc: every column but the source and per-function settings
+    REVOKE SELECT ON pg_catalog.pg_proc FROM PUBLIC;
+    EXECUTE format('GRANT SELECT ON pg_catalog.pg_proc TO %I, pg_monitor', service_user);
+    EXECUTE (SELECT format('GRANT SELECT (%s) ON pg_catalog.pg_proc TO PUBLIC',
+                           string_agg(quote_ident(attname), ', '))
+               FROM pg_attribute WHERE attrelid = 'pg_catalog.pg_proc'::regclass AND attnum > 0
+                AND attname NOT IN ('prosrc', 'probin', 'proconfig'));
+END $$;
+
 SELECT tap_schema.grant_published();
+SELECT hstvo.close_catalogs();

@@ -351,6 +351,33 @@ def test_the_suite_means_something(sample_archive, catalog):
     ("SELECT IN_UNIT(t_exptime + 1, 'h') FROM ivoa.ObsCore", "IN_UNIT takes a column and a unit", 1, 8),
     ("SELECT POINT(1) FROM ivoa.ObsCore", "POINT takes 2 arguments", None, None),
     ("SELECT obs_id FROM ivoa.ObsCore /* comment */ WHERE 1=1 -- ; DROP TABLE x", None, None, None),
+    # a CTE is a name only where it is in scope: one defined inside a derived table does not
+    # make a system catalog of the same name readable outside it
+    *[(f"SELECT * FROM (WITH {name} AS (SELECT obs_id FROM ivoa.ObsCore) SELECT obs_id FROM {name})"
+       f" AS d, {name}", f"unknown table {name}", None, None)
+      for name in ("pg_settings", "pg_roles", "pg_user", "pg_database", "pg_class", "pg_proc",
+                   "pg_stat_activity", "pg_authid")],
+    ("SELECT d.name FROM (WITH pg_settings AS (SELECT 1 AS x) SELECT x FROM pg_settings) AS d "
+     "JOIN pg_settings AS s ON 1 = 1", "unknown table pg_settings", None, None),
+    ("SELECT (SELECT COUNT(*) FROM (WITH pg_roles AS (SELECT 1 AS x) SELECT x FROM pg_roles) AS q)"
+     " FROM pg_roles", "unknown table pg_roles", None, None),
+    ("WITH t AS (SELECT obs_id FROM ivoa.ObsCore) SELECT * FROM (SELECT obs_id FROM t) AS a, "
+     "pg_catalog.t", "unknown table pg_catalog.t", None, None),
+    # names are checked through derived tables and CTEs
+    ("SELECT d.obs_idd FROM (SELECT obs_id FROM ivoa.ObsCore) AS d", "d has no column obs_idd",
+     1, 8),
+    ("SELECT obs_idd FROM (SELECT obs_id FROM ivoa.ObsCore) AS d", "unknown column obs_idd", 1, 8),
+    ("WITH c AS (SELECT obs_id FROM ivoa.ObsCore) SELECT c.s_ra FROM c", "c has no column s_ra",
+     None, None),
+    ("WITH c AS (SELECT obs_id FROM ivoa.ObsCore) SELECT obs_id FROM c WHERE nothing > 1",
+     "unknown column nothing", None, None),
+    ("SELECT obs_id FROM (SELECT * FROM ivoa.ObsCore) AS d WHERE d.s_raa > 1",
+     "d has no column s_raa", None, None),
+    ("SELECT obs_id FROM ivoa.ObsCore WHERE obs_id IN (SELECT observationIDD FROM caom2.Observation)",
+     "unknown column observationIDD", None, None),
+    ("SELECT q.obs_id FROM ivoa.ObsCore AS o", "unknown table q in q.obs_id", 1, 8),
+    ("SELECT obs_id FROM ivoa.ObsCore AS a, ivoa.ObsCore AS b", "column obs_id is ambiguous",
+     1, 8),
 ])
 def test_bad_queries_are_refused_with_where_and_why(catalog, adql, message, line, column):
     if message is None:  # comments are harmless: the query translates, the comment is gone
@@ -361,6 +388,21 @@ def test_bad_queries_are_refused_with_where_and_why(catalog, adql, message, line
     assert caught.value.message.startswith(message), caught.value.message
     if line is not None:
         assert (caught.value.line, caught.value.column) == (line, column)
+
+
+@pytest.mark.parametrize("adql", [
+    "WITH t AS (SELECT obs_id FROM ivoa.ObsCore) SELECT s.obs_id FROM t AS s",
+    "SELECT d.id FROM (SELECT obs_id AS id FROM ivoa.ObsCore) AS d WHERE d.id IS NOT NULL",
+    "SELECT d.s_ra FROM (SELECT * FROM ivoa.ObsCore) AS d",
+    "SELECT o.obs_id FROM ivoa.ObsCore AS o WHERE EXISTS (SELECT 1 FROM caom2.Observation AS c "
+    "WHERE c.observationID = o.obs_id)",
+    "SELECT obs_id AS x FROM ivoa.ObsCore ORDER BY x",
+    "SELECT u.n FROM (SELECT obs_id AS n FROM ivoa.ObsCore UNION SELECT observationID FROM "
+    "caom2.Observation) AS u",
+    "WITH a AS (SELECT obs_id FROM ivoa.ObsCore), b AS (SELECT obs_id FROM a) SELECT obs_id FROM b",
+])
+def test_names_resolve_through_derived_tables_and_ctes(sample_archive, catalog, adql):
+    sample_archive.execute(translate(adql, catalog).sql).fetchall()
 
 
 def test_result_columns_carry_their_published_names(catalog):

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 from sqlglot.dialects.postgres import Postgres
-from sqlglot.errors import ParseError, TokenError
+from sqlglot.errors import OptimizeError, ParseError, TokenError
 from sqlglot.generators.postgres import PostgresGenerator
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+from sqlglot.optimizer.scope import Scope, traverse_scope
 from sqlglot.tokens import TokenType
 
 from .catalog import Catalog, Column, Table
@@ -170,64 +171,183 @@ def _check_grammar(tree: exp.Expr) -> None:
 
 
 def _resolve_names(tree: exp.Expr, catalog: Catalog) -> dict[str, Table]:
-    """Check every table and column against the catalog and rename them to PostgreSQL's names.
-    Returns the catalog tables the query reads, by the (lower-cased) name it calls them."""
-    ctes = {cte.alias.lower() for cte in tree.find_all(exp.CTE)}
-    derived = {s.alias.lower() for s in tree.find_all(exp.Subquery) if s.alias}
+    """Check every table and column against the catalog, scope by scope, and rename them to
+    PostgreSQL's names. A table reference is a CTE only where that CTE is in scope; anything
+    else must be a published table (a CTE named like a system catalog, defined in one derived
+    table, does not make `pg_settings` readable from another). Every column must be found: in
+    a published table, a derived table's or CTE's select list, the select list's aliases, or an
+    enclosing query's tables (a correlated subquery). Returns the catalog tables the query
+    reads, by the (lower-cased) name it calls them."""
     sources: dict[str, Table] = {}
-    for table in list(tree.find_all(exp.Table)):
-        if not table.db and table.name.lower() in ctes:
-            continue
-        found = catalog.find(table.name, table.db)
-        if found is None:
-            name = f"{table.db}.{table.name}" if table.db else table.name
-            hint = _suggest(name, [t.published for t in catalog.tables.values()])
-            raise AdqlError(f"unknown table {name}{hint}", *_position(table))
-        alias = table.alias or found.sql_name
-        table.set("this", exp.to_identifier(found.sql_name))
-        table.set("db", exp.to_identifier(found.schema))
-        if not table.alias:
-            table.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
-        sources[alias.lower()] = found
-        sources.setdefault(found.published.lower(), found)
-    aliases = {a.alias.lower() for a in tree.find_all(exp.Alias)} | {
-        c.name.lower() for t in tree.find_all(exp.TableAlias) for c in t.columns}
-    for column in list(tree.find_all(exp.Column)):
-        if isinstance(column.this, exp.Star):
-            continue
-        _resolve_column(column, sources, ctes | derived, aliases)
+    for scope in _scopes(tree):
+        for table in scope.tables:
+            if not table.db and isinstance(_source_of(scope, table.name), Scope):
+                continue  # a CTE of this scope or an enclosing one
+            sources.update(_resolve_table(table, catalog))
+    for scope in _scopes(tree):  # again: the tables' aliases are the scopes' source names now
+        aliases = {a.alias.lower() for a in scope.expression.find_all(exp.Alias)} \
+            if isinstance(scope.expression, exp.Select) else set()
+        for column in scope.columns:
+            # sqlglot lists a subquery's unqualified columns in its parent too: each is
+            # resolved once, in the query it stands in
+            if isinstance(column.this, exp.Star) or (
+                    isinstance(scope.expression, exp.Select)
+                    and column.find_ancestor(exp.Select) is not scope.expression):
+                continue
+            _resolve_column(column, scope, catalog, aliases)
     return sources
 
 
-def _resolve_column(column: exp.Column, sources: dict[str, Table], derived: set[str],
-                    aliases: set[str]) -> None:
+def _scopes(tree: exp.Expr) -> list[Scope]:
+    try:
+        return traverse_scope(tree)
+    except OptimizeError as exc:  # e.g. a source named twice in one FROM
+        raise AdqlError(_plain(str(exc))) from None
+
+
+def _plain(message: str) -> str:
+    return message.split(". Line")[0].rstrip(".")
+
+
+def _source_of(scope: Scope, name: str) -> exp.Table | Scope | None:
+    """What `name` refers to as a source in this scope or an enclosing one (case-insensitive)."""
+    while scope is not None:
+        for key, source in scope.sources.items():
+            if key.lower() == name.lower():
+                return source
+        scope = scope.parent
+    return None
+
+
+def _resolve_table(table: exp.Table, catalog: Catalog) -> dict[str, Table]:
+    if table.args.get("catalog"):
+        raise AdqlError(f"unknown table {table.sql()}: catalog-qualified names are not "
+                        "published here", *_position(table))
+    found = catalog.find(table.name, table.db)
+    if found is None:
+        name = f"{table.db}.{table.name}" if table.db else table.name
+        hint = _suggest(name, [t.published for t in catalog.tables.values()])
+        raise AdqlError(f"unknown table {name}{hint}", *_position(table))
+    alias = table.alias or found.sql_name
+    table.set("this", exp.to_identifier(found.sql_name))
+    table.set("db", exp.to_identifier(found.schema))
+    if not table.alias:
+        table.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
+    return {alias.lower(): found, found.published.lower(): found}
+
+
+def _resolve_column(column: exp.Column, scope: Scope, catalog: Catalog, aliases: set[str]) -> None:
+    """Find the column's source (see _resolve_names); catalog columns get PostgreSQL's name."""
     name = column.name.lower()
-    qualifier = ".".join(p for p in (column.db, column.table) if p).lower()
+    qualifier = column.table
     if qualifier:
-        table = sources.get(qualifier)
-        if table is None:
-            if qualifier in derived:
-                return
-            raise AdqlError(f"unknown table {qualifier} in {column.sql()}", *_position(column))
-        found = table.columns.get(name)
-        if found is None:
-            hint = _suggest(name, [c.published for c in table.columns.values()])
-            raise AdqlError(f"{table.published} has no column {column.name}{hint}",
+        source, inner = _qualified_source(column, scope)
+        if source is None:
+            named = ".".join(p for p in (column.db, qualifier) if p)
+            raise AdqlError(f"unknown table {named} in {column.sql(dialect=DIALECT)}: no table "
+                            "of the FROM clause is called so", *_position(column))
+        if column.db:  # ivoa.ObsCore.s_ra: the table is named by its alias now
+            column.set("db", None)
+            column.set("table", exp.to_identifier(inner.alias_or_name))
+        _check_column_of(column, source, catalog)
+        return
+    current = scope
+    while current is not None:
+        owners = [s for s in _distinct_sources(current) if _has_column(s, name, catalog)]
+        if len(owners) > 1:
+            raise AdqlError(f"column {column.name} is ambiguous: qualify it with its table",
                             *_position(column))
-        alias = next(a for a, t in sources.items() if t is table and "." not in a) \
-            if column.db else column.table
-        column.set("db", None)
-        column.set("table", exp.to_identifier(alias))
-        column.set("this", exp.to_identifier(found.sql_name))
-        return
-    candidates = {id(t): t for t in sources.values() if name in t.columns}
-    if candidates:
-        column.set("this", exp.to_identifier(next(iter(candidates.values())).columns[name].sql_name))
-        return
-    if name in aliases or derived:
-        return
-    known = [c.published for t in sources.values() for c in t.columns.values()]
+        if owners:
+            _check_column_of(column, owners[0], catalog)
+            return
+        if current is scope and name in aliases:
+            return
+        current = _enclosing(current)
+    known = sorted({c for s in _distinct_sources(scope) for c in _column_names(s, catalog)})
     raise AdqlError(f"unknown column {column.name}{_suggest(name, known)}", *_position(column))
+
+
+def _distinct_sources(scope: Scope) -> list[exp.Table | Scope]:
+    """The sources a scope's FROM clause selects from (each once)."""
+    return [source for _, source in scope.selected_sources.values()]
+
+
+def _enclosing(scope: Scope) -> Scope | None:
+    """The query whose tables a subquery may name (a correlated subquery); derived tables and
+    CTEs see only their own FROM clause."""
+    return scope.parent if scope.is_subquery else None
+
+
+def _qualified_source(column: exp.Column, scope: Scope) -> tuple[exp.Table | Scope | None,
+                                                                  exp.Table | None]:
+    """The source that a column's qualifier (`t.` or `schema.t.`) names, here or in an
+    enclosing query, and the FROM item that brings it."""
+    qualifier, schema = column.table.lower(), column.db.lower()
+    current = scope
+    while current is not None:
+        for key, (node, source) in current.selected_sources.items():
+            if key.lower() != qualifier:
+                continue
+            if schema and not (isinstance(source, exp.Table) and source.db.lower() == schema):
+                continue
+            return source, node
+        current = _enclosing(current)
+    return None, None
+
+
+def _catalog_table(source: exp.Table, catalog: Catalog) -> Table | None:
+    return catalog.tables.get(f"{source.db}.{source.name}".lower()) or next(
+        (t for t in catalog.tables.values()
+         if (t.schema, t.sql_name) == (source.db.lower(), source.name.lower())), None)
+
+
+def _column_names(source: exp.Table | Scope, catalog: Catalog) -> list[str]:
+    """The names a source offers: a published table's columns, a subquery's select list."""
+    if isinstance(source, exp.Table):
+        table = _catalog_table(source, catalog)
+        return [c.published.strip('"') for c in table.columns.values()] if table else []
+    return _output_names(source, catalog) or []
+
+
+def _output_names(scope: Scope, catalog: Catalog) -> list[str] | None:
+    """The select-list names of a derived table or CTE (its `*` expanded)."""
+    expression = scope.expression
+    if isinstance(expression, exp.SetOperation):  # a UNION's names are its first branch's
+        branches = scope.set_operation_scopes
+        return _output_names(branches[0], catalog) if branches else None
+    if not isinstance(expression, exp.Select):
+        return None
+    names: list[str] = []
+    for projection in expression.expressions:
+        if isinstance(projection, exp.Star):
+            for source in _distinct_sources(scope):
+                names += _column_names(source, catalog)
+        elif isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star):
+            found = scope.selected_sources.get(projection.table) or next(
+                (v for k, v in scope.selected_sources.items()
+                 if k.lower() == projection.table.lower()), None)
+            if found:
+                names += _column_names(found[1], catalog)
+        else:
+            names.append(projection.alias_or_name)
+    return names
+
+
+def _has_column(source: exp.Table | Scope, name: str, catalog: Catalog) -> bool:
+    return name in {n.lower() for n in _column_names(source, catalog)}
+
+
+def _check_column_of(column: exp.Column, source: exp.Table | Scope, catalog: Catalog) -> None:
+    name = column.name.lower()
+    known = _column_names(source, catalog)
+    if name not in {n.lower() for n in known}:
+        where = (_catalog_table(source, catalog).published if isinstance(source, exp.Table)
+                 and _catalog_table(source, catalog) else column.table or "the subquery")
+        raise AdqlError(f"{where} has no column {column.name}{_suggest(name, known)}",
+                        *_position(column))
+    if isinstance(source, exp.Table):
+        found = _catalog_table(source, catalog).columns[name]
+        column.set("this", exp.to_identifier(found.sql_name))
 
 
 def _expand_stars(tree: exp.Expr, catalog: Catalog) -> None:
