@@ -47,6 +47,12 @@ class TapLimits:
     maxrec_hard: int = 10_000_000  # HSTVO_TAP_MAXREC_HARD: rows whatever MAXREC says
     upload_bytes: int = 10_000_000  # HSTVO_TAP_UPLOAD_BYTES: the largest uploaded table
     upload_rows: int = 200_000  # HSTVO_TAP_UPLOAD_ROWS: its most rows
+    upload_columns: int = 1_000  # HSTVO_TAP_UPLOAD_COLUMNS: its most columns (PostgreSQL: 1,600)
+    query_bytes: int = 100_000  # HSTVO_TAP_QUERY_BYTES: the longest ADQL text
+    body_bytes: int = 20_000_000  # HSTVO_TAP_BODY_BYTES: the largest request body, all parts
+    async_slots: int = 2  # HSTVO_TAP_ASYNC_SLOTS: jobs one server process runs at once
+    streams: int = 8  # HSTVO_TAP_STREAMS: queries one server process streams at once
+    streams_per_client: int = 3  # HSTVO_TAP_STREAMS_PER_CLIENT: of those, one client's
 
 
 def load_tap_limits() -> TapLimits:
@@ -54,7 +60,10 @@ def load_tap_limits() -> TapLimits:
     names = {"sync_seconds": "SYNC_SECONDS", "async_default_seconds": "ASYNC_SECONDS",
              "async_max_seconds": "ASYNC_MAX_SECONDS", "maxrec_default": "MAXREC",
              "maxrec_hard": "MAXREC_HARD", "upload_bytes": "UPLOAD_BYTES",
-             "upload_rows": "UPLOAD_ROWS"}
+             "upload_rows": "UPLOAD_ROWS", "upload_columns": "UPLOAD_COLUMNS",
+             "query_bytes": "QUERY_BYTES", "body_bytes": "BODY_BYTES",
+             "async_slots": "ASYNC_SLOTS", "streams": "STREAMS",
+             "streams_per_client": "STREAMS_PER_CLIENT"}
     given = {key: int(os.environ[f"HSTVO_TAP_{name}"]) for key, name in names.items()
              if os.environ.get(f"HSTVO_TAP_{name}")}
     return TapLimits(**given)

@@ -97,7 +97,8 @@ def find_files(paths: Iterable[str]) -> list[Path]:
 def read_for_staging(path: Path) -> StagedFile:
     """Read one file into a staging row; an unreadable file gives a row with read_error."""
     started = time.perf_counter()
-    staged = StagedFile(path=str(path), file_name=path.name)
+    # the absolute path: the server that serves the file runs elsewhere than this command
+    staged = StagedFile(path=str(Path(path).resolve()), file_name=path.name)
     try:
         fits_file = read_fits(path)
         staged.size = fits_file.size
@@ -179,6 +180,8 @@ def ingest(conn: psycopg.Connection, paths: list[Path], jobs: int = 2, batch_siz
     # inherit the database socket and keep that transaction, and its locks, open: readers are
     # spawned afresh instead, and the session gives up a transaction left idle.
     conn.execute("SET idle_in_transaction_session_timeout = '5min'")
+    conn.execute("SELECT hstvo.add_file_roots(%s)",
+                 (sorted({str(Path(p).resolve().parent) for p in paths}),))
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=spawn) as pool:
         staged_files = pool.map(read_for_staging, paths, chunksize=8)

@@ -6,35 +6,62 @@ import asyncio
 import contextlib
 import logging
 
+import psycopg
+from psycopg_pool import PoolTimeout
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from hstvo.config import load_settings
 from hstvo.db import database_url
 
-from .db import make_pool
+from .db import POOL_WAIT_SECONDS, make_pool
 from . import caom2repo
 from .datalink import datalink
 from .examples import examples
 from .files import get_file, put_file
 from .landing import landing
+from .limits import RequestLimits
 from .moc import moc
 from .soda import soda_sync
 from .tap_async import job, job_attribute, job_list, job_result, runner
-from .tap_sync import query_role, tap_sync
+from .tap_sync import LIMITS, query_role, tap_sync
 from .vosi import availability, capabilities, tables
 
 log = logging.getLogger("hstvo.serve")
+
+RETRY_AFTER_SECONDS = 5
+
+
+async def busy(request: Request, exc: Exception) -> Response:
+    """Every connection of a pool is in use: come back shortly (never a 500)."""
+    log.warning("%s %s: no database connection free within %s s", request.method,
+                request.url.path, POOL_WAIT_SECONDS)
+    return Response("the service is busy: try again in a few seconds\n", status_code=503,
+                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)}, media_type="text/plain")
+
+
+async def unavailable(request: Request, exc: Exception) -> Response:
+    """The database cannot be reached."""
+    log.error("%s %s: the database is unreachable: %s", request.method, request.url.path, exc)
+    return Response("the archive's database is unavailable: try again later\n", status_code=503,
+                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)}, media_type="text/plain")
 
 
 def create_app(url: str | None = None) -> Starlette:
     """Build the app for the database at `url` (default: DATABASE_URL or the embedded one)."""
     url = url or database_url(load_settings())
-    pool = make_pool(url)
+    pool = make_pool(url, name="hstvo-serve")
+    stream_pool = make_pool(url, max_size=LIMITS.streams, name="hstvo-tap-sync")
+    job_pool = make_pool(url, max_size=LIMITS.async_slots, name="hstvo-tap-async")
+    pools = (pool, stream_pool, job_pool)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
-        await pool.open(wait=True, timeout=30)
+        for each in pools:
+            await each.open(wait=True, timeout=30)
         log.info("serving the archive in %s", url.rsplit("@", 1)[-1])
         async with pool.connection() as conn:
             app.state.query_role = await query_role(conn)
@@ -45,7 +72,8 @@ def create_app(url: str | None = None) -> Starlette:
             jobs.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await jobs
-            await pool.close()
+            for each in pools:
+                await each.close()
 
     routes = [
         Route("/", landing),
@@ -73,8 +101,13 @@ def create_app(url: str | None = None) -> Starlette:
         Route("/files/{area}/{file_name}", get_file, methods=["GET", "HEAD"]),
         Route("/files/{area}/{file_name}", put_file, methods=["PUT"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    middleware=[Middleware(RequestLimits, max_body_bytes=LIMITS.body_bytes)],
+                    exception_handlers={PoolTimeout: busy, psycopg.OperationalError: unavailable})
     app.state.pool = pool
+    app.state.stream_pool = stream_pool
+    app.state.job_pool = job_pool
+    app.state.streams = {}  # client address -> streaming queries it has open
     app.state.public_url = load_settings().public_url
     app.state.database_url = url
     return app

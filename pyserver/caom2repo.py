@@ -20,7 +20,7 @@ are read and written by loaders/caom2xml, stored by caom2.put_observation.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from psycopg.types.json import Jsonb
 from starlette.requests import Request
@@ -88,9 +88,12 @@ def _timestamp(value: str | None, name: str) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", ""))
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"{name}={value} is not an IVOA timestamp (2024-01-31T12:00:00.000)")
+        raise ValueError(f"{name}={value} is not an IVOA timestamp (2024-01-31T12:00:00.000)") from None
+    if moment.tzinfo is not None:  # an offset is honoured: the listings are in UTC
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
 
 
 def _ivoa(value: datetime) -> str:
@@ -100,7 +103,10 @@ def _ivoa(value: datetime) -> str:
 def _page(request: Request) -> tuple[datetime | None, datetime | None, int, bool]:
     """START, END, MAXREC and ORDER of a listing (names case-insensitive: both CADC clients)."""
     params = {k.upper(): v for k, v in request.query_params.items()}
-    maxrec = int(params.get("MAXREC") or MAXREC_DEFAULT)
+    try:
+        maxrec = int(params.get("MAXREC") or MAXREC_DEFAULT)
+    except ValueError:
+        raise ValueError(f"MAXREC={params['MAXREC']} is not a whole number") from None
     return (_timestamp(params.get("START"), "START"), _timestamp(params.get("END"), "END"),
             max(0, min(maxrec, MAXREC_DEFAULT)), params.get("ORDER", "").lower() == "desc")
 

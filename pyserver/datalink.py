@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from xml.sax.saxutils import quoteattr
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from .votable import Field, serialised_query, votable_error, votable_head, votable_tail
 
 MAX_IDS = 1000
+MAX_FORM_FIELDS = 100_000  # of a POST: far more IDs than MAX_IDS still get an OVERFLOW
 DATALINK = "application/x-votable+xml;content=datalink"
 FORMATS = {"", "votable", "application/x-votable+xml", "text/xml"}
 
@@ -72,7 +74,12 @@ async def datalink(request: Request) -> Response:
     """GET/POST /datalink."""
     params = list(request.query_params.multi_items())
     if request.method == "POST":
-        params += [(k, v) for k, v in (await request.form()).multi_items() if isinstance(v, str)]
+        try:  # more IDs than MAX_IDS are an OVERFLOW, as in a GET; the body limit bounds them
+            form = await request.form(max_fields=MAX_FORM_FIELDS)
+        except HTTPException as exc:
+            return Response(votable_error(f"UsageFault: {exc.detail}"), status_code=400,
+                            media_type="application/x-votable+xml")
+        params += [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
     wanted = next((v for k, v in params if k.upper() == "RESPONSEFORMAT"), "")
     if wanted.split(";")[0].strip().lower() not in FORMATS:  # MIME parameters do not matter
         return Response(votable_error(f"UsageFault: RESPONSEFORMAT={wanted} is not supported: "

@@ -15,6 +15,7 @@ Where each file lies is the database's knowledge (hstvo.file_path, sql/75_archiv
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import tempfile
@@ -23,12 +24,30 @@ from pathlib import Path
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 
-from hstvo.config import load_settings
+from hstvo.config import PROJECT_ROOT, load_settings
 
 from .auth import unauthorized, write_authorized
 
+log = logging.getLogger("hstvo.files")
+
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 AREAS = {"HST", "reference"}
+
+
+async def inside_file_roots(conn, path: str | None) -> str | None:
+    """The real path of a file the archive records, when it is a file inside one of the file
+    roots (hstvo.file_root, or the storage directory); None otherwise. Symbolic links and `..`
+    are resolved first, so neither leads out of a root. A relative path (recorded before paths
+    were absolute) is taken from the project directory, where `make run` serves."""
+    if not path:
+        return None
+    real = os.path.realpath(Path(PROJECT_ROOT, path))
+    roots = (await (await conn.execute("SELECT hstvo.file_roots()")).fetchone())[0]
+    roots = [os.path.realpath(r) for r in roots] + [os.path.realpath(load_settings().storage_dir)]
+    if not any(real.startswith(root.rstrip("/") + "/") for root in roots):
+        log.warning("not serving %s: outside the file roots (hstvo.file_root)", path)
+        return None
+    return real if os.path.isfile(real) else None
 
 
 async def get_file(request: Request) -> Response:
@@ -40,7 +59,8 @@ async def get_file(request: Request) -> Response:
         cursor = await conn.execute("SELECT hstvo.file_path(%s, %s), hstvo.file_checksum(%s, %s)",
                                     (area, name, area, name))
         path, checksum = await cursor.fetchone()
-    if not path or not Path(path).is_file():
+        path = await inside_file_roots(conn, path)
+    if path is None:
         return PlainTextResponse(f"no file {area}/{name}\n", status_code=404)
     headers = {"ETag": f'"{checksum}"'} if checksum else {}
     if path.endswith(".gz") and not name.endswith(".gz"):

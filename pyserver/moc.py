@@ -11,14 +11,21 @@ ASCII (section 4.3.2) or JSON (section 4.3.3).
 
 from __future__ import annotations
 
+import asyncio
 import io
 
 import numpy as np
+import psycopg
 from astropy.io import fits
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 DEFAULT_ORDER = 10
+# MOC 2.0 allows order 29 (cells of 0.4 mas); the union of footprints at such orders costs
+# minutes and gigabytes for no gain on arcminute footprints, so the service stops at 14
+MAX_ORDER = 14
+MAX_ORDER_CELL = "12.9 arcsec"
+MOC_SECONDS = 60  # the statement timeout of one MOC computation
 FORMATS = {"fits": "fits", "application/fits": "fits", "ascii": "ascii", "text/plain": "ascii",
            "json": "json", "application/json": "json"}
 
@@ -90,8 +97,11 @@ def _parameters(request: Request) -> dict:
         level = int(params["calib_level"]) if params.get("calib_level") else None
     except ValueError:
         raise MocRequestError("order and calib_level are whole numbers") from None
-    if not 0 <= order <= 29:
-        raise MocRequestError(f"order={order}: a MOC order is between 0 and 29")
+    if not 0 <= order <= MAX_ORDER:
+        raise MocRequestError(f"order={order}: this service makes MOCs of order 0 to {MAX_ORDER} "
+                              f"(cells of {MAX_ORDER_CELL}; HST footprints are arcminutes wide)")
+    if level is not None and not -1 <= level <= 4:
+        raise MocRequestError(f"calib_level={level}: CAOM calibration levels are -1 to 4")
     wanted = (params.get("responseformat") or params.get("format") or "fits").lower()
     if wanted not in FORMATS:
         raise MocRequestError(f"RESPONSEFORMAT={wanted}: use fits, ascii or json")
@@ -107,14 +117,28 @@ async def moc(request: Request) -> Response:
     except MocRequestError as exc:
         return PlainTextResponse(f"UsageFault: {exc}\n", status_code=400)
     async with request.app.state.pool.connection() as conn:
-        await conn.execute("SELECT set_smoc_output_type(0)")  # ASCII, whatever was set before
-        cursor = await conn.execute(
-            "SELECT moc::text, planes, cached FROM hstvo.coverage_moc(%s, %s, %s, %s, %s)",
-            (asked["collection"], asked["instrument"], asked["filter"], asked["calib_level"],
-             asked["order"]))
-        text, planes, cached = await cursor.fetchone()
-    cells = parse_ascii(text)
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('statement_timeout', %s, true)",
+                               (f"{MOC_SECONDS}s",))
+            await conn.execute("SELECT set_smoc_output_type(0)")  # ASCII, whatever was set before
+            try:
+                cursor = await conn.execute(
+                    "SELECT moc::text, planes, cached FROM hstvo.coverage_moc(%s, %s, %s, %s, %s)",
+                    (asked["collection"], asked["instrument"], asked["filter"],
+                     asked["calib_level"], asked["order"]))
+            except psycopg.errors.QueryCanceled:
+                return PlainTextResponse(f"Error: the MOC took longer than {MOC_SECONDS} s: ask "
+                                         "for a lower order or fewer footprints\n", status_code=503,
+                                         headers={"Retry-After": "60"})
+            text, planes, cached = await cursor.fetchone()
     headers = {"X-Footprints": str(planes), "X-Cached": "true" if cached else "false"}
+    # large MOCs take a while to write out: not on the event loop, which serves everybody
+    return await asyncio.to_thread(_response, text, asked, headers)
+
+
+def _response(text: str, asked: dict, headers: dict[str, str]) -> Response:
+    """The MOC in the format asked for."""
+    cells = parse_ascii(text)
     description = " ".join(f"{k}={v}" for k, v in asked.items() if v is not None and k != "format")
     if asked["format"] == "ascii":
         return PlainTextResponse(as_ascii(cells, asked["order"]), headers=headers)

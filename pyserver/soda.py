@@ -26,7 +26,13 @@ from astropy.wcs import WCS, FITSFixedWarning
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from .files import inside_file_roots
+
 CIRCLE_POINTS = 36  # vertices of the polygon a circle is cut as
+RANGE_SAMPLES = 65  # pixels sampled along each axis to find what a RANGE contains
+# SODA 1.0 section 3.3.6 (the states of ObsCore pol_states)
+POLARIZATION_STATES = ("I", "Q", "U", "V", "RR", "LL", "RL", "LR", "XX", "YY", "XY", "YX",
+                       "POLI", "POLA")
 
 
 class SodaError(Exception):
@@ -54,6 +60,8 @@ def sky_shape(name: str, value: str) -> tuple[str, list[float]]:
             raise SodaError(f"UsageError: POS={value}: use CIRCLE, RANGE or POLYGON")
         return sky_shape(kind, rest) if kind != "RANGE" else ("range", _range(rest))
     numbers = _numbers(value, name)
+    if not all(math.isfinite(n) for n in numbers):
+        raise SodaError(f"UsageError: {name}={value}: coordinates are finite numbers")
     if name == "CIRCLE":
         if len(numbers) != 3 or numbers[2] <= 0 or not -90 <= numbers[1] <= 90:
             raise SodaError(f"UsageError: CIRCLE={value}: ra dec radius (degrees, radius > 0)")
@@ -64,11 +72,32 @@ def sky_shape(name: str, value: str) -> tuple[str, list[float]]:
 
 
 def _range(text: str) -> list[float]:
-    numbers = [float(v) if v.strip("+-").lower() not in ("inf", "infinity") else
-               (math.inf if not v.startswith("-") else -math.inf) for v in text.split()]
-    if len(numbers) != 4:
-        raise SodaError(f"UsageError: RANGE {text}: ra1 ra2 dec1 dec2")
+    """RANGE ra1 ra2 dec1 dec2 (DALI: +Inf and -Inf are open ends)."""
+    usage = f"UsageError: RANGE {text}: ra1 ra2 dec1 dec2 in degrees, each pair in order"
+    try:
+        numbers = [float(v) for v in text.split()]
+    except ValueError:
+        raise SodaError(usage) from None
+    if len(numbers) != 4 or any(math.isnan(n) for n in numbers) \
+            or numbers[0] > numbers[1] or numbers[2] > numbers[3]:
+        raise SodaError(usage)
     return numbers
+
+
+def interval(text: str, name: str) -> list[float]:
+    """A BAND or TIME value: DALI's interval, two numbers, lower first."""
+    numbers = _numbers(text, name)
+    if len(numbers) != 2 or any(math.isnan(n) for n in numbers) or numbers[0] > numbers[1]:
+        raise SodaError(f"UsageError: {name}={text}: an interval is two numbers, lower first")
+    return numbers
+
+
+def polarization(text: str) -> str:
+    """A POL value: one of the polarization states SODA 1.0 names (exactly, not a pattern)."""
+    state = text.strip().upper()
+    if state not in POLARIZATION_STATES:
+        raise SodaError(f"UsageError: POL={text}: use one of {' '.join(POLARIZATION_STATES)}")
+    return state
 
 
 def outline(shape: tuple[str, list[float]]) -> np.ndarray:
@@ -92,6 +121,35 @@ def outline(shape: tuple[str, list[float]]) -> np.ndarray:
     decs = dec + radius * np.sin(angles)
     ras = ra + radius * np.cos(angles) / max(np.cos(np.radians(dec)), 1e-6)
     return np.column_stack([ras % 360, np.clip(decs, -90, 90)])
+
+
+def _range_box(wcs: WCS, numbers: list[float], shape: tuple[int, int]):
+    """The pixel bounding box of the image's pixels that lie in an RA/Dec range (a range can
+    hold the whole image, or the whole sky: its outline says nothing then); None when none do.
+    Pixels are sampled on a grid, and the box grows by one grid step to hold the edges."""
+    ra1, ra2, dec1, dec2 = numbers
+    ys = np.linspace(0, shape[0] - 1, min(RANGE_SAMPLES, shape[0]))
+    xs = np.linspace(0, shape[1] - 1, min(RANGE_SAMPLES, shape[1]))
+    x, y = np.meshgrid(xs, ys)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ra, dec = wcs.all_pix2world(x.ravel(), y.ravel(), 0)
+    ra = np.mod(ra, 360.0)
+    inside = (dec >= dec1) & (dec <= dec2) & (
+        (ra >= ra1) & (ra <= ra2) if ra2 - ra1 < 360 else np.isfinite(ra))
+    if not inside.any():
+        return None
+    step_x, step_y = xs[1] - xs[0] if len(xs) > 1 else 1, ys[1] - ys[0] if len(ys) > 1 else 1
+    px, py = x.ravel()[inside], y.ravel()[inside]
+    return (max(int(np.floor(px.min() - step_x)), 0), min(int(np.ceil(px.max() + step_x)), shape[1] - 1),
+            max(int(np.floor(py.min() - step_y)), 0), min(int(np.ceil(py.max() + step_y)), shape[0] - 1))
+
+
+def _shape_box(wcs: WCS, shape_of_sky: tuple[str, list[float]], shape: tuple[int, int]):
+    """The pixel box of one sky shape on an image, None when it misses the image."""
+    if shape_of_sky[0] == "range":
+        return _range_box(wcs, shape_of_sky[1], shape)
+    return _pixel_box(wcs, outline(shape_of_sky), shape)
 
 
 def _pixel_box(wcs: WCS, vertices: np.ndarray, shape: tuple[int, int]):
@@ -144,7 +202,7 @@ def cut(path: str, shapes: list[tuple[str, list[float]]]) -> bytes:
                 if hdu.name != "SCI" or shape is None:
                     continue
                 wcs = WCS(hdu.header, hdus)
-                boxes = [_pixel_box(wcs, outline(s), shape) for s in shapes]
+                boxes = [_shape_box(wcs, s, shape) for s in shapes]
                 if any(b is None for b in boxes):
                     continue
                 x0, x1 = max(b[0] for b in boxes), min(b[1] for b in boxes)
@@ -187,15 +245,17 @@ async def soda_sync(request: Request) -> Response:
             raise SodaError("UsageError: give exactly one ID (a plane URI or publisher DID)")
         shapes = [sky_shape(name, value) for name in ("POS", "CIRCLE", "POLYGON")
                   for value in params.get(name, [])]
+        bands = [interval(b, "BAND") for b in params.get("BAND", [])]
+        times = [interval(t, "TIME") for t in params.get("TIME", [])]
+        pols = [polarization(p) for p in params.get("POL", [])]
         async with request.app.state.pool.connection() as conn:
             cursor = await conn.execute("SELECT * FROM hstvo.soda_target(%s, %s, %s, %s)", (
-                ids[0], [_numbers(b, "BAND") for b in params.get("BAND", [])] or None,
-                [_numbers(t, "TIME") for t in params.get("TIME", [])] or None,
-                params.get("POL") or None))
+                ids[0], bands or None, times or None, pols or None))
             target = await cursor.fetchone()
-        if target is None or target[0] is None:
+            path = await inside_file_roots(conn, target[0] if target else None)
+        if path is None:
             raise SodaError(f"NotFound: no data product with ID {ids[0]}", status=404)
-        path, overlaps, why = target
+        _, overlaps, why = target
         if not overlaps:
             raise SodaError(f"NoOverlap: {why}")
         if not shapes:

@@ -20,9 +20,9 @@ from psycopg.rows import dict_row
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from .adql import AdqlError, translate
+from .errors import database_message
 from .tap_sync import (LIMITS, VOTABLE, TapError, catalog_of_connection, dali_parameters,
-                       open_query, query_request, result_chunks)
+                       open_query, query_request, result_chunks, translate_off_loop, upload_list)
 from .votable import votable_error
 from .tap_upload import create_uploads
 from .vosi import base_url
@@ -34,6 +34,8 @@ MAX_EXECUTION_SECONDS = LIMITS.async_max_seconds
 DEFAULT_EXECUTION_SECONDS = LIMITS.async_default_seconds
 MAX_WAIT_SECONDS = 60
 POLL_SECONDS = 2.0
+RESTART_SECONDS = 1.0  # between a runner task's stop and its restart: no busy loop
+SLOTS = LIMITS.async_slots
 ENDED = ("COMPLETED", "ERROR", "ABORTED", "ARCHIVED")
 JOB_SQL = ("SELECT job_id, run_id, owner, phase, parameters, creation_time, start_time, end_time,"
            " execution_duration, destruction, error_summary, result_type, result_rows"
@@ -137,14 +139,22 @@ async def job_list(request: Request) -> Response:
 
 async def create_job(request: Request) -> Response:
     """POST /tap/async: a new job (PENDING, or QUEUED with PHASE=RUN); 303 to it."""
-    params = await dali_parameters(request)
-    run = params.pop("PHASE", "").upper() == "RUN"
+    try:
+        params = await dali_parameters(request)
+        run = params.pop("PHASE", "").upper() == "RUN"
+        query_request(params)  # a job that cannot run is refused now, not left to fail
+        parts = _named_parts(params, getattr(request.state, "upload_files", {}))
+    except TapError as exc:
+        return Response(votable_error(str(exc)), status_code=exc.status, media_type=VOTABLE,
+                        headers=exc.headers)
+    client = request.client.host if request.client else None
     async with request.app.state.pool.connection() as conn:
         async with conn.transaction():
-            cursor = await conn.execute("SELECT uws.create_job(%s, false, %s)",
-                                        (psycopg.types.json.Jsonb(params), params.get("RUNID")))
+            cursor = await conn.execute("SELECT uws.create_job(%s, false, %s, %s)",
+                                        (psycopg.types.json.Jsonb(params), params.get("RUNID"),
+                                         client))
             job_id = (await cursor.fetchone())[0]
-            for part, content in getattr(request.state, "upload_files", {}).items():
+            for part, content in parts.items():
                 await conn.execute("INSERT INTO uws.job_upload (job_id, part, content)"
                                    " VALUES (%s, %s, %s)", (job_id, part, content))
         if run:  # queued once its uploads are stored
@@ -153,12 +163,29 @@ async def create_job(request: Request) -> Response:
     return RedirectResponse(f"{_jobs_url(request)}/{job_id}", status_code=303)
 
 
+def _named_parts(params: dict[str, str], files: dict[str, bytes]) -> dict[str, bytes]:
+    """The uploaded files that UPLOAD names (param:part), within one total size; the other
+    parts of the request are not kept."""
+    named = {source.removeprefix("param:") for _, source in upload_list(params.get("UPLOAD", ""))
+             if source.startswith("param:")}
+    missing = named - set(files)
+    if missing:
+        raise TapError(f"UPLOAD names part {sorted(missing)[0]}, which the request does not have")
+    kept = {part: files[part] for part in named}
+    if sum(map(len, kept.values())) > LIMITS.upload_bytes:
+        raise TapError(f"the uploaded tables are larger than {LIMITS.upload_bytes} bytes together",
+                       status=413)
+    return kept
+
+
 async def job(request: Request) -> Response:
     """GET /tap/async/{id} (WAIT blocking); DELETE, or POST ACTION=DELETE, deletes it."""
     job_id = request.path_params["job_id"]
     if request.method == "DELETE" or (request.method == "POST" and (
             await dali_parameters(request)).get("ACTION", "").upper() == "DELETE"):
         async with request.app.state.pool.connection() as conn:
+            if await _job(conn, job_id) is None:
+                return _not_found(job_id)
             await conn.execute("SELECT uws.job_phase_change(%s, 'ABORT')", (job_id,))
             await conn.execute("DELETE FROM uws.job WHERE job_id = %s", (job_id,))
         return RedirectResponse(_jobs_url(request), status_code=303)
@@ -270,44 +297,72 @@ async def job_result(request: Request) -> Response:
 # ---------------------------------------------------------------------------------------------
 
 async def run_one(conn: psycopg.AsyncConnection, state) -> bool:
-    """Claim and run one queued job on `conn`; False when none was waiting."""
+    """Claim and run one queued job on `conn`; False when none was waiting. Whatever goes
+    wrong with the job ends it in ERROR with a message the user can act on; it never stops the
+    runner."""
     cursor = conn.cursor(row_factory=dict_row)
     await cursor.execute("SELECT * FROM uws.claim_job()")
     claimed = await cursor.fetchone()
     if not claimed or claimed["job_id"] is None:
         return False
     job_id = claimed["job_id"]
-    timeout = claimed["execution_duration"] or MAX_EXECUTION_SECONDS
     log.info("job %s executing", job_id)
     try:
-        query = query_request(claimed["parameters"])
-        # PHASE=ABORT cancels the backend at once (uws.job_phase_change); a cancel that lands
-        # between two statements is lost, so a watcher also cancels once it sees ABORTED
-        watcher = asyncio.create_task(_cancel_when_aborted(state.pool, conn, job_id))
-        try:
-            async with conn.transaction():
-                known = await catalog_of_connection(state, conn)
-                if query.uploads:
-                    files = dict(await (await conn.execute(
-                        "SELECT part, content FROM uws.job_upload WHERE job_id = %s",
-                        (job_id,))).fetchall())
-                    known = await create_uploads(conn, known, query.uploads, files,
-                                                 state.query_role, state.public_url)
-                try:
-                    translation = translate(query.query, known)
-                except AdqlError as exc:
-                    raise TapError(str(exc)) from None
-                running = await open_query(conn, translation, query, timeout, state.query_role)
-                document = "".join([chunk async for chunk in result_chunks(running, query, timeout)])
-        finally:
-            watcher.cancel()
-        await conn.execute("SELECT uws.finish_job(%s, %s, %s, %s)",
-                           (job_id, document.encode(), query.media_type, running.rows_sent))
-        log.info("job %s completed: %d rows", job_id, running.rows_sent)
+        document, query, rows = await _execute(conn, state, claimed)
     except TapError as exc:
-        await conn.execute("SELECT uws.fail_job(%s, %s)", (job_id, str(exc)))
-        log.info("job %s failed: %s", job_id, exc)
+        message = str(exc)
+    except RecursionError:
+        message = "the query is nested too deeply to be read"
+    except psycopg.Error as exc:
+        message = database_message(exc)
+        log.warning("job %s: the database refused it: %s %s", job_id, exc.sqlstate,
+                    exc.diag.message_primary)
+    except Exception:  # a fault of the service: logged in full, the user told plainly
+        log.exception("job %s failed in the service", job_id)
+        message = "the job failed in the service; the fault is logged and will be looked at"
+    else:
+        await conn.execute("SELECT uws.finish_job(%s, %s, %s, %s)",
+                           (job_id, document.encode(), query.media_type, rows))
+        log.info("job %s completed: %d rows", job_id, rows)
+        return True
+    await _fail(state, conn, job_id, message)
+    log.info("job %s failed: %s", job_id, message)
     return True
+
+
+async def _execute(conn: psycopg.AsyncConnection, state, claimed: dict) -> tuple[str, object, int]:
+    """Run a claimed job's query; its result document, request and row count."""
+    job_id = claimed["job_id"]
+    timeout = claimed["execution_duration"] or MAX_EXECUTION_SECONDS
+    query = query_request(claimed["parameters"])
+    query.asynchronous = True
+    # PHASE=ABORT cancels the backend at once (uws.job_phase_change); a cancel that lands
+    # between two statements is lost, so a watcher also cancels once it sees ABORTED
+    watcher = asyncio.create_task(_cancel_when_aborted(state.pool, conn, job_id))
+    try:
+        async with conn.transaction():
+            known = await catalog_of_connection(state, conn)
+            if query.uploads:
+                files = dict(await (await conn.execute(
+                    "SELECT part, content FROM uws.job_upload WHERE job_id = %s",
+                    (job_id,))).fetchall())
+                known = await create_uploads(conn, known, query.uploads, files,
+                                             state.query_role, state.public_url)
+            translation = await translate_off_loop(query.query, known)
+            running = await open_query(conn, translation, query, timeout, state.query_role)
+            document = "".join([chunk async for chunk in result_chunks(running, query, timeout)])
+    finally:
+        watcher.cancel()
+    return document, query, running.rows_sent
+
+
+async def _fail(state, conn: psycopg.AsyncConnection, job_id: str, message: str) -> None:
+    """Set the job to ERROR; on another connection when the job broke this one."""
+    try:
+        await conn.execute("SELECT uws.fail_job(%s, %s)", (job_id, message))
+    except psycopg.Error:
+        async with state.pool.connection() as other:
+            await other.execute("SELECT uws.fail_job(%s, %s)", (job_id, message))
 
 
 async def _cancel_when_aborted(pool, conn: psycopg.AsyncConnection, job_id: str) -> None:
@@ -324,32 +379,62 @@ async def _cancel_when_aborted(pool, conn: psycopg.AsyncConnection, job_id: str)
 
 
 async def runner(app) -> None:
-    """Run queued jobs until cancelled; also reaps expired jobs now and then."""
-    pool = app.state.pool
-    async with pool.connection() as conn:
+    """The supervisor of this process's job slots (HSTVO_TAP_ASYNC_SLOTS) and of the listener
+    that wakes them: a task that stops for any reason is started again, and the log says so."""
+    async with app.state.pool.connection() as conn:
         recovered = await (await conn.execute("SELECT uws.recover_orphans()")).fetchone()
         if recovered[0]:
             log.warning("%d job(s) whose runner had stopped set to ERROR", recovered[0])
-    listener = await psycopg.AsyncConnection.connect(app.state.database_url, autocommit=True)
-    await listener.execute("LISTEN uws_job")
-    reaped_at = 0.0
+    wake = asyncio.Event()
+    starters = {"listener": lambda: _listen(app, wake)}
+    starters.update({f"slot {n}": (lambda n=n: _slot(app, n, wake)) for n in range(SLOTS)})
+    tasks = {asyncio.create_task(start(), name=f"uws-{name}"): name
+             for name, start in starters.items()}
     try:
         while True:
-            async with pool.connection() as conn:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                name = tasks.pop(task)
+                reason = task.exception() if not task.cancelled() else "cancelled"
+                log.error("job runner %s stopped (%r): starting it again", name, reason)
+                await asyncio.sleep(RESTART_SECONDS)
+                tasks[asyncio.create_task(starters[name](), name=f"uws-{name}")] = name
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _slot(app, number: int, wake: asyncio.Event) -> None:
+    """One job at a time, on a connection of the job pool; slot 0 also reaps expired jobs."""
+    reaped_at = 0.0
+    while True:
+        try:
+            async with app.state.job_pool.connection() as conn:
                 while await run_one(conn, app.state):
                     pass
                 now = asyncio.get_running_loop().time()
-                if now - reaped_at > 300:
+                if number == 0 and now - reaped_at > 300:
                     gone = (await (await conn.execute("SELECT uws.reap()")).fetchone())[0]
                     if gone:
                         log.info("reaped %d expired job(s)", gone)
                     reaped_at = now
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(_next_notification(listener), POLL_SECONDS)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the database went away, the pool is closing, ...
+            log.warning("job runner slot %d: %s: trying again", number, exc)
+            await asyncio.sleep(RESTART_SECONDS)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(wake.wait(), POLL_SECONDS)
+        wake.clear()
+
+
+async def _listen(app, wake: asyncio.Event) -> None:
+    """Wake the slots on each notification of channel uws_job (a job was queued)."""
+    listener = await psycopg.AsyncConnection.connect(app.state.database_url, autocommit=True)
+    try:
+        await listener.execute("LISTEN uws_job")
+        async for _ in listener.notifies():
+            wake.set()
     finally:
         await listener.close()
-
-
-async def _next_notification(listener: psycopg.AsyncConnection) -> None:
-    async for _ in listener.notifies():
-        return

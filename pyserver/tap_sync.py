@@ -12,6 +12,7 @@ QUERY_STATUS=OVERFLOW.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -21,12 +22,17 @@ from dataclasses import dataclass, field
 import psycopg
 import psycopg.sql
 from psycopg.postgres import types as BUILTIN_TYPES
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from psycopg_pool import PoolTimeout
+from starlette.responses import Response
 
 from hstvo.config import load_tap_limits
 
 from .adql import AdqlError, Catalog, Translation, load_catalog_async, translate
+from .errors import database_message
+from .streaming import StreamAborted, TimedStreamingResponse
 from .votable import (PG_TYPES, Base64Stream, Field, binary2_head, binary2_tail,
                       delimited_head, serialised_query, votable_error, votable_head, votable_tail)
 
@@ -42,6 +48,8 @@ STREAM_ROWS = 10_000  # the next ones: fewer round trips, memory still flat (abo
 CATALOG_SECONDS = 60.0  # TAP_SCHEMA is read again at most this often
 MAX_UPLOAD_BYTES = LIMITS.upload_bytes
 MAX_UPLOAD_ROWS = LIMITS.upload_rows
+MAX_UPLOAD_PARTS = 16  # files in one request
+MAX_FORM_FIELDS = 100  # other fields in one request
 QUERY_ROLE = "hstvo_tap"  # reads what TAP_SCHEMA publishes, nothing else (sql/62_tap_role.sql)
 
 VOTABLE = "application/x-votable+xml"
@@ -59,9 +67,10 @@ LANGUAGES = {"ADQL", "ADQL-2.0", "ADQL-2.1"}
 class TapError(Exception):
     """A request the service cannot answer: the message goes back in a DALI error document."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
+    def __init__(self, message: str, status: int = 400, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.headers = headers or {}
 
 
 @dataclass
@@ -73,6 +82,7 @@ class QueryRequest:
     maxrec: int
     runid: str | None
     uploads: list[tuple[str, str]] = field(default_factory=list)  # (table name, param:part or URL)
+    asynchronous: bool = False  # run by the UWS job runner
 
 
 async def dali_parameters(request: Request) -> dict[str, str]:
@@ -81,9 +91,16 @@ async def dali_parameters(request: Request) -> dict[str, str]:
     params = {k.upper(): v for k, v in request.query_params.items()}
     request.state.upload_files = {}
     if request.method == "POST":
-        form = await request.form(max_part_size=MAX_UPLOAD_BYTES)
+        try:
+            form = await request.form(max_files=MAX_UPLOAD_PARTS, max_fields=MAX_FORM_FIELDS,
+                                      max_part_size=MAX_UPLOAD_BYTES)
+        except (MultiPartException, HTTPException) as exc:
+            reason = getattr(exc, "message", None) or getattr(exc, "detail", "")
+            raise TapError(f"the request's form cannot be read: {reason}") from None
         for key, value in form.items():
             if isinstance(value, str):
+                if "\x00" in value:
+                    raise TapError("a parameter holds a NUL character")
                 params[key.upper()] = value
             else:
                 request.state.upload_files[key] = await value.read(MAX_UPLOAD_BYTES + 1)
@@ -103,6 +120,8 @@ def query_request(params: dict[str, str]) -> QueryRequest:
     query = params.get("QUERY", "")
     if not query.strip():
         raise TapError("QUERY is missing or empty")
+    if len(query.encode()) > LIMITS.query_bytes:
+        raise TapError(f"QUERY is longer than this service's limit of {LIMITS.query_bytes} bytes")
     wanted = params.get("RESPONSEFORMAT") or params.get("FORMAT") or "votable"
     media_type = FORMATS.get(wanted.lower().replace(" ", ""))
     if media_type is None:
@@ -125,6 +144,8 @@ def upload_list(value: str) -> list[tuple[str, str]]:
         name, _, source = item.partition(",")
         if not name.isidentifier() or not source:
             raise TapError(f"UPLOAD={item} is not name,param:part")
+        if name.lower() in {n.lower() for n, _ in uploads}:
+            raise TapError(f"UPLOAD names two tables {name} (names are case-insensitive in ADQL)")
         if not source.startswith(("param:", "http://", "https://")):
             raise TapError(f"UPLOAD {name}: {source} is neither param:part nor an http(s) URL")
         uploads.append((name, source))
@@ -143,6 +164,17 @@ async def query_role(conn: psycopg.AsyncConnection) -> str | None:
                 "service user, guarded by the ADQL translator only (see sql/62_tap_role.sql)",
                 QUERY_ROLE)
     return None
+
+
+async def translate_off_loop(query_text: str, catalog: Catalog) -> Translation:
+    """translate() in a worker thread, so that a long or deeply nested query does not hold up
+    the other requests; TapError when it is not a query this service runs."""
+    try:
+        return await asyncio.to_thread(translate, query_text, catalog)
+    except AdqlError as exc:
+        raise TapError(str(exc)) from None
+    except RecursionError:
+        raise TapError("the query is nested too deeply to be read") from None
 
 
 async def catalog_of_connection(state, conn: psycopg.AsyncConnection) -> Catalog:
@@ -241,7 +273,7 @@ async def open_query(conn: psycopg.AsyncConnection, translation: Translation, qu
         await cursor.execute(sql)
         first = await cursor.fetchmany(min(FETCH_ROWS, query.maxrec + 1))
     except psycopg.Error as exc:
-        raise TapError(_database_message(exc, timeout_seconds)) from None
+        raise TapError(_database_message(exc, timeout_seconds, query.asynchronous)) from None
     return OpenQuery(cursor, first, fields)
 
 
@@ -267,7 +299,10 @@ async def result_chunks(running: OpenQuery, query: QueryRequest,
                 break
             rows = await running.cursor.fetchmany(STREAM_ROWS)
     except psycopg.Error as exc:
-        error = _database_message(exc, timeout_seconds)
+        error = _database_message(exc, timeout_seconds, query.asynchronous)
+        if not query.media_type.startswith(VOTABLE):
+            # CSV and TSV have no way to say so: the transfer is cut off instead
+            raise StreamAborted(f"the query failed after {running.rows_sent} rows: {error}") from None
     if encoder:
         yield binary2_tail(encoder, overflow, error)
     elif query.media_type == VOTABLE:
@@ -275,9 +310,26 @@ async def result_chunks(running: OpenQuery, query: QueryRequest,
 
 
 async def run_query(request: Request, query: QueryRequest) -> Response:
-    """Translate, run and stream one query; errors before the first row are error documents."""
-    connection_context = request.app.state.pool.connection()
-    conn = await connection_context.__aenter__()
+    """Translate, run and stream one query; errors before the first row are error documents.
+    The query takes a connection of the streaming pool, at most LIMITS.streams_per_client at
+    once per client, and one time limit covers it from the request's start to its last byte."""
+    started = asyncio.get_running_loop().time()
+    client = request.client.host if request.client else "-"
+    streams = request.app.state.streams
+    if streams.get(client, 0) >= LIMITS.streams_per_client:
+        raise TapError(f"this client already has {LIMITS.streams_per_client} queries streaming: "
+                       "read those first", status=429, headers={"Retry-After": "5"})
+    streams[client] = streams.get(client, 0) + 1
+    try:
+        connection_context = request.app.state.stream_pool.connection()
+        try:
+            conn = await connection_context.__aenter__()
+        except PoolTimeout:
+            raise TapError("the service is busy: try again in a few seconds", status=503,
+                           headers={"Retry-After": "5"}) from None
+    except BaseException:
+        _release_stream(streams, client)
+        raise
     transaction = None
     try:
         transaction = conn.transaction()
@@ -289,17 +341,17 @@ async def run_query(request: Request, query: QueryRequest) -> Response:
             known = await create_uploads(conn, known, query.uploads,
                                          getattr(request.state, "upload_files", {}),
                                          request.app.state.query_role,
-                                         str(request.base_url))
-        try:
-            translation = translate(query.query, known)
-        except AdqlError as exc:
-            raise TapError(str(exc)) from None
+                                         str(request.base_url), _upload_depth(request))
+        translation = await translate_off_loop(query.query, known)
         running = await open_query(conn, translation, query, SYNC_TIMEOUT_SECONDS,
                                    request.app.state.query_role)
     except BaseException as exc:
-        if transaction is not None:
-            await transaction.__aexit__(type(exc), exc, None)
-        await connection_context.__aexit__(None, None, None)
+        try:
+            if transaction is not None:
+                await transaction.__aexit__(type(exc), exc, None)
+            await connection_context.__aexit__(None, None, None)
+        finally:
+            _release_stream(streams, client)
         raise
     log.info("sync query (%s): %s", query.runid or "-", " ".join(query.query.split())[:300])
 
@@ -309,11 +361,29 @@ async def run_query(request: Request, query: QueryRequest) -> Response:
                 yield chunk
         finally:
             try:
-                await transaction.__aexit__(None, None, None)
+                try:
+                    await transaction.__aexit__(None, None, None)
+                finally:
+                    await connection_context.__aexit__(None, None, None)
             finally:
-                await connection_context.__aexit__(None, None, None)
+                _release_stream(streams, client)
 
-    return StreamingResponse(body(), media_type=_content_type(query.media_type))
+    return TimedStreamingResponse(body(), SYNC_TIMEOUT_SECONDS, started,
+                                  media_type=_content_type(query.media_type))
+
+
+def _upload_depth(request: Request) -> int:
+    """How many upload fetches deep a request is (tap_upload.DEPTH_HEADER)."""
+    from .tap_upload import DEPTH_HEADER
+
+    value = request.headers.get(DEPTH_HEADER, "0")
+    return int(value) if value.isdigit() else 1
+
+
+def _release_stream(streams: dict[str, int], client: str) -> None:
+    streams[client] -= 1
+    if streams[client] <= 0:
+        del streams[client]
 
 
 def _content_type(media_type: str) -> str:
@@ -344,14 +414,11 @@ async def _type_names(conn: psycopg.AsyncConnection, columns: list[ResultColumn]
     return names
 
 
-def _database_message(exc: psycopg.Error, timeout_seconds: int) -> str:
-    """What a user can act on, without the database's internals."""
-    diag = exc.diag
-    if isinstance(exc, psycopg.errors.QueryCanceled):
-        return (f"the query ran longer than {timeout_seconds} s and was stopped: "
-                "use /tap/async for long queries, or narrow it down")
-    message = diag.message_primary or str(exc).splitlines()[0]
-    return f"the database refused the query: {message}"
+def _database_message(exc: psycopg.Error, timeout_seconds: int, asynchronous: bool = False) -> str:
+    """What a user can act on (pyserver/errors.py); the database's own words go to the log."""
+    log.info("the database refused a query: %s %s", exc.sqlstate,
+             (exc.diag.message_primary or "").splitlines()[0] if exc.diag.message_primary else "")
+    return database_message(exc, timeout_seconds, asynchronous)
 
 
 async def tap_sync(request: Request) -> Response:
@@ -360,4 +427,5 @@ async def tap_sync(request: Request) -> Response:
         query = query_request(await dali_parameters(request))
         return await run_query(request, query)
     except TapError as exc:
-        return Response(votable_error(str(exc)), status_code=exc.status, media_type=VOTABLE)
+        return Response(votable_error(str(exc)), status_code=exc.status, media_type=VOTABLE,
+                        headers=exc.headers)

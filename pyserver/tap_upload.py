@@ -7,6 +7,7 @@ of the catalog, so TAP_UPLOAD.name can be joined with ObsCore like any published
 
 from __future__ import annotations
 
+import asyncio
 import io
 import warnings
 from urllib.parse import urlsplit
@@ -19,7 +20,10 @@ from astropy.io.votable import parse_single_table
 from astropy.utils.exceptions import AstropyWarning
 
 from .adql import Catalog, Column, Table
-from .tap_sync import MAX_UPLOAD_BYTES, MAX_UPLOAD_ROWS, TapError
+from .errors import database_message
+from .tap_sync import LIMITS, MAX_UPLOAD_BYTES, MAX_UPLOAD_ROWS, TapError
+
+FETCH_SECONDS = 30
 
 # VOTable datatype of a scalar column -> PostgreSQL type; result columns keep the datatype
 PG_TYPE = {"short": "smallint", "int": "integer", "long": "bigint", "float": "real",
@@ -30,6 +34,11 @@ RESULT_DATATYPE = {"smallint": "short", "boolean": "boolean"}
 # DALI geometry xtypes -> (pgsphere type, datatype, arraysize)
 GEOMETRY = {"point": ("spoint", "double", "2"), "circle": ("scircle", "double", "3"),
             "polygon": ("spoly", "double", "*")}
+GEOMETRY_LENGTH = {"spoint": 2, "scircle": 3}  # a polygon: 3 or more pairs
+GEOMETRY_NAME = {"spoint": "point", "scircle": "circle", "spoly": "polygon"}
+# a table fetched by URL from this service may not itself upload by URL (a chain of requests
+# to itself would hold up everything): the fetch says how deep it is with this header
+DEPTH_HEADER = "HSTVO-Upload-Depth"
 
 
 def _read(name: str, data: bytes | None):
@@ -37,6 +46,9 @@ def _read(name: str, data: bytes | None):
         raise TapError(f"UPLOAD {name}: the POST has no part of that name")
     if len(data) > MAX_UPLOAD_BYTES:
         raise TapError(f"UPLOAD {name}: larger than {MAX_UPLOAD_BYTES // 1_000_000} MB")
+    # counted before parsing: astropy's parsing time grows with the square of the columns
+    if data.count(b"<FIELD") > LIMITS.upload_columns:
+        raise TapError(f"UPLOAD {name}: more than {LIMITS.upload_columns} columns")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", AstropyWarning)
@@ -73,6 +85,9 @@ def _value(value, pg_type: str):
         numbers = [float(v) for v in np.ma.filled(np.ma.asarray(value), np.nan).ravel()]
         if any(np.isnan(numbers)):
             return None
+        if len(numbers) != GEOMETRY_LENGTH.get(pg_type, len(numbers)) or (
+                pg_type == "spoly" and (len(numbers) < 6 or len(numbers) % 2)):
+            raise ValueError(f"a {GEOMETRY_NAME[pg_type]} of {len(numbers)} numbers")
         pairs = [f"({numbers[i]!r}d, {numbers[i + 1]!r}d)" for i in range(0, len(numbers) - 1, 2)]
         if pg_type == "spoint":
             return pairs[0]
@@ -84,14 +99,18 @@ def _value(value, pg_type: str):
     return value.item() if isinstance(value, np.generic) else value
 
 
-async def _fetch(name: str, url: str, own_url: str) -> bytes:
+async def _fetch(name: str, url: str, own_url: str, depth: int) -> bytes:
     """A table by URL: from this service itself only (a TAP service that fetched any URL it
-    is given would be an open proxy)."""
+    is given would be an open proxy), and not from within such a fetch."""
     if urlsplit(url).netloc != urlsplit(own_url).netloc:
         raise TapError(f"UPLOAD {name}: only URLs of this service ({urlsplit(own_url).netloc}) "
                        f"can be uploaded from, not {url}")
+    if depth >= 1:
+        raise TapError(f"UPLOAD {name}: a table fetched by URL for an upload cannot itself "
+                       "upload a table by URL")
     try:
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with httpx.AsyncClient(timeout=FETCH_SECONDS,
+                                     headers={DEPTH_HEADER: str(depth + 1)}) as client:
             async with client.stream("GET", url) as response:
                 response.raise_for_status()
                 data = b""
@@ -106,21 +125,26 @@ async def _fetch(name: str, url: str, own_url: str) -> bytes:
 
 async def create_uploads(conn: psycopg.AsyncConnection, catalog: Catalog,
                          uploads: list[tuple[str, str]], files: dict[str, bytes],
-                         role: str | None, own_url: str) -> Catalog:
+                         role: str | None, own_url: str, depth: int = 0) -> Catalog:
     """Create the uploaded tables in the open transaction; the catalog with them added.
-    A source is param:part (a file of the POST) or a URL of this service."""
+    A source is param:part (a file of the POST) or a URL of this service; `depth` is how many
+    upload fetches deep this request is (the DEPTH_HEADER of the request)."""
     extended = Catalog(dict(catalog.tables))
     for name, source in uploads:
         if source.startswith("param:"):
             data = files.get(source[len("param:"):])
         else:
-            data = await _fetch(name, source, own_url)
-        fields, table = _read(name, data)
+            data = await _fetch(name, source, own_url, depth)
+        # parsing a large VOTable takes a while: not on the event loop, which serves everybody
+        fields, table = await asyncio.to_thread(_read, name, data)
         relation = f"tap_upload_{name.lower()}"
         columns, pg_types = {}, []
         for field, column in zip(fields, table.colnames):
             if not column.isidentifier():
                 raise TapError(f"UPLOAD {name}: column name {column!r} is not an ADQL identifier")
+            if column.lower() in columns:
+                raise TapError(f"UPLOAD {name}: two columns are called {column} (names are "
+                               "case-insensitive in ADQL)")
             pg_type, datatype, arraysize = _column_type(name, column, field)
             pg_types.append(pg_type)
             columns[column.lower()] = Column(column, column.lower(), datatype, arraysize,
@@ -130,12 +154,31 @@ async def create_uploads(conn: psycopg.AsyncConnection, catalog: Catalog,
             for c, pg_type in zip(columns.values(), pg_types))
         await conn.execute(sql.SQL("CREATE TEMPORARY TABLE {} ({}) ON COMMIT DROP").format(
             sql.Identifier(relation), definition))
-        async with conn.cursor().copy(sql.SQL("COPY {} FROM STDIN").format(sql.Identifier(relation))) as copy:
-            for row in table:
-                await copy.write_row([_value(v, t) for v, t in zip(row, pg_types)])
+        await _fill(conn, name, relation, table, pg_types, list(columns.values()))
         if role:
             await conn.execute(sql.SQL("GRANT SELECT ON pg_temp.{} TO {}").format(
                 sql.Identifier(relation), sql.Identifier(role)))
         extended.tables[f"tap_upload.{name.lower()}"] = Table(f"TAP_UPLOAD.{name}", "pg_temp",
                                                               relation, columns)
     return extended
+
+
+async def _fill(conn: psycopg.AsyncConnection, name: str, relation: str, table,
+                pg_types: list[str], columns: list[Column]) -> None:
+    """COPY the rows in; a value the column's type cannot hold is the user's error, named."""
+    row_number = 0
+    try:
+        async with conn.cursor().copy(sql.SQL("COPY {} FROM STDIN").format(
+                sql.Identifier(relation))) as copy:
+            for row_number, row in enumerate(table, start=1):
+                values = []
+                for value, pg_type, column in zip(row, pg_types, columns):
+                    try:
+                        values.append(_value(value, pg_type))
+                    except (ValueError, TypeError, IndexError) as exc:
+                        raise TapError(f"UPLOAD {name}: row {row_number}, column "
+                                       f"{column.published}: {exc}") from None
+                await copy.write_row(values)
+    except psycopg.Error as exc:
+        raise TapError(f"UPLOAD {name}: a value cannot be stored as its column's type "
+                       f"({database_message(exc)})") from None

@@ -37,6 +37,12 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
 $$ SELECT adql.polygon(lon - width / 2, lat - height / 2, lon + width / 2, lat - height / 2,
                        lon + width / 2, lat + height / 2, lon - width / 2, lat + height / 2) $$;
 
+-- RAND(seed): a number in [0, 1) that the seed decides (PostgreSQL's random() takes no seed;
+-- RAND() without one is random())
+CREATE OR REPLACE FUNCTION adql.rand(seed double precision) RETURNS double precision
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$ SELECT ('x' || substr(md5(seed::text), 1, 8))::bit(32)::bigint / 4294967296.0 $$;
+
 -- DISTANCE(p1, p2): degrees
 CREATE OR REPLACE FUNCTION adql.distance(a spoint, b spoint) RETURNS double precision
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT degrees(a <-> b) $$;

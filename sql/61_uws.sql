@@ -27,19 +27,24 @@ CREATE TABLE IF NOT EXISTS uws.job (
     result_type         text,                      -- its media type
     result_rows         bigint
 );
+-- who asked (the client's address; its owner once it has one): jobs are run fairly between them
+ALTER TABLE uws.job ADD COLUMN IF NOT EXISTS client text;
 CREATE INDEX IF NOT EXISTS job_queue_idx ON uws.job (creation_time) WHERE phase = 'QUEUED';
+CREATE INDEX IF NOT EXISTS job_executing_idx ON uws.job (coalesce(owner, client))
+    WHERE phase = 'EXECUTING';
 CREATE INDEX IF NOT EXISTS job_destruction_idx ON uws.job (destruction);
 COMMENT ON TABLE uws.job IS 'TAP async jobs (UWS 1.1); rows past their destruction time are deleted by uws.reap()';
 
 -- a new job; run = true queues it at once (PHASE=RUN in the creating POST)
+DROP FUNCTION IF EXISTS uws.create_job(jsonb, boolean, text);
 CREATE OR REPLACE FUNCTION uws.create_job(parameters jsonb, run boolean DEFAULT false,
-                                          run_id text DEFAULT NULL) RETURNS text
-LANGUAGE plpgsql AS $$
+                                          run_id text DEFAULT NULL, client text DEFAULT NULL)
+RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     id text;
 BEGIN
-    INSERT INTO uws.job (parameters, run_id, phase)
-    VALUES (parameters, run_id, CASE WHEN run THEN 'QUEUED' ELSE 'PENDING' END)
+    INSERT INTO uws.job (parameters, run_id, phase, client)
+    VALUES (parameters, run_id, CASE WHEN run THEN 'QUEUED' ELSE 'PENDING' END, client)
     RETURNING job_id INTO id;
     IF run THEN
         PERFORM pg_notify('uws_job', id);
@@ -79,14 +84,20 @@ BEGIN
     RAISE EXCEPTION 'PHASE=% is not RUN or ABORT', action USING ERRCODE = 'invalid_parameter_value';
 END $$;
 
--- the next queued job, now EXECUTING in this session (NULL when none is waiting)
+-- the next queued job, now EXECUTING in this session (NULL when none is waiting): the oldest
+-- of those whose requester has the fewest jobs executing, so that one user's hundred jobs do
+-- not make everybody else wait for all of them
 CREATE OR REPLACE FUNCTION uws.claim_job() RETURNS uws.job
 LANGUAGE plpgsql AS $$
 DECLARE
     j uws.job;
 BEGIN
-    SELECT * INTO j FROM uws.job WHERE phase = 'QUEUED'
-     ORDER BY creation_time FOR UPDATE SKIP LOCKED LIMIT 1;
+    SELECT * INTO j FROM uws.job q WHERE phase = 'QUEUED'
+     ORDER BY (SELECT count(*) FROM uws.job e
+                WHERE e.phase = 'EXECUTING'
+                  AND coalesce(e.owner, e.client) IS NOT DISTINCT FROM coalesce(q.owner, q.client)),
+              creation_time
+       FOR UPDATE SKIP LOCKED LIMIT 1;
     IF NOT FOUND THEN
         RETURN NULL;
     END IF;

@@ -125,6 +125,9 @@ BEGIN
         ON CONFLICT ON CONSTRAINT reference_file_pkey DO UPDATE
             SET useafter = EXCLUDED.useafter, selection = EXCLUDED.selection,
                 path = coalesce(EXCLUDED.path, r.path), registered = clock_timestamp();
+        IF path IS NOT NULL THEN  -- /files serves it from its directory (sql/75)
+            PERFORM hstvo.add_file_roots(ARRAY[regexp_replace(path, '/[^/]*$', '')]);
+        END IF;
         queued := hst.enqueue_recalibration(jsonb_build_object(
             'reference_file', file_name, 'keyword', kind.keyword, 'useafter', useafter));
         RAISE LOG 'reference file % (% %) registered: % datasets to recalibrate', file_name,

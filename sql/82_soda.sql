@@ -49,8 +49,9 @@ BEGIN
         in_range := false;
         RETURN;
     END IF;
-    IF pols IS NOT NULL AND NOT (coalesce(plane.polarization_states, 'I')
-                                 ~ ('(^|/)(' || array_to_string(pols, '|') || ')(/|$)')) THEN
+    -- the states are compared as names, never as patterns
+    IF pols IS NOT NULL AND NOT (string_to_array(coalesce(plane.polarization_states, 'I'), '/')
+                                 && pols) THEN
         in_range := false;
         why := format('POL %s: the product has %s', array_to_string(pols, ' '),
                       coalesce(plane.polarization_states, 'I'));

@@ -82,4 +82,4 @@ def test_filters_instruments_and_the_cache(service, db_url):
         conn.execute("UPDATE caom2.plane SET calibrationlevel = calibrationlevel WHERE false")
     assert get().headers["x-cached"] == "false"
     bad = httpx.get(service + "/moc", params={"order": 40})
-    assert bad.status_code == 400 and "between 0 and 29" in bad.text
+    assert bad.status_code == 400 and "order 0 to 14" in bad.text

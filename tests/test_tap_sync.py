@@ -90,7 +90,7 @@ def test_csv_and_tsv(tap):
      "RESPONSEFORMAT=fits is not supported"),
     ({"LANG": "ADQL", "QUERY": "SELECT 1 FROM ivoa.ObsCore", "MAXREC": "many"}, 400, "MAXREC=many"),
     ({"LANG": "ADQL", "QUERY": "SELECT 1 / 0 FROM ivoa.ObsCore"}, 400,
-     "the database refused the query: division by zero"),
+     "division by zero"),
     ({"LANG": "ADQL", "QUERY": "DELETE FROM caom2.plane"}, 400, "only SELECT queries"),
 ])
 def test_errors_are_dali_error_documents(tap, params, status, message):

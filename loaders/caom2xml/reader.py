@@ -39,6 +39,12 @@ def read_document(source: str | bytes | BinaryIO) -> dict[str, Any]:
             root = etree.parse(source, parser).getroot()
     except etree.XMLSyntaxError as exc:
         raise CaomXmlError(f"not well-formed XML: {exc}") from None
+    # CAOM documents have no DTD; one could only define entities, which are not expanded here
+    # and would silently vanish from the values (an entity bomb or an external file besides)
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        raise CaomXmlError("the document has a DTD (<!DOCTYPE ...>): CAOM XML has none; "
+                           "remove it and write the values out")
     return _Reader(root).document()
 
 

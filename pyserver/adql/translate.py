@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 from sqlglot.dialects.postgres import Postgres
-from sqlglot.errors import OptimizeError, ParseError, TokenError
+from sqlglot.errors import OptimizeError, ParseError, SqlglotError, TokenError
 from sqlglot.generators.postgres import PostgresGenerator
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.scope import Scope, traverse_scope
@@ -86,6 +86,8 @@ CAST_TYPES = {
     exp.DataType.Type.INT, exp.DataType.Type.BIGINT, exp.DataType.Type.FLOAT,
     exp.DataType.Type.DOUBLE, exp.DataType.Type.TIMESTAMP,
 }
+# deeper nesting than any real query needs; the parser and PostgreSQL would recurse for it
+MAX_NESTING = 32
 # PostgreSQL syntax the tokenizer knows and ADQL does not have, with what to write instead
 FORBIDDEN_TOKENS = {TokenType.DCOLON: "'::' casts are PostgreSQL, not ADQL: use CAST(x AS type)"}
 
@@ -109,6 +111,15 @@ class Translation:
 
 def translate(query: str, catalog: Catalog) -> Translation:
     """The PostgreSQL of an ADQL query; AdqlError when it is not a valid ADQL query here."""
+    try:
+        return _translate(query, catalog)
+    except RecursionError:
+        raise AdqlError("the query is nested too deeply to be read") from None
+    except SqlglotError:  # a form the checks above did not foresee: no parser internals out
+        raise AdqlError("the query cannot be read as ADQL") from None
+
+
+def _translate(query: str, catalog: Catalog) -> Translation:
     tree = _parse(query)
     _check_grammar(tree)
     tables = _resolve_names(tree, catalog)
@@ -116,6 +127,9 @@ def translate(query: str, catalog: Catalog) -> Translation:
     columns = _output_columns(tree, tables)
     _rewrite_units(tree, tables)
     tree = _rewrite_geometry(tree)
+    for call in list(tree.find_all(exp.Rand)):  # RAND(seed): PostgreSQL's random() has none
+        if call.this is not None:
+            call.replace(_call("rand", exp.cast(call.this, exp.DataType.build("double"))))
     normalize_identifiers(tree, dialect=TARGET)
     # comments are dropped: they have no meaning, and nothing of the user's text should
     # reach the database that the translator has not read
@@ -127,7 +141,12 @@ def _parse(query: str) -> exp.Expr:
         tokens = DIALECT.tokenize(query)
     except TokenError as exc:
         raise AdqlError(f"cannot read the query: {exc}") from None
+    depth = 0
     for i, token in enumerate(tokens):
+        depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(token.token_type, 0)
+        if depth > MAX_NESTING:
+            raise AdqlError(f"the query nests parentheses more than {MAX_NESTING} deep",
+                            token.line, token.col - len(token.text) + 1)
         if token.token_type in FORBIDDEN_TOKENS:
             raise AdqlError(FORBIDDEN_TOKENS[token.token_type], token.line,
                             token.col - len(token.text) + 1)
