@@ -157,6 +157,11 @@ async def create_job(request: Request) -> Response:
             for part, content in parts.items():
                 await conn.execute("INSERT INTO uws.job_upload (job_id, part, content)"
                                    " VALUES (%s, %s, %s)", (job_id, part, content))
+            if "EXECUTIONDURATION" in params:  # UWS 1.1 section 2.2.3: settable at creation
+                try:
+                    await _change(conn, job_id, "executionduration", params)
+                except TapError as exc:
+                    await conn.execute("SELECT uws.fail_job(%s, %s)", (job_id, str(exc)))
         if run:  # queued once its uploads are stored
             await conn.execute("SELECT uws.job_phase_change(%s, 'RUN')", (job_id,))
     log.info("job %s created (%s)", job_id, "queued" if run else "pending")

@@ -17,6 +17,7 @@ import numpy as np
 import psycopg
 import psycopg.sql as sql
 from astropy.io.votable import parse_single_table
+from lxml import etree
 from astropy.utils.exceptions import AstropyWarning
 
 from .adql import Catalog, Column, Table
@@ -112,7 +113,10 @@ async def _fetch(name: str, url: str, own_url: str, depth: int) -> bytes:
         async with httpx.AsyncClient(timeout=FETCH_SECONDS,
                                      headers={DEPTH_HEADER: str(depth + 1)}) as client:
             async with client.stream("GET", url) as response:
-                response.raise_for_status()
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise TapError(f"UPLOAD {name}: {url} answered {response.status_code}: "
+                                   f"{_error_message(response.content)}")
                 data = b""
                 async for chunk in response.aiter_bytes():
                     data += chunk
@@ -121,6 +125,18 @@ async def _fetch(name: str, url: str, own_url: str, depth: int) -> bytes:
                 return data
     except httpx.HTTPError as exc:
         raise TapError(f"UPLOAD {name}: cannot read {url}: {exc}") from None
+
+
+def _error_message(document: bytes) -> str:
+    """The message of a DALI error document, or the start of whatever came instead."""
+    try:
+        tree = etree.fromstring(document, etree.XMLParser(resolve_entities=False, no_network=True))
+        infos = tree.xpath("//*[local-name()='INFO'][@name='QUERY_STATUS'][@value='ERROR']")
+        if infos:
+            return (infos[-1].text or "").strip()
+    except etree.XMLSyntaxError:
+        pass
+    return document[:200].decode("utf-8", "replace").strip()
 
 
 async def create_uploads(conn: psycopg.AsyncConnection, catalog: Catalog,
