@@ -11,7 +11,7 @@ service descriptor its #cutout rows name (service_def="soda").
 
 from __future__ import annotations
 
-from xml.sax.saxutils import quoteattr
+from .votable import quoteattr
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request

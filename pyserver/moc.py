@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 
 import numpy as np
 import psycopg
@@ -140,11 +141,14 @@ def _response(text: str, asked: dict, headers: dict[str, str]) -> Response:
     """The MOC in the format asked for."""
     cells = parse_ascii(text)
     description = " ".join(f"{k}={v}" for k, v in asked.items() if v is not None and k != "format")
+    # a FITS header holds printable ASCII only
+    description = "".join(c if " " <= c <= "~" else "?" for c in description)
     if asked["format"] == "ascii":
         return PlainTextResponse(as_ascii(cells, asked["order"]), headers=headers)
     if asked["format"] == "json":
         return JSONResponse({str(o): sorted(c) for o, c in sorted(cells.items())}, headers=headers)
-    filename = f"moc-{asked['collection']}-{asked['filter'] or asked['instrument'] or 'all'}.fits"
+    filename = re.sub(r"[^A-Za-z0-9_.-]", "_", f"moc-{asked['collection']}-"
+                      f"{asked['filter'] or asked['instrument'] or 'all'}") + ".fits"
     return Response(as_fits(cells, asked["order"], description), media_type="application/fits",
                     headers={**headers, "Content-Disposition": f'inline; filename="{filename}"'})
 

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from datetime import datetime, timezone
-from xml.sax.saxutils import escape
+from .votable import escape
 
 import psycopg
 from psycopg.rows import dict_row

@@ -15,9 +15,22 @@ import csv
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
-from xml.sax.saxutils import escape, quoteattr
+import re
+from xml.sax.saxutils import escape as _escape, quoteattr as _quoteattr
 
 VOTABLE_NS = "http://www.ivoa.net/xml/VOTable/v1.3"
+# characters XML 1.0 does not allow, even escaped (a query or an error message may hold them)
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def escape(text: str) -> str:
+    """XML character data: escaped, and without the characters XML cannot carry."""
+    return _escape(NOT_XML.sub("\ufffd", text))
+
+
+def quoteattr(text: str) -> str:
+    """An XML attribute value, quoted: escaped, and without the characters XML cannot carry."""
+    return _quoteattr(NOT_XML.sub("\ufffd", text))
 
 
 @dataclass

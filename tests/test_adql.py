@@ -357,9 +357,9 @@ def test_the_suite_means_something(sample_archive, catalog):
        f" AS d, {name}", f"unknown table {name}", None, None)
       for name in ("pg_settings", "pg_roles", "pg_user", "pg_database", "pg_class", "pg_proc",
                    "pg_stat_activity", "pg_authid")],
-    ("SELECT d.name FROM (WITH pg_settings AS (SELECT 1 AS x) SELECT x FROM pg_settings) AS d "
+    ("SELECT d.name FROM (WITH pg_settings AS (SELECT 1 AS x FROM ivoa.ObsCore) SELECT x FROM pg_settings) AS d "
      "JOIN pg_settings AS s ON 1 = 1", "unknown table pg_settings", None, None),
-    ("SELECT (SELECT COUNT(*) FROM (WITH pg_roles AS (SELECT 1 AS x) SELECT x FROM pg_roles) AS q)"
+    ("SELECT (SELECT COUNT(*) FROM (WITH pg_roles AS (SELECT 1 AS x FROM ivoa.ObsCore) SELECT x FROM pg_roles) AS q)"
      " FROM pg_roles", "unknown table pg_roles", None, None),
     ("WITH t AS (SELECT obs_id FROM ivoa.ObsCore) SELECT * FROM (SELECT obs_id FROM t) AS a, "
      "pg_catalog.t", "unknown table pg_catalog.t", None, None),

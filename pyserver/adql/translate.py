@@ -13,6 +13,7 @@ names a table outside TAP_SCHEMA or calls a function outside ADQL.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 
 from sqlglot import exp
@@ -86,6 +87,8 @@ CAST_TYPES = {
     exp.DataType.Type.INT, exp.DataType.Type.BIGINT, exp.DataType.Type.FLOAT,
     exp.DataType.Type.DOUBLE, exp.DataType.Type.TIMESTAMP,
 }
+# sqlglot's parse errors that say what was expected in words a user wrote ("Expecting )")
+PLAIN_EXPECTATION = re.compile(r"^Expect(ing|ed) [A-Za-z()',. ]{1,40}$")
 # deeper nesting than any real query needs; the parser and PostgreSQL would recurse for it
 MAX_NESTING = 32
 # PostgreSQL syntax the tokenizer knows and ADQL does not have, with what to write instead
@@ -139,8 +142,10 @@ def _translate(query: str, catalog: Catalog) -> Translation:
 def _parse(query: str) -> exp.Expr:
     try:
         tokens = DIALECT.tokenize(query)
-    except TokenError as exc:
-        raise AdqlError(f"cannot read the query: {exc}") from None
+    except TokenError:
+        if query.count("'") % 2 or query.count('"') % 2:
+            raise AdqlError("cannot read the query: a quoted string or name is not closed") from None
+        raise AdqlError("cannot read the query: it holds characters ADQL does not have") from None
     depth = 0
     for i, token in enumerate(tokens):
         depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(token.token_type, 0)
@@ -150,6 +155,11 @@ def _parse(query: str) -> exp.Expr:
         if token.token_type in FORBIDDEN_TOKENS:
             raise AdqlError(FORBIDDEN_TOKENS[token.token_type], token.line,
                             token.col - len(token.text) + 1)
+        following = tokens[i + 1].token_type if i + 1 < len(tokens) else None
+        if token.token_type == TokenType.COMMA and following in (
+                None, TokenType.FROM, TokenType.R_PAREN, TokenType.SEMICOLON, TokenType.COMMA):
+            raise AdqlError("a list may not end with a comma, nor hold an empty item",
+                            token.line, token.col)
         if token.token_type == TokenType.SEMICOLON and i != len(tokens) - 1:
             raise AdqlError("one query only: ';' may only end it", token.line,
                             token.col - len(token.text) + 1)
@@ -157,8 +167,7 @@ def _parse(query: str) -> exp.Expr:
         trees = DIALECT.parser().parse(tokens, query)
     except ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
-        message = str(first.get("description") or exc).split(". Line")[0]
-        raise AdqlError(f"syntax error: {message}", first.get("line"), first.get("col")) from None
+        raise AdqlError(_syntax_message(first), first.get("line"), first.get("col")) from None
     trees = [t for t in trees if t is not None]
     if len(trees) != 1:
         raise AdqlError("the query is empty" if not trees else "one query only")
@@ -166,6 +175,18 @@ def _parse(query: str) -> exp.Expr:
     if not isinstance(tree, (exp.Select, exp.SetOperation)):
         raise AdqlError(f"only SELECT queries are allowed, not {tree.key.upper()}")
     return tree
+
+
+def _syntax_message(error: dict) -> str:
+    """A parse error in ADQL's terms: what was expected when sqlglot says it plainly, else where
+    reading stopped (sqlglot's other descriptions name its own classes)."""
+    description = str(error.get("description") or "")
+    near = (error.get("highlight") or "").strip()
+    if PLAIN_EXPECTATION.match(description):
+        return f"syntax error: {description.lower()}" + (f" near {near!r}" if near else "")
+    if near:
+        return f"syntax error near {near!r}"
+    return "syntax error: the query ends before it is complete"
 
 
 def _position(node: exp.Expr) -> tuple[int | None, int | None]:
@@ -181,6 +202,8 @@ def _position(node: exp.Expr) -> tuple[int | None, int | None]:
 
 def _check_grammar(tree: exp.Expr) -> None:
     for node in tree.walk():
+        if isinstance(node, exp.Select) and not node.args.get("from_"):
+            raise AdqlError("a SELECT needs a FROM clause in ADQL", *_position(node))
         if not isinstance(node, ALLOWED_NODES):
             raise AdqlError(f"{node.key.upper()} is not part of ADQL", *_position(node))
         if isinstance(node, exp.Anonymous) and node.name.upper() not in ANONYMOUS_FUNCTIONS:
