@@ -51,7 +51,7 @@ class TapLimits:
     query_bytes: int = 100_000  # HSTVO_TAP_QUERY_BYTES: the longest ADQL text
     body_bytes: int = 20_000_000  # HSTVO_TAP_BODY_BYTES: the largest request body, all parts
     async_slots: int = 2  # HSTVO_TAP_ASYNC_SLOTS: jobs one server process runs at once
-    streams: int = 8  # HSTVO_TAP_STREAMS: queries one server process streams at once
+    streams: int = 4  # HSTVO_TAP_STREAMS: queries one server process streams at once
     streams_per_client: int = 3  # HSTVO_TAP_STREAMS_PER_CLIENT: of those, one client's
 
 

@@ -18,7 +18,7 @@ from hstvo.config import load_settings
 from hstvo.db import database_url
 
 from .db import POOL_WAIT_SECONDS, make_pool
-from . import caom2repo
+from . import caom2repo, offload
 from .datalink import datalink
 from .examples import examples
 from .files import get_file, put_file
@@ -66,12 +66,15 @@ def create_app(url: str | None = None) -> Starlette:
         async with pool.connection() as conn:
             app.state.query_role = await query_role(conn)
         jobs = asyncio.create_task(runner(app), name="uws-runner")
+        warming = asyncio.create_task(offload.warm_up(), name="offload-warm-up")
         try:
             yield
         finally:
             jobs.cancel()
+            warming.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await jobs
+            offload.shut_down()
             for each in pools:
                 await each.close()
 
@@ -102,7 +105,8 @@ def create_app(url: str | None = None) -> Starlette:
         Route("/files/{area}/{file_name}", put_file, methods=["PUT"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
-                    middleware=[Middleware(RequestLimits, max_body_bytes=LIMITS.body_bytes)],
+                    middleware=[Middleware(RequestLimits, max_body_bytes=LIMITS.body_bytes,
+                                           max_form_bytes=2 * LIMITS.query_bytes + 65_536)],
                     exception_handlers={PoolTimeout: busy, psycopg.OperationalError: unavailable})
     app.state.pool = pool
     app.state.stream_pool = stream_pool

@@ -1,7 +1,8 @@
 """Limits every request meets before an endpoint sees it (an ASGI middleware).
 
 - The body is at most HSTVO_TAP_BODY_BYTES (413 otherwise): a Content-Length above it is
-  refused at once, and a chunked body is cut off when it passes it.
+  refused at once, and a chunked body is cut off when it passes it. A url-encoded body holds
+  parameters only, and is held to twice the longest query (HSTVO_TAP_QUERY_BYTES) and 64 kB.
 - No parameter may hold a NUL character (400): no IVOA protocol has a use for one, and
   PostgreSQL cannot store it in text. Checked in the path, the query string and url-encoded
   form bodies; multipart text fields are checked where they are read (tap_sync.dali_parameters).
@@ -13,7 +14,6 @@ elsewhere.
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote_to_bytes
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -35,8 +35,8 @@ def error_response(path: str, message: str, status: int) -> Response:
 class RequestLimits:
     """The middleware: body size and NUL characters (see the module's docstring)."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
-        self.app, self.max_body_bytes = app, max_body_bytes
+    def __init__(self, app: ASGIApp, max_body_bytes: int, max_form_bytes: int) -> None:
+        self.app, self.max_body_bytes, self.max_form_bytes = app, max_body_bytes, max_form_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -54,13 +54,16 @@ class RequestLimits:
                                        f"of {self.max_body_bytes} bytes", 413)(scope, receive, send)
             return
         if headers.get(b"content-type", b"").startswith(b"application/x-www-form-urlencoded"):
-            body = await self._read_body(receive)
+            # parameters only (files come as multipart): a smaller limit, checked before a
+            # large body is parsed on the event loop
+            limit = min(self.max_body_bytes, self.max_form_bytes)
+            body = await self._read_body(receive, limit)
             if body is None:
-                await error_response(path, "the request body is larger than this service's "
-                                           f"limit of {self.max_body_bytes} bytes", 413)(
+                await error_response(path, "the request's parameters are longer than this "
+                                           f"service's limit of {limit} bytes", 413)(
                     scope, receive, send)
                 return
-            if b"\x00" in unquote_to_bytes(body.replace(b"+", b" ")):
+            if NUL.search(body):
                 await error_response(path, "a parameter holds a NUL character", 400)(
                     scope, receive, send)
                 return
@@ -69,8 +72,8 @@ class RequestLimits:
             receive = self._bounded(receive)
         await self.app(scope, receive, send)
 
-    async def _read_body(self, receive: Receive) -> bytes | None:
-        """The whole body, or None when it passes the limit."""
+    async def _read_body(self, receive: Receive, limit: int) -> bytes | None:
+        """The whole body, or None when it passes `limit`."""
         chunks, size = [], 0
         while True:
             message = await receive()
@@ -78,7 +81,7 @@ class RequestLimits:
                 break
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
-            if size > self.max_body_bytes:
+            if size > limit:
                 return None
             if not message.get("more_body"):
                 break

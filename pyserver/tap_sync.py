@@ -31,6 +31,7 @@ from starlette.responses import Response
 from hstvo.config import load_tap_limits
 
 from .adql import AdqlError, Catalog, Translation, load_catalog_async, translate
+from . import offload
 from .errors import database_message
 from .streaming import StreamAborted, TimedStreamingResponse
 from .votable import (PG_TYPES, Base64Stream, Field, binary2_head, binary2_tail,
@@ -167,10 +168,11 @@ async def query_role(conn: psycopg.AsyncConnection) -> str | None:
 
 
 async def translate_off_loop(query_text: str, catalog: Catalog) -> Translation:
-    """translate() in a worker thread, so that a long or deeply nested query does not hold up
-    the other requests; TapError when it is not a query this service runs."""
+    """translate() off the event loop (pyserver/offload.py), so that a long or deeply nested
+    query does not hold up the other requests; TapError when it is not a query this service
+    runs."""
     try:
-        return await asyncio.to_thread(translate, query_text, catalog)
+        return await offload.run(translate, len(query_text.encode()), query_text, catalog)
     except AdqlError as exc:
         raise TapError(str(exc)) from None
     except RecursionError:

@@ -7,9 +7,9 @@ of the catalog, so TAP_UPLOAD.name can be joined with ObsCore like any published
 
 from __future__ import annotations
 
-import asyncio
 import io
 import warnings
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
@@ -21,6 +21,7 @@ from lxml import etree
 from astropy.utils.exceptions import AstropyWarning
 
 from .adql import Catalog, Column, Table
+from . import offload
 from .errors import database_message
 from .tap_sync import LIMITS, MAX_UPLOAD_BYTES, MAX_UPLOAD_ROWS, TapError
 
@@ -42,7 +43,26 @@ GEOMETRY_NAME = {"spoint": "point", "scircle": "circle", "spoly": "polygon"}
 DEPTH_HEADER = "HSTVO-Upload-Depth"
 
 
+@dataclass(frozen=True)
+class UploadField:
+    """What the service needs of an uploaded VOTable's FIELD (plain data: it crosses from the
+    process that parsed the upload)."""
+
+    datatype: str
+    arraysize: str | None
+    xtype: str | None
+    unit: str | None
+    ucd: str | None
+
+
 def _read(name: str, data: bytes | None):
+    """The fields and the table of an uploaded VOTable (run off the event loop)."""
+    fields, table = _parse(name, data)
+    return [UploadField(f.datatype, f.arraysize, f.xtype, f.unit and str(f.unit), f.ucd)
+            for f in fields], table
+
+
+def _parse(name: str, data: bytes | None):
     if data is None:
         raise TapError(f"UPLOAD {name}: the POST has no part of that name")
     if len(data) > MAX_UPLOAD_BYTES:
@@ -139,6 +159,55 @@ def _error_message(document: bytes) -> str:
     return document[:200].decode("utf-8", "replace").strip()
 
 
+@dataclass(frozen=True)
+class UploadedTable:
+    """An uploaded table, ready to COPY: its columns (as the catalog will know them), their
+    PostgreSQL types, and its rows as COPY takes them."""
+
+    columns: list[Column]
+    pg_types: list[str]
+    rows: list[tuple]
+
+
+def prepare_upload(name: str, data: bytes | None) -> UploadedTable:
+    """Parse, check and convert an uploaded VOTable (the heavy part: run off the event loop,
+    in another process for a large one; see pyserver/offload.py)."""
+    fields, table = _read(name, data)
+    columns: dict[str, Column] = {}
+    pg_types = []
+    for field, column in zip(fields, table.colnames):
+        if not column.isidentifier():
+            raise TapError(f"UPLOAD {name}: column name {column!r} is not an ADQL identifier")
+        if column.lower() in columns:
+            raise TapError(f"UPLOAD {name}: two columns are called {column} (names are "
+                           "case-insensitive in ADQL)")
+        pg_type, datatype, arraysize = _column_type(name, column, field)
+        pg_types.append(pg_type)
+        columns[column.lower()] = Column(column, column.lower(), datatype, arraysize,
+                                         field.xtype, field.unit, field.ucd)
+    values = [_column_values(name, column, table[column.published], pg_type)
+              for column, pg_type in zip(columns.values(), pg_types)]
+    return UploadedTable(list(columns.values()), pg_types, list(zip(*values)))
+
+
+def _column_values(name: str, column: Column, data, pg_type: str) -> list:
+    """A column's cells as COPY takes them, None for masked ones (column-wise: fast)."""
+    if pg_type in ("spoint", "scircle", "spoly"):
+        cells = []
+        for row_number, value in enumerate(data, start=1):
+            try:
+                cells.append(_value(value, pg_type))
+            except (ValueError, TypeError, IndexError) as exc:
+                raise TapError(f"UPLOAD {name}: row {row_number}, column {column.published}: "
+                               f"{exc}") from None
+        return cells
+    cells = data.tolist()  # Python values; a masked cell is None
+    if getattr(data, "mask", None) is not None and np.any(data.mask):
+        cells = [None if masked else cell for cell, masked in zip(cells, data.mask.tolist())]
+    return [cell.decode("utf-8", "replace") if isinstance(cell, bytes) else cell
+            for cell in cells]
+
+
 async def create_uploads(conn: psycopg.AsyncConnection, catalog: Catalog,
                          uploads: list[tuple[str, str]], files: dict[str, bytes],
                          role: str | None, own_url: str, depth: int = 0) -> Catalog:
@@ -152,49 +221,29 @@ async def create_uploads(conn: psycopg.AsyncConnection, catalog: Catalog,
         else:
             data = await _fetch(name, source, own_url, depth)
         # parsing a large VOTable takes a while: not on the event loop, which serves everybody
-        fields, table = await asyncio.to_thread(_read, name, data)
+        uploaded = await offload.run(prepare_upload, len(data or b""), name, data)
         relation = f"tap_upload_{name.lower()}"
-        columns, pg_types = {}, []
-        for field, column in zip(fields, table.colnames):
-            if not column.isidentifier():
-                raise TapError(f"UPLOAD {name}: column name {column!r} is not an ADQL identifier")
-            if column.lower() in columns:
-                raise TapError(f"UPLOAD {name}: two columns are called {column} (names are "
-                               "case-insensitive in ADQL)")
-            pg_type, datatype, arraysize = _column_type(name, column, field)
-            pg_types.append(pg_type)
-            columns[column.lower()] = Column(column, column.lower(), datatype, arraysize,
-                                             field.xtype, field.unit and str(field.unit), field.ucd)
         definition = sql.SQL(", ").join(
             sql.SQL("{} {}").format(sql.Identifier(c.sql_name), sql.SQL(pg_type))
-            for c, pg_type in zip(columns.values(), pg_types))
+            for c, pg_type in zip(uploaded.columns, uploaded.pg_types))
         await conn.execute(sql.SQL("CREATE TEMPORARY TABLE {} ({}) ON COMMIT DROP").format(
             sql.Identifier(relation), definition))
-        await _fill(conn, name, relation, table, pg_types, list(columns.values()))
+        await _fill(conn, name, relation, uploaded.rows)
         if role:
             await conn.execute(sql.SQL("GRANT SELECT ON pg_temp.{} TO {}").format(
                 sql.Identifier(relation), sql.Identifier(role)))
-        extended.tables[f"tap_upload.{name.lower()}"] = Table(f"TAP_UPLOAD.{name}", "pg_temp",
-                                                              relation, columns)
+        extended.tables[f"tap_upload.{name.lower()}"] = Table(
+            f"TAP_UPLOAD.{name}", "pg_temp", relation, {c.sql_name: c for c in uploaded.columns})
     return extended
 
 
-async def _fill(conn: psycopg.AsyncConnection, name: str, relation: str, table,
-                pg_types: list[str], columns: list[Column]) -> None:
-    """COPY the rows in; a value the column's type cannot hold is the user's error, named."""
-    row_number = 0
+async def _fill(conn: psycopg.AsyncConnection, name: str, relation: str, rows: list[tuple]) -> None:
+    """COPY the rows in; a value the column's type cannot hold is the user's error."""
     try:
         async with conn.cursor().copy(sql.SQL("COPY {} FROM STDIN").format(
                 sql.Identifier(relation))) as copy:
-            for row_number, row in enumerate(table, start=1):
-                values = []
-                for value, pg_type, column in zip(row, pg_types, columns):
-                    try:
-                        values.append(_value(value, pg_type))
-                    except (ValueError, TypeError, IndexError) as exc:
-                        raise TapError(f"UPLOAD {name}: row {row_number}, column "
-                                       f"{column.published}: {exc}") from None
-                await copy.write_row(values)
+            for row in rows:
+                await copy.write_row(row)
     except psycopg.Error as exc:
         raise TapError(f"UPLOAD {name}: a value cannot be stored as its column's type "
                        f"({database_message(exc)})") from None

@@ -170,10 +170,35 @@ def test_a_body_over_the_limit_is_refused(service):
     assert answer.startswith(b"HTTP/1.1 413")
 
 
+def test_an_upload_cut_off_halfway_leaves_nothing(service):
+    base, db_url = service
+    with psycopg.connect(db_url) as conn:
+        jobs_before = conn.execute("SELECT count(*) FROM uws.job").fetchone()[0]
+    boundary = "cutoff"
+    table = _votable(rows=2000)
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"LANG\"\r\n\r\nADQL\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"QUERY\"\r\n\r\n"
+            f"SELECT * FROM TAP_UPLOAD.t\r\n--{boundary}\r\nContent-Disposition: form-data; "
+            f"name=\"UPLOAD\"\r\n\r\nt,param:t\r\n--{boundary}\r\nContent-Disposition: "
+            f"form-data; name=\"t\"; filename=\"t.xml\"\r\n\r\n").encode() + table + \
+        f"\r\n--{boundary}--\r\n".encode()
+    host, port = base.removeprefix("http://").split(":")
+    for path in ("/tap/async", "/tap/sync"):
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: multipart/"
+                         f"form-data; boundary={boundary}\r\nContent-Length: {len(body)}\r\n\r\n"
+                         .encode() + body[:len(body) // 2])
+    time.sleep(1)
+    assert httpx.get(base + "/tap/availability").status_code == 200
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM uws.job").fetchone()[0] == jobs_before
+
+
 def test_a_query_over_the_size_limit_is_refused(service):
     base, _ = service
-    response = _sync(base, "SELECT obs_id FROM ivoa.ObsCore WHERE " + " OR ".join(["1 = 1"] * 30_000))
-    assert response.status_code == 400 and "longer than" in _dali_error(response)
+    for ors in (14_000, 30_000):  # over the query limit; over the limit of a form's size
+        response = _sync(base, "SELECT obs_id FROM ivoa.ObsCore WHERE " + " OR ".join(["1 = 1"] * ors))
+        assert response.status_code in (400, 413) and "longer than" in _dali_error(response)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -38,6 +38,9 @@ class AdqlError(ValueError):
         where = f" (line {line}, column {column})" if line else ""
         super().__init__(message + where)
 
+    def __reduce__(self):  # it crosses from the process that translated a large query
+        return AdqlError, (self.message, self.line, self.column)
+
 
 class SphereContainedBy(exp.Expression, exp.Binary, exp.Predicate):
     """pgsphere's <@: the left geometry lies inside the right one (ADQL CONTAINS)."""
