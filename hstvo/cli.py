@@ -314,9 +314,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = load_settings()
-    uvicorn.run("pyserver.app:create_app", factory=True, host=args.host or settings.http_host,
-                port=args.port or settings.http_port, workers=args.workers,
-                log_level="info")
+    host, port = args.host or settings.http_host, args.port or settings.http_port
+    if not os.environ.get("HSTVO_PUBLIC_URL"):
+        # the URLs the service hands out (access_url, capabilities) name the port it serves on
+        os.environ["HSTVO_PUBLIC_URL"] = f"http://{host}:{port}"
+    uvicorn.run("pyserver.app:create_app", factory=True, host=host, port=port,
+                workers=args.workers, log_level="info")
     return 0
 
 

@@ -50,6 +50,18 @@ async def unavailable(request: Request, exc: Exception) -> Response:
                     headers={"Retry-After": str(RETRY_AFTER_SECONDS)}, media_type="text/plain")
 
 
+async def _publish_url(conn, public_url: str) -> None:
+    """The database's service_url (behind ObsCore's access_url and the repository's
+    capabilities) is the URL this server is reached at: clients cache capabilities by host and
+    port, and must not be sent to another server."""
+    cursor = await conn.execute("SELECT hstvo.setting('service_url')")
+    stored = (await cursor.fetchone())[0]
+    if stored != public_url:
+        await conn.execute("UPDATE hstvo.setting SET value = %s WHERE name = 'service_url'",
+                           (public_url,))
+        log.info("service_url was %s; it is now %s, where this server answers", stored, public_url)
+
+
 def create_app(url: str | None = None) -> Starlette:
     """Build the app for the database at `url` (default: DATABASE_URL or the embedded one)."""
     url = url or database_url(load_settings())
@@ -65,6 +77,7 @@ def create_app(url: str | None = None) -> Starlette:
         log.info("serving the archive in %s", url.rsplit("@", 1)[-1])
         async with pool.connection() as conn:
             app.state.query_role = await query_role(conn)
+            await _publish_url(conn, app.state.public_url)
         jobs = asyncio.create_task(runner(app), name="uws-runner")
         warming = asyncio.create_task(offload.warm_up(), name="offload-warm-up")
         try:

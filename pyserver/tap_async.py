@@ -21,7 +21,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from .errors import database_message
-from .tap_sync import (LIMITS, VOTABLE, TapError, catalog_of_connection, dali_parameters,
+from .fits_output import fits_document
+from .streaming import StreamAborted
+from .tap_sync import (FITS, LIMITS, VOTABLE, TapError, catalog_of_connection, dali_parameters,
                        open_query, query_request, result_chunks, translate_off_loop, upload_list)
 from .votable import votable_error
 from .tap_upload import create_uploads
@@ -142,7 +144,7 @@ async def create_job(request: Request) -> Response:
     try:
         params = await dali_parameters(request)
         run = params.pop("PHASE", "").upper() == "RUN"
-        query_request(params)  # a job that cannot run is refused now, not left to fail
+        # a job whose query is wrong is still created, and fails when it runs (TAP 1.1, 2.2.2)
         parts = _named_parts(params, getattr(request.state, "upload_files", {}))
     except TapError as exc:
         return Response(votable_error(str(exc)), status_code=exc.status, media_type=VOTABLE,
@@ -171,12 +173,12 @@ async def create_job(request: Request) -> Response:
 def _named_parts(params: dict[str, str], files: dict[str, bytes]) -> dict[str, bytes]:
     """The uploaded files that UPLOAD names (param:part), within one total size; the other
     parts of the request are not kept."""
-    named = {source.removeprefix("param:") for _, source in upload_list(params.get("UPLOAD", ""))
-             if source.startswith("param:")}
-    missing = named - set(files)
-    if missing:
-        raise TapError(f"UPLOAD names part {sorted(missing)[0]}, which the request does not have")
-    kept = {part: files[part] for part in named}
+    try:
+        sources = upload_list(params.get("UPLOAD", ""))
+    except TapError:
+        return {}  # the job fails with the reason when it runs
+    named = {source.removeprefix("param:") for _, source in sources if source.startswith("param:")}
+    kept = {part: files[part] for part in named if part in files}
     if sum(map(len, kept.values())) > LIMITS.upload_bytes:
         raise TapError(f"the uploaded tables are larger than {LIMITS.upload_bytes} bytes together",
                        status=413)
@@ -287,10 +289,13 @@ async def job_result(request: Request) -> Response:
     """GET /tap/async/{id}/results/result."""
     job_id = request.path_params["job_id"]
     async with request.app.state.pool.connection() as conn:
-        row = await (await conn.execute("SELECT phase, result, result_type FROM uws.job"
-                                        " WHERE job_id = %s", (job_id,))).fetchone()
+        row = await (await conn.execute("SELECT phase, result, result_type, error_summary"
+                                        " FROM uws.job WHERE job_id = %s", (job_id,))).fetchone()
     if row is None:
         return _not_found(job_id)
+    if row[0] == "ERROR":  # no result: what went wrong instead, as a DALI error document
+        return Response(votable_error(f"job {job_id} failed: {row[3] or 'no reason recorded'}"),
+                        status_code=404, media_type=VOTABLE)
     if row[0] != "COMPLETED" or row[1] is None:
         return Response(f"job {job_id} has no result (it is {row[0]})\n", status_code=404,
                         media_type="text/plain")
@@ -327,7 +332,7 @@ async def run_one(conn: psycopg.AsyncConnection, state) -> bool:
         message = "the job failed in the service; the fault is logged and will be looked at"
     else:
         await conn.execute("SELECT uws.finish_job(%s, %s, %s, %s)",
-                           (job_id, document.encode(), query.media_type, rows))
+                           (job_id, document, query.media_type, rows))
         log.info("job %s completed: %d rows", job_id, rows)
         return True
     await _fail(state, conn, job_id, message)
@@ -335,7 +340,7 @@ async def run_one(conn: psycopg.AsyncConnection, state) -> bool:
     return True
 
 
-async def _execute(conn: psycopg.AsyncConnection, state, claimed: dict) -> tuple[str, object, int]:
+async def _execute(conn: psycopg.AsyncConnection, state, claimed: dict) -> tuple[bytes, object, int]:
     """Run a claimed job's query; its result document, request and row count."""
     job_id = claimed["job_id"]
     timeout = claimed["execution_duration"] or MAX_EXECUTION_SECONDS
@@ -355,7 +360,14 @@ async def _execute(conn: psycopg.AsyncConnection, state, claimed: dict) -> tuple
                                              state.query_role, state.public_url)
             translation = await translate_off_loop(query.query, known)
             running = await open_query(conn, translation, query, timeout, state.query_role)
-            document = "".join([chunk async for chunk in result_chunks(running, query, timeout)])
+            chunks = result_chunks(running, query, timeout)
+            if query.media_type == FITS:
+                try:
+                    document = await fits_document(chunks)
+                except StreamAborted as exc:
+                    raise TapError(str(exc)) from None
+            else:
+                document = "".join([chunk async for chunk in chunks]).encode()
     finally:
         watcher.cancel()
     return document, query, running.rows_sent

@@ -33,6 +33,7 @@ from hstvo.config import load_tap_limits
 from .adql import AdqlError, Catalog, Translation, load_catalog_async, translate
 from . import offload
 from .errors import database_message
+from .fits_output import fits_document
 from .streaming import StreamAborted, TimedStreamingResponse
 from .votable import (PG_TYPES, Base64Stream, Field, binary2_head, binary2_tail,
                       delimited_head, serialised_query, votable_error, votable_head, votable_tail)
@@ -55,12 +56,17 @@ QUERY_ROLE = "hstvo_tap"  # reads what TAP_SCHEMA publishes, nothing else (sql/6
 
 VOTABLE = "application/x-votable+xml"
 BINARY2 = "application/x-votable+xml;serialization=BINARY2"
+FITS = "application/fits"
+# every spelling TAP 1.1 (section 2.7.1) and DALI 1.1 (section 3.4.3) give, compared in lower case
+# and without blanks: the MIME types with their serialization parameter, and the short forms
 FORMATS = {
-    "votable": VOTABLE, VOTABLE: VOTABLE, "text/xml": VOTABLE,
-    "application/x-votable+xml;serialization=tabledata": VOTABLE,
-    "votable/b2": BINARY2, BINARY2: BINARY2, "binary2": BINARY2,
-    "csv": "text/csv", "text/csv": "text/csv",
+    "votable": VOTABLE, "votable/td": VOTABLE, "application/x-votable+xml": VOTABLE,
+    "text/xml": VOTABLE, "application/x-votable+xml;serialization=tabledata": VOTABLE,
+    "votable/b2": BINARY2, "binary2": BINARY2,
+    "application/x-votable+xml;serialization=binary2": BINARY2,
+    "csv": "text/csv", "text/csv": "text/csv", "text/csv;header=present": "text/csv",
     "tsv": "text/tab-separated-values", "text/tab-separated-values": "text/tab-separated-values",
+    "fits": FITS, "application/fits": FITS, "image/fits": FITS,
 }
 LANGUAGES = {"ADQL", "ADQL-2.0", "ADQL-2.1"}
 
@@ -127,7 +133,7 @@ def query_request(params: dict[str, str]) -> QueryRequest:
     media_type = FORMATS.get(wanted.lower().replace(" ", ""))
     if media_type is None:
         raise TapError(f"RESPONSEFORMAT={wanted} is not supported: use votable, votable/b2, "
-                       "csv or tsv")
+                       "csv, tsv or fits")
     try:
         maxrec = int(params.get("MAXREC", DEFAULT_MAXREC))
     except ValueError:
@@ -236,7 +242,8 @@ def result_fields(translation: Translation, columns: list[ResultColumn],
     return fields
 
 
-SERIALISATIONS = {VOTABLE: "votable", BINARY2: "binary2", "text/csv": "csv",
+# FITS is written from a BINARY2 VOTable the database serialises (pyserver/fits_output.py)
+SERIALISATIONS = {VOTABLE: "votable", BINARY2: "binary2", FITS: "binary2", "text/csv": "csv",
                   "text/tab-separated-values": "tsv"}
 
 
@@ -270,7 +277,7 @@ async def open_query(conn: psycopg.AsyncConnection, translation: Translation, qu
     sql = serialised_query(translation.sql, fields, [type_names.get(c.type_oid, "") for c in columns],
                            SERIALISATIONS[query.media_type], query.maxrec + 1)
     # BINARY2 rows are bytea: binary results bring them without hex encoding
-    cursor = conn.cursor(name=f"tap_{uuid.uuid4().hex}", binary=query.media_type == BINARY2)
+    cursor = conn.cursor(name=f"tap_{uuid.uuid4().hex}", binary=query.media_type in (BINARY2, FITS))
     try:
         await cursor.execute(sql)
         first = await cursor.fetchmany(min(FETCH_ROWS, query.maxrec + 1))
@@ -284,7 +291,7 @@ async def result_chunks(running: OpenQuery, query: QueryRequest,
     """The result document, chunk by chunk: at most MAXREC rows, then OVERFLOW when there
     were more; an error after the first row ends the VOTable with QUERY_STATUS=ERROR."""
     overflow, error = False, None
-    encoder = Base64Stream() if query.media_type == BINARY2 else None
+    encoder = Base64Stream() if query.media_type in (BINARY2, FITS) else None
     yield _head(query, running.fields)
     try:
         rows = running.first
@@ -302,7 +309,7 @@ async def result_chunks(running: OpenQuery, query: QueryRequest,
             rows = await running.cursor.fetchmany(STREAM_ROWS)
     except psycopg.Error as exc:
         error = _database_message(exc, timeout_seconds, query.asynchronous)
-        if not query.media_type.startswith(VOTABLE):
+        if not query.media_type.startswith(VOTABLE) and query.media_type != FITS:
             # CSV and TSV have no way to say so: the transfer is cut off instead
             raise StreamAborted(f"the query failed after {running.rows_sent} rows: {error}") from None
     if encoder:
@@ -357,10 +364,13 @@ async def run_query(request: Request, query: QueryRequest) -> Response:
         raise
     log.info("sync query (%s): %s", query.runid or "-", " ".join(query.query.split())[:300])
 
-    async def body() -> AsyncIterator[str]:
+    async def body() -> AsyncIterator[str | bytes]:
         try:
-            async for chunk in result_chunks(running, query, SYNC_TIMEOUT_SECONDS):
-                yield chunk
+            if query.media_type == FITS:
+                yield await fits_document(result_chunks(running, query, SYNC_TIMEOUT_SECONDS))
+            else:
+                async for chunk in result_chunks(running, query, SYNC_TIMEOUT_SECONDS):
+                    yield chunk
         finally:
             try:
                 try:
@@ -393,9 +403,10 @@ def _content_type(media_type: str) -> str:
 
 
 def _head(query: QueryRequest, fields: list[Field]) -> str:
-    if query.media_type.startswith(VOTABLE):
-        infos = [("QUERY", query.query)] + ([("RUNID", query.runid)] if query.runid else [])
-        return (binary2_head if query.media_type == BINARY2 else votable_head)(fields, infos)
+    if query.media_type.startswith(VOTABLE) or query.media_type == FITS:
+        infos = [("QUERY", query.query)] + ([("RUNID", query.runid)] if query.media_type != FITS
+                                            and query.runid else [])
+        return (binary2_head if query.media_type in (BINARY2, FITS) else votable_head)(fields, infos)
     return delimited_head(fields, "," if query.media_type == "text/csv" else "\t")
 
 

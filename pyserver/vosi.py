@@ -34,6 +34,7 @@ OUTPUT_FORMATS = [
     (tap_sync.BINARY2, "votable/b2", f"{TR}#output-votable-binary2"),
     ("text/csv", "csv", None),
     ("text/tab-separated-values", "tsv", None),
+    (tap_sync.FITS, "fits", None),
 ]
 
 
@@ -60,11 +61,14 @@ async def capabilities(request: Request) -> Response:
         (f'<outputFormat ivo-id="{ivo_id}">' if ivo_id else "<outputFormat>")
         + f"<mime>{mime}</mime><alias>{alias}</alias></outputFormat>"
         for mime, alias, ivo_id in OUTPUT_FORMATS)
+    # VOSI 1.1: the tables endpoint (with detail=min and /tables/{name}) is tables-1.1, the
+    # identifier clients such as cadc-tap look for
     vosi = "".join(
-        f'<capability standardID="ivo://ivoa.net/std/VOSI#{name}">'
+        f'<capability standardID="ivo://ivoa.net/std/VOSI#{standard}">'
         f'<interface xsi:type="vs:ParamHTTP"><accessURL use="full">{escape(base)}/{name}'
         f"</accessURL></interface></capability>"
-        for name in ("capabilities", "availability", "tables"))
+        for standard, name in (("capabilities", "capabilities"), ("availability", "availability"),
+                               ("tables-1.1", "tables")))
     vosi += (f'<capability standardID="ivo://ivoa.net/std/DALI#examples">'
              f'<interface xsi:type="vr:WebBrowser"><accessURL use="full">{escape(base)}/examples'
              f"</accessURL></interface></capability>")

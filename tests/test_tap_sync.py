@@ -86,8 +86,8 @@ def test_csv_and_tsv(tap):
     ({"LANG": "SQL", "QUERY": "SELECT 1 FROM ivoa.ObsCore"}, 400, "LANG=SQL is not supported"),
     ({"LANG": "ADQL"}, 400, "QUERY is missing"),
     ({"LANG": "ADQL", "QUERY": "SELECT nothing FROM ivoa.ObsCore"}, 400, "unknown column nothing"),
-    ({"LANG": "ADQL", "QUERY": "SELECT 1 FROM ivoa.ObsCore", "RESPONSEFORMAT": "fits"}, 400,
-     "RESPONSEFORMAT=fits is not supported"),
+    ({"LANG": "ADQL", "QUERY": "SELECT 1 FROM ivoa.ObsCore", "RESPONSEFORMAT": "hdf5"}, 400,
+     "RESPONSEFORMAT=hdf5 is not supported"),
     ({"LANG": "ADQL", "QUERY": "SELECT 1 FROM ivoa.ObsCore", "MAXREC": "many"}, 400, "MAXREC=many"),
     ({"LANG": "ADQL", "QUERY": "SELECT 1 / 0 FROM ivoa.ObsCore"}, 400,
      "division by zero"),
@@ -115,7 +115,7 @@ def test_vosi_capabilities_availability_tables(tap):
     capabilities = etree.fromstring(httpx.get(tap + "/capabilities").content)
     standards = capabilities.xpath("//capability/@standardID")
     assert "ivo://ivoa.net/std/TAP" in standards
-    assert "ivo://ivoa.net/std/VOSI#tables" in standards
+    assert "ivo://ivoa.net/std/VOSI#tables-1.1" in standards
     forms = capabilities.xpath("//languageFeatures/feature/form/text()")
     assert {"POINT", "CONTAINS", "OFFSET", "WITH", "CAST"} <= set(forms)
     availability = etree.fromstring(httpx.get(tap + "/availability").content)
