@@ -182,3 +182,17 @@ def tap_service(url: str) -> Iterator:
 
     with requests.Session() as session:
         yield pyvo.dal.TAPService(url, session=session)
+
+
+@contextlib.contextmanager
+def served_samples(pg_server: Server, template_db: str, directory: Path, prefix: str,
+                   **env: str) -> Iterator[tuple[str, str]]:
+    """A module's clone of the template with the bundled real HST files ingested, served by one
+    `hstvo serve` (with `env`); yields (base URL, database URL)."""
+    from loaders.fits_ingest import find_files, ingest
+
+    with module_clone(pg_server, template_db, prefix) as conn:
+        ingest(conn, find_files([str(SAMPLE_DATA / "hst" / "science")]), jobs=1)
+        url = pg_server.url(conn.info.dbname)
+        with serving(url, directory / "serve.log", **env) as base:
+            yield base, url

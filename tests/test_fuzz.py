@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from .conftest import SAMPLE_DATA, module_clone, serving
+from .conftest import served_samples
 
 EXAMPLES = int(os.environ.get("HSTVO_FUZZ_EXAMPLES", "40"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
@@ -68,16 +68,11 @@ def _adql() -> st.SearchStrategy[str]:
 
 @pytest.fixture(scope="module")
 def service(pg_server, template_db, tmp_path_factory):
-    from loaders.fits_ingest import find_files, ingest
-
-    with module_clone(pg_server, template_db, "hstvo_fuzz") as conn:
-        ingest(conn, find_files([str(SAMPLE_DATA / "hst" / "science")]), jobs=1)
-        url = pg_server.url(conn.info.dbname)
-        log = tmp_path_factory.mktemp("fuzz") / "serve.log"
-        with serving(url, log, HSTVO_TOKEN="fuzz-token", HSTVO_TAP_SYNC_SECONDS="10") as base:
-            before = _archive_digest(url)
-            yield base
-            assert _archive_digest(url) == before, "fuzzing changed the archive"
+    with served_samples(pg_server, template_db, tmp_path_factory.mktemp("fuzz"), "hstvo_fuzz",
+                        HSTVO_TOKEN="fuzz-token", HSTVO_TAP_SYNC_SECONDS="10") as (base, url):
+        before = _archive_digest(url)
+        yield base
+        assert _archive_digest(url) == before, "fuzzing changed the archive"
 
 
 def _archive_digest(url: str) -> dict[str, str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import socket
-import statistics
 import threading
 import time
 
@@ -22,7 +21,7 @@ from astropy.io.votable import from_table, writeto
 from astropy.table import Table
 from lxml import etree
 
-from .conftest import SAMPLE_DATA, module_clone, serving
+from .conftest import SAMPLE_DATA, served_samples
 
 TOKEN = "hostile-token"
 RAW_ID = "caom:HST/j8bt05njq/j8bt05njq_raw"
@@ -32,16 +31,10 @@ VOTABLE = "application/x-votable+xml"
 @pytest.fixture(scope="module")
 def service(pg_server, template_db, tmp_path_factory):
     """The sample archive served by one server for the whole module; yields (base, db url)."""
-    from loaders.fits_ingest import find_files, ingest
-
-    with module_clone(pg_server, template_db, "hstvo_hostile") as conn:
-        ingest(conn, find_files([str(SAMPLE_DATA / "hst" / "science")]), jobs=1)
-        url = conn.info.dsn
-        url = pg_server.url(conn.info.dbname)
-        log = tmp_path_factory.mktemp("hostile") / "serve.log"
-        with serving(url, log, HSTVO_TOKEN=TOKEN, HSTVO_TAP_ASYNC_SLOTS="2",
-                     HSTVO_TAP_SYNC_SECONDS="20") as base:
-            yield base, url
+    with served_samples(pg_server, template_db, tmp_path_factory.mktemp("hostile"),
+                        "hstvo_hostile", HSTVO_TOKEN=TOKEN, HSTVO_TAP_ASYNC_SLOTS="2",
+                        HSTVO_TAP_SYNC_SECONDS="20") as (base, url):
+        yield base, url
 
 
 def _votable(rows: int = 3, columns: int = 1, **extra) -> bytes:
@@ -151,6 +144,25 @@ def test_two_upload_tables_t_and_T_are_refused(service):
                                                     "UPLOAD": "t,param:a;T,param:b"},
                           files={"a": ("a.xml", table), "b": ("b.xml", table)}, timeout=60)
     assert response.status_code == 400 and "two tables" in _dali_error(response)
+
+
+@pytest.mark.parametrize("path", ["/caom2repo/observations/HST/j94f05bgq%00",
+                                  "/tap/async/abc%00def", "/tap/async/abc%00/phase",
+                                  "/files/HST/x%00.fits"])
+def test_a_nul_in_a_path_is_a_400(service, path):
+    base, _ = service
+    response = httpx.get(base + path)
+    assert response.status_code == 400, response.text
+
+
+def test_a_repository_start_with_an_offset_is_honoured(service):
+    base, _ = service
+    listing = httpx.get(base + "/caom2repo/observations/HST",
+                        params={"START": "2000-01-01T02:00:00+02:00"})
+    assert listing.status_code == 200 and len(listing.text.splitlines()) == 11
+    later = httpx.get(base + "/caom2repo/observations/HST",
+                      params={"START": "2999-01-01T00:00:00-05:00"})
+    assert later.status_code == 200 and later.text == ""
 
 
 def test_deleting_an_unknown_job_is_a_404(service):

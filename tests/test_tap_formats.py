@@ -13,20 +13,16 @@ import pytest
 from astropy.io import fits
 from astropy.table import Table
 
-from .conftest import module_clone, serving, SAMPLE_DATA, tap_service
+from .conftest import served_samples, tap_service
 
 QUERY = "SELECT obs_id, s_ra, t_exptime, calib_level FROM ivoa.ObsCore ORDER BY obs_id"
 
 
 @pytest.fixture(scope="module")
 def tap(pg_server, template_db, tmp_path_factory):
-    from loaders.fits_ingest import find_files, ingest
-
-    with module_clone(pg_server, template_db, "hstvo_formats") as conn:
-        ingest(conn, find_files([str(SAMPLE_DATA / "hst" / "science")]), jobs=1)
-        with serving(pg_server.url(conn.info.dbname),
-                     tmp_path_factory.mktemp("formats") / "serve.log") as base:
-            yield base + "/tap"
+    with served_samples(pg_server, template_db, tmp_path_factory.mktemp("formats"),
+                        "hstvo_formats") as (base, _):
+        yield base + "/tap"
 
 
 SPELLINGS = {

@@ -90,6 +90,12 @@ CAST_TYPES = {
     exp.DataType.Type.INT, exp.DataType.Type.BIGINT, exp.DataType.Type.FLOAT,
     exp.DataType.Type.DOUBLE, exp.DataType.Type.TIMESTAMP,
 }
+# CAOM shape columns published with their DALI xtype but stored as arrays of numbers (the form
+# CAOM XML gives), and the pgsphere column that geometry functions read instead (CADC's TAP
+# service accepts INTERSECTS(CIRCLE(...), position_bounds), and clients rely on it)
+QUERY_GEOMETRY = {("caom2", "plane", "position_bounds"): "position_bounds_spoly"}
+GEOMETRY_FUNCTIONS = {"CONTAINS", "INTERSECTS", "AREA", "CENTROID", "COORD1", "COORD2",
+                      "DISTANCE"}
 # sqlglot's parse errors that say what was expected in words a user wrote ("Expecting )")
 PLAIN_EXPECTATION = re.compile(r"^Expect(ing|ed) [A-Za-z()',. ]{1,40}$")
 # deeper nesting than any real query needs; the parser and PostgreSQL would recurse for it
@@ -391,8 +397,22 @@ def _check_column_of(column: exp.Column, source: exp.Table | Scope, catalog: Cat
         raise AdqlError(f"{where} has no column {column.name}{_suggest(name, known)}",
                         *_position(column))
     if isinstance(source, exp.Table):
-        found = _catalog_table(source, catalog).columns[name]
-        column.set("this", exp.to_identifier(found.sql_name))
+        table = _catalog_table(source, catalog)
+        found = table.columns[name]
+        sql_name = found.sql_name
+        if _in_geometry_function(column):
+            # a shape kept as an array of numbers is queried through its pgsphere column
+            sql_name = QUERY_GEOMETRY.get((table.schema, table.sql_name, sql_name), sql_name)
+        column.set("this", exp.to_identifier(sql_name))
+
+
+def _in_geometry_function(column: exp.Column) -> bool:
+    """Whether a column is an argument of a geometry function or predicate."""
+    parent = column.parent
+    while isinstance(parent, exp.Paren):
+        parent = parent.parent
+    return isinstance(parent, exp.Contains) or (
+        isinstance(parent, exp.Anonymous) and parent.name.upper() in GEOMETRY_FUNCTIONS)
 
 
 def _expand_stars(tree: exp.Expr, catalog: Catalog) -> None:
