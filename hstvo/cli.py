@@ -52,7 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
                              description="Manage the embedded cluster and the schema.")
     db.add_argument("action", choices=["start", "stop", "status", "upgrade", "psql"],
                     help="start/stop/status: the embedded cluster under ./var/ (ignored "
-                         "with DATABASE_URL); upgrade: apply migrations; psql: open a shell")
+                         "with DATABASE_URL); upgrade: apply migrations; psql: open a shell, "
+                         "or run -c/-f")
+    db.add_argument("-c", "--command", dest="sql", metavar="SQL",
+                    help="psql: run this SQL and exit (e.g. -c 'SELECT * FROM hstvo.file_root')")
+    db.add_argument("-f", "--file", dest="sql_file", metavar="FILE",
+                    help="psql: run the SQL of this file and exit")
+    db.add_argument("--read-only", action="store_true",
+                    help="psql: every transaction read-only (nothing can be changed by mistake)")
     db.set_defaults(func=cmd_db)
 
     ingest = commands.add_parser(
@@ -168,8 +175,27 @@ def cmd_db(args: argparse.Namespace) -> int:
         revision = upgrade(_url(), settings)
         print(f"database is at revision {revision}")
     elif args.action == "psql":
-        return subprocess.call(["psql", _url()])
+        return subprocess.call(_psql_command(args), env=_psql_environment(args))
     return 0
+
+
+def _psql_command(args: argparse.Namespace) -> list[str]:
+    """psql on the archive, with -c/-f passed on (and stopping at the first error)."""
+    command = ["psql", _url(), "--no-psqlrc", "-v", "ON_ERROR_STOP=1"] \
+        if args.sql or args.sql_file else ["psql", _url()]
+    if args.sql:
+        command += ["-c", args.sql]
+    if args.sql_file:
+        command += ["-f", args.sql_file]
+    return command
+
+
+def _psql_environment(args: argparse.Namespace) -> dict[str, str]:
+    environment = dict(os.environ)
+    if args.read_only:  # the server refuses every write of the session
+        options = environment.get("PGOPTIONS", "")
+        environment["PGOPTIONS"] = f"{options} -c default_transaction_read_only=on".strip()
+    return environment
 
 
 def _xml_files(paths: list[Path]) -> list[Path]:
@@ -329,7 +355,33 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not args.verbose:  # alembic lists its plugins at INFO: noise in an operator's log
         logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except Exception as exc:  # a database that cannot be reached: one line, not a traceback
+        reason = _unreachable(exc)
+        if reason is None or args.verbose:
+            raise
+        print(f"error: cannot reach the archive's database ({_where()}): {reason}",
+              file=sys.stderr)
+        return 2
+
+
+def _unreachable(exc: BaseException) -> str | None:
+    """Why the database could not be reached, when that is what `exc` says; else None."""
+    import psycopg
+
+    while exc is not None:
+        if isinstance(exc, psycopg.OperationalError):
+            return (str(exc).strip().splitlines() or ["connection failed"])[-1].strip()
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _where() -> str:
+    """The database's address, without a password."""
+    scheme, _, rest = _url().partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    return f"{scheme}://{userinfo.split(':')[0]}@{host}" if at else f"{scheme}://{rest}"
 
 
 if __name__ == "__main__":

@@ -113,7 +113,8 @@ def add_commands(commands: argparse._SubParsersAction, url) -> None:
     worker.add_argument("--lease", type=int, default=60,
                         help="seconds a job stays ours without a heartbeat (60)")
     worker.add_argument("--cache", type=Path, default=None,
-                        help="where fetched files are kept (default var/worker-cache)")
+                        help="where fetched files are kept (default $XDG_CACHE_HOME/hstvo/worker, "
+                             "else ~/.cache/hstvo/worker)")
     worker.add_argument("--idle-exit", type=float, default=None,
                         help="stop after this many seconds without a job (default: never)")
     worker.set_defaults(func=lambda a: cmd_worker(a, url()))
@@ -224,6 +225,11 @@ def cmd_reffile_list(args: argparse.Namespace, url: str) -> int:
             "  FROM hst.reference_file WHERE (%(i)s::text IS NULL OR instrument = upper(%(i)s))"
             "   AND (%(t)s::text IS NULL OR reftype = lower(%(t)s))"
             " ORDER BY instrument, reftype, useafter", {"i": args.instrument, "t": args.reftype}).fetchall()
+    if not rows:
+        print("no reference files registered" + (" for that instrument or type" if args.instrument
+                                                 or args.reftype else "")
+              + ": `hstvo reffile add FILE` registers one")
+        return 0
     print(f"{'instrument':10} {'type':10} {'file':28} {'useafter':19}  selection")
     for instrument, reftype, name, useafter, selection in rows:
         print(f"{instrument:10} {reftype:10} {name:28} {useafter:%Y-%m-%d %H:%M:%S}  {selection}")
@@ -300,6 +306,9 @@ def _jobs_list(conn: psycopg.Connection, args: argparse.Namespace) -> int:
     rows = conn.execute(
         "SELECT * FROM queue.job WHERE (%(s)s::text IS NULL OR status::text = lower(%(s)s))"
         " ORDER BY id DESC LIMIT %(n)s", {"s": args.status, "n": args.limit}).fetchall()
+    if not rows:
+        print("no jobs" + (f" {args.status}" if args.status else "") + " in the queue")
+        return 0
     print(f"{'ID':>8} {'OWNER':10} {'STARTED':14} {'STATUS':9} {'COMMAND':10} {'DATASET':10} "
           f"{'VM':9} {'CPU':>3} {'MEM_MB':>6} {'STARTS':>6}")
     for job in reversed(rows):

@@ -81,7 +81,9 @@ class Worker:
         self.archive = os.environ.get("HSTVO_ARCHIVE_URL") or self._setting("service_url") \
             or settings.archive_url
         self.token = settings.write_token or self._setting("files_write_token")
-        self.cache = config.cache_dir or settings.var_dir / "worker-cache"
+        # outside the checkout by default: a worker VM's cache is its own, not the project's
+        self.cache = config.cache_dir or Path(
+            os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hstvo" / "worker"
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.stopping = threading.Event()  # no new claims
         self.abandon = threading.Event()  # give jobs in hand back now

@@ -99,6 +99,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     kind hst.reftype;
     queued integer;
+    unknown text;
 BEGIN
     SELECT * INTO kind FROM hst.reftype t
      WHERE t.instrument = upper(register_reference_file.instrument)
@@ -107,6 +108,16 @@ BEGIN
         RAISE EXCEPTION 'no reference type % for instrument %', reftype, instrument
             USING ERRCODE = 'RF001',
                   HINT = 'SELECT instrument, reftype, keyword FROM hst.reftype lists them';
+    END IF;
+    -- a selection on a keyword the type does not select on would never match what CRDS meant
+    SELECT string_agg(k, ', ' ORDER BY k) INTO unknown
+      FROM jsonb_object_keys(coalesce(selection, '{}')) AS k
+     WHERE upper(k) <> ALL (kind.parkeys);
+    IF unknown IS NOT NULL THEN
+        RAISE EXCEPTION '% % files are not selected by %', kind.instrument, kind.reftype, unknown
+            USING ERRCODE = 'RF002',
+                  HINT = 'they are selected by ' || coalesce(nullif(array_to_string(kind.parkeys, ', '), ''),
+                                                             'no keyword (one file for all)');
     END IF;
     -- one registration at a time per type: the "better match" test reads the others
     PERFORM pg_advisory_xact_lock(hashtext('hst.reference_file/' || kind.instrument || '/' || kind.reftype));

@@ -51,3 +51,41 @@ def test_landing_page_lists_services_with_live_counts(db_url, http_server):
     assert "11 observations, 11 data products" in response.text
     for path in ("/tap", "/datalink", "/caom2repo"):
         assert f'href="{path}"' in response.text
+
+
+def test_db_psql_runs_sql_and_files_read_only_when_asked(db_url, tmp_path):
+    answer = run_hstvo("db", "psql", "-c", "SELECT count(*) AS n FROM caom2.observation",
+                       db_url=db_url)
+    assert answer.returncode == 0 and "n" in answer.stdout and "0" in answer.stdout
+    script = tmp_path / "write.sql"
+    script.write_text("INSERT INTO hstvo.file_root (path) VALUES ('/nowhere');\n")
+    refused = run_hstvo("db", "psql", "--read-only", "-f", str(script), db_url=db_url)
+    assert refused.returncode != 0 and "read-only transaction" in refused.stderr
+    done = run_hstvo("db", "psql", "-f", str(script), db_url=db_url)
+    assert done.returncode == 0, done.stderr
+    assert "/nowhere" in run_hstvo("db", "psql", "-c", "SELECT path FROM hstvo.file_root",
+                                   db_url=db_url).stdout
+
+
+def test_an_unreachable_database_is_one_clear_line(tmp_path):
+    url = "postgresql://someone:secret@127.0.0.1:1/archive"
+    for command in (["jobs"], ["adql", "--run", "SELECT TOP 1 obs_id FROM ivoa.ObsCore"],
+                    ["xml", "export", "HST", "x"], ["reffile", "list"]):
+        result = run_hstvo(*command, db_url=url)
+        assert result.returncode == 2, (command, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: cannot reach the archive's database")
+        assert "secret" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_empty_listings_say_so_and_selections_are_checked(db_url):
+    assert run_hstvo("jobs", db_url=db_url).stdout.strip() == "no jobs in the queue"
+    assert run_hstvo("reffile", "list", db_url=db_url).stdout.startswith(
+        "no reference files registered")
+    wrong = run_hstvo("reffile", "add", "--name", "jref$new_bia.fits", "--useafter", "2005-01-01",
+                      "--select", "DETECTOR=WFC", "FILTER1=F606W", "--dry-run", db_url=db_url)
+    assert wrong.returncode == 1
+    assert "not selected by FILTER1" in wrong.stderr and "CCDAMP" in wrong.stderr
+    right = run_hstvo("reffile", "add", "--name", "jref$new_bia.fits", "--useafter", "2005-01-01",
+                      "--select", "DETECTOR=WFC", "CCDAMP=ABCD", "--dry-run", db_url=db_url)
+    assert right.returncode == 0, right.stderr

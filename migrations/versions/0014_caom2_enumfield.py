@@ -13,7 +13,7 @@ branch_labels = None
 depends_on = None
 
 # 62 again: the query role reads the new table's published columns
-FILES = ["21_caom2_enumfield.sql", "62_tap_role.sql"]
+FILES = ["21_caom2_enumfield.sql", "62_tap_role.sql", "74_hst_recalibration.sql"]
 
 
 def upgrade() -> None:
