@@ -43,6 +43,15 @@ CREATE OR REPLACE FUNCTION adql.rand(seed double precision) RETURNS double preci
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
 $$ SELECT ('x' || substr(md5(seed::text), 1, 8))::bit(32)::bigint / 4294967296.0 $$;
 
+-- MOD(x, y) of any numeric type: the remainder with the sign of x (PostgreSQL's % and mod()
+-- take integers and numerics only)
+CREATE OR REPLACE FUNCTION adql.mod(x bigint, y bigint) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT x % y $$;
+CREATE OR REPLACE FUNCTION adql.mod(x numeric, y numeric) RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT mod(x, y) $$;
+CREATE OR REPLACE FUNCTION adql.mod(x double precision, y double precision) RETURNS double precision
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT x - y * trunc(x / y) $$;
+
 -- DISTANCE(p1, p2): degrees
 CREATE OR REPLACE FUNCTION adql.distance(a spoint, b spoint) RETURNS double precision
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT degrees(a <-> b) $$;

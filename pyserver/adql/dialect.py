@@ -37,6 +37,8 @@ class ADQL(Dialect):
         # ADQL's string literals are single-quoted only, identifiers double-quoted
         QUOTES = ["'"]
         IDENTIFIERS = ['"']
+        # ADQL 2.1 section 2.1.5: hexadecimal integers, 0x1F (the translator makes them numbers)
+        HEX_STRINGS = [("0x", ""), ("0X", "")]
 
     class Parser(parser.Parser):
         FUNCTIONS = {

@@ -70,6 +70,7 @@ ALLOWED_NODES = (
     exp.Paren, exp.Neg, exp.Not, exp.And, exp.Or, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT,
     exp.LTE, exp.Is, exp.Like, exp.ILike, exp.In, exp.Between, exp.Exists, exp.Subquery,
     exp.With, exp.CTE, exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.DPipe, exp.BitwiseAnd,
+    exp.HexString,
     exp.BitwiseOr, exp.BitwiseXor, exp.BitwiseNot, exp.Cast, exp.DataType, exp.Case, exp.If,
     exp.Distinct, exp.Tuple, exp.Coalesce, exp.Abs, exp.Ceil, exp.Exp, exp.Floor, exp.Ln,
     exp.Log, exp.Pow, exp.Sqrt, exp.Rand, exp.Round, exp.Lower, exp.Upper, exp.Count, exp.Avg,
@@ -139,6 +140,10 @@ def _translate(query: str, catalog: Catalog) -> Translation:
     columns = _output_columns(tree, tables)
     _rewrite_units(tree, tables)
     tree = _rewrite_geometry(tree)
+    for hexadecimal in list(tree.find_all(exp.HexString)):  # 0x1F is the integer 31
+        hexadecimal.replace(exp.Literal.number(int(hexadecimal.this, 16)))
+    for mod in list(tree.find_all(exp.Mod)):  # MOD of any numeric type (PostgreSQL's % is not)
+        mod.replace(_call("mod", mod.this, mod.expression))
     for call in list(tree.find_all(exp.Rand)):  # RAND(seed): PostgreSQL's random() has none
         if call.this is not None:
             call.replace(_call("rand", exp.cast(call.this, exp.DataType.build("double"))))
@@ -165,6 +170,15 @@ def _parse(query: str) -> exp.Expr:
             raise AdqlError(FORBIDDEN_TOKENS[token.token_type], token.line,
                             token.col - len(token.text) + 1)
         following = tokens[i + 1].token_type if i + 1 < len(tokens) else None
+        if token.token_type == TokenType.EQ and token.text == "==":
+            raise AdqlError("'==' is not ADQL: compare with '='", token.line,
+                            token.col - len(token.text) + 1)
+        if token.text.upper() == "FLOAT" and i and tokens[i - 1].token_type == TokenType.ALIAS:
+            raise AdqlError("CAST to FLOAT is not ADQL: use REAL or DOUBLE PRECISION",
+                            token.line, token.col - len(token.text) + 1)
+        if token.token_type == TokenType.JOIN and not _join_is_qualified(tokens, i):
+            raise AdqlError("a JOIN needs ON or USING (or is NATURAL or CROSS)", token.line,
+                            token.col - len(token.text) + 1)
         if token.token_type == TokenType.COMMA and following in (
                 None, TokenType.FROM, TokenType.R_PAREN, TokenType.SEMICOLON, TokenType.COMMA):
             raise AdqlError("a list may not end with a comma, nor hold an empty item",
@@ -184,6 +198,27 @@ def _parse(query: str) -> exp.Expr:
     if not isinstance(tree, (exp.Select, exp.SetOperation)):
         raise AdqlError(f"only SELECT queries are allowed, not {tree.key.upper()}")
     return tree
+
+
+def _join_is_qualified(tokens: list, at: int) -> bool:
+    """Whether the JOIN at tokens[at] is NATURAL or CROSS, or has ON or USING after its table
+    (a comma join needs neither; sqlglot's tree no longer tells a bare JOIN from it)."""
+    before = {t.token_type for t in tokens[max(0, at - 3):at]}
+    if TokenType.NATURAL in before or TokenType.CROSS in before:
+        return True
+    i, depth = at + 1, 0
+    while i < len(tokens):  # the joined table: a name, or a parenthesised derived table
+        kind = tokens[i].token_type
+        depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(kind, 0)
+        i += 1
+        if depth == 0 and (i >= len(tokens) or tokens[i].token_type != TokenType.DOT) \
+                and kind != TokenType.DOT:
+            break
+    if i < len(tokens) and tokens[i].token_type == TokenType.ALIAS:
+        i += 1
+    if i < len(tokens) and tokens[i].token_type not in (TokenType.ON, TokenType.USING):
+        i += 1  # the correlation name
+    return i < len(tokens) and tokens[i].token_type in (TokenType.ON, TokenType.USING)
 
 
 def _syntax_message(error: dict) -> str:
@@ -213,12 +248,44 @@ def _check_grammar(tree: exp.Expr) -> None:
     for node in tree.walk():
         if isinstance(node, exp.Select) and not node.args.get("from_"):
             raise AdqlError("a SELECT needs a FROM clause in ADQL", *_position(node))
+        _check_form(node, tree)
         if not isinstance(node, ALLOWED_NODES):
             raise AdqlError(f"{node.key.upper()} is not part of ADQL", *_position(node))
         if isinstance(node, exp.Anonymous) and node.name.upper() not in ANONYMOUS_FUNCTIONS:
             raise AdqlError(f"unknown function {node.name}", *_position(node))
         if isinstance(node, exp.Cast) and node.to.this not in CAST_TYPES:
             raise AdqlError(f"CAST to {node.to.sql()} is not ADQL", *_position(node))
+
+
+def _check_form(node: exp.Expr, tree: exp.Expr) -> None:
+    """ADQL 2.1's grammar where sqlglot's is more lenient."""
+    if isinstance(node, exp.With) and node.parent is not tree:
+        raise AdqlError("WITH may only begin the query, not a subquery", *_position(node))
+    if isinstance(node, exp.Subquery) and isinstance(node.parent, (exp.From, exp.Join)) \
+            and not node.alias:
+        raise AdqlError("a subquery in FROM needs a correlation name: (SELECT ...) AS t",
+                        *_position(node))
+    if isinstance(node, exp.Is) and not isinstance(node.expression, exp.Null):
+        raise AdqlError("IS may only be followed by NULL or NOT NULL", *_position(node))
+    if isinstance(node, exp.Offset) and not (
+            isinstance(node.expression, exp.Literal) and node.expression.is_int):
+        raise AdqlError("OFFSET takes an unsigned integer", *_position(node))
+    if isinstance(node, exp.Identifier) and not node.quoted and node.name.startswith("_"):
+        raise AdqlError(f"{node.name}: an ADQL name starts with a letter (or is quoted)",
+                        *_position(node))
+    if _is_predicate(node):
+        parent = node.parent
+        while isinstance(parent, exp.Paren):
+            parent = parent.parent
+        if isinstance(parent, (exp.Where, exp.Having, exp.And, exp.Or, exp.Not, exp.Join)):
+            raise AdqlError(f"{node.name.upper() if isinstance(node, exp.Anonymous) else 'CONTAINS'}"
+                            " is a number in ADQL: compare it with 0 or 1, as in "
+                            "1 = CONTAINS(...)", *_position(node))
+
+
+def _is_predicate(node: exp.Expr) -> bool:
+    return isinstance(node, exp.Contains) or (
+        isinstance(node, exp.Anonymous) and node.name.upper() in ("CONTAINS", "INTERSECTS"))
 
 
 def _resolve_names(tree: exp.Expr, catalog: Catalog) -> dict[str, Table]:
@@ -546,11 +613,15 @@ def _call(name: str, *args: exp.Expr) -> exp.Anonymous:
 
 
 def _without_coordsys(args: list[exp.Expr]) -> list[exp.Expr]:
-    """ADQL 2.1 made the coordinate system argument optional; a string first argument is it."""
-    if args and isinstance(args[0], exp.Literal) and args[0].is_string:
-        return args[1:]
-    if args and isinstance(args[0], exp.Null):
-        return args[1:]
+    """ADQL 2.1 made the coordinate system argument optional; a string first argument is it.
+    Coordinates are numbers: a string anywhere else is refused."""
+    if args and isinstance(args[0], (exp.Literal, exp.Null)) and (
+            isinstance(args[0], exp.Null) or args[0].is_string):
+        args = args[1:]
+    for arg in args:
+        if isinstance(arg, exp.Literal) and arg.is_string:
+            raise AdqlError(f"{arg.sql()}: a coordinate is a number (the coordinate system, "
+                            "if given, comes first)", *_position(arg))
     return args
 
 
@@ -578,6 +649,9 @@ def _geometry_call(node: exp.Expr) -> exp.Expr:
         args = _without_coordsys(args)
         if args and all(_is_point(a) for a in args):
             args = [c for a in args for c in a.expressions]
+        elif len(args) < 6 or len(args) % 2:
+            raise AdqlError(f"POLYGON takes three or more pairs of coordinates, not {len(args)} "
+                            "numbers", *_position(node))
         return _call("polygon", *args)
     if name == "DISTANCE":
         if len(args) == 4:
