@@ -166,6 +166,10 @@ class Worker:
                 if job is None:
                     job = self._claim(conn, worker)
                 if job is None:
+                    if self.config.once and self.jobs_done == 0 and not self._within_reach(conn):
+                        log.info("slot %d: --once and no job this worker can run: stopping", index)
+                        self.stopping.set()
+                        break
                     if self._idle_too_long():
                         self.stopping.set()
                         break
@@ -180,6 +184,13 @@ class Worker:
                     self.stopping.set()
                     with self.wake:
                         self.wake.notify_all()
+
+    def _within_reach(self, conn: psycopg.Connection) -> bool:
+        """Whether a job this worker could run is idle, or running under a lease that may run
+        out (queue.jobs_within_reach)."""
+        row = conn.execute("SELECT queue.jobs_within_reach(%s, %s, %s) AS n",
+                           (self.config.vm_type, self.config.cpus, self.config.memory_mb)).fetchone()
+        return row["n"] > 0
 
     def _idle_too_long(self) -> bool:
         limit = self.config.idle_exit_seconds

@@ -140,6 +140,16 @@ LANGUAGE sql AS $$
 -- Working
 -- ---------------------------------------------------------------------------------------------
 
+-- how many jobs a worker of these resources could still get: idle ones it may claim, and
+-- running ones (a lease that runs out brings them back). `hstvo worker --once` stops when none.
+CREATE OR REPLACE FUNCTION queue.jobs_within_reach(vm_type text, cpus integer, memory_mb integer)
+RETURNS bigint LANGUAGE sql STABLE AS $$
+    SELECT count(*) FROM queue.job j
+     WHERE j.status IN ('idle', 'running')
+       AND (j.vm_type IS NULL OR j.vm_type = jobs_within_reach.vm_type)
+       AND j.min_cpus <= jobs_within_reach.cpus AND j.min_memory_mb <= jobs_within_reach.memory_mb
+$$;
+
 -- queue.claim: the best idle job this worker's resources satisfy, now running under a lease
 -- (none when there is none). Jobs for this VM type and jobs for any VM are two ranges of
 -- job_claim_idx: the best of each is taken, then the better of the two, so that idle jobs

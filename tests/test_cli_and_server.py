@@ -1,5 +1,7 @@
 """The command line and the HTTP service, run for real."""
 
+import time
+
 import httpx
 from lxml import etree
 
@@ -89,3 +91,12 @@ def test_empty_listings_say_so_and_selections_are_checked(db_url):
     right = run_hstvo("reffile", "add", "--name", "jref$new_bia.fits", "--useafter", "2005-01-01",
                       "--select", "DETECTOR=WFC", "CCDAMP=ABCD", "--dry-run", db_url=db_url)
     assert right.returncode == 0, right.stderr
+
+
+def test_worker_once_on_an_empty_queue_exits_at_once(db_url, tmp_path):
+    started = time.monotonic()
+    result = run_hstvo("worker", "--once", "--cache", str(tmp_path / "cache"), db_url=db_url,
+                       timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started < 30
+    assert "no job this worker can run" in result.stderr

@@ -1,4 +1,5 @@
-"""caom2.EnumField, the distinct values of the searchable fields (astroquery's Cadc reads it).
+"""caom2.EnumField, the distinct values of the searchable fields (astroquery's Cadc reads it);
+reference-file selections checked against their type; queue.jobs_within_reach (worker --once).
 
 Revision ID: 0014
 Revises: 0013
@@ -13,7 +14,7 @@ branch_labels = None
 depends_on = None
 
 # 62 again: the query role reads the new table's published columns
-FILES = ["21_caom2_enumfield.sql", "62_tap_role.sql", "74_hst_recalibration.sql"]
+FILES = ["21_caom2_enumfield.sql", "62_tap_role.sql", "73_work_queue.sql", "74_hst_recalibration.sql"]
 
 
 def upgrade() -> None:
