@@ -43,8 +43,7 @@ def upgrade(url: str, settings: Settings | None = None) -> str:
     command.upgrade(alembic_config(url), "head")
     with psycopg.connect(url, autocommit=True) as conn:
         if settings is not None:
-            conn.execute("UPDATE hstvo.setting SET value = %(v)s WHERE name = 'service_url'",
-                         {"v": settings.public_url})
+            conn.execute("SELECT hstvo.set_service_url(%s)", (settings.public_url,))
             conn.execute("UPDATE hstvo.setting SET value = %(v)s "
                          "WHERE name = 'publisher_authority'",
                          {"v": settings.publisher_authority})

@@ -54,11 +54,9 @@ async def _publish_url(conn, public_url: str) -> None:
     """The database's service_url (behind ObsCore's access_url and the repository's
     capabilities) is the URL this server is reached at: clients cache capabilities by host and
     port, and must not be sent to another server."""
-    cursor = await conn.execute("SELECT hstvo.setting('service_url')")
+    cursor = await conn.execute("SELECT hstvo.set_service_url(%s)", (public_url,))
     stored = (await cursor.fetchone())[0]
     if stored != public_url:
-        await conn.execute("UPDATE hstvo.setting SET value = %s WHERE name = 'service_url'",
-                           (public_url,))
         log.info("service_url was %s; it is now %s, where this server answers", stored, public_url)
 
 

@@ -101,20 +101,11 @@ def polarization(text: str) -> str:
 
 
 def outline(shape: tuple[str, list[float]]) -> np.ndarray:
-    """The shape as sky vertices (N x 2, degrees) to map into pixels."""
+    """A circle or polygon as sky vertices (N x 2, degrees) to map into pixels (a range is
+    found from the pixels instead: _range_box)."""
     kind, numbers = shape
     if kind == "polygon":
         return np.array(numbers).reshape(-1, 2)
-    if kind == "range":
-        ra1, ra2, dec1, dec2 = numbers
-        ra1, ra2 = max(ra1, 0.0), min(ra2, 360.0)
-        dec1, dec2 = max(dec1, -90.0), min(dec2, 90.0)
-        ras = np.linspace(ra1, ra2, 19)
-        decs = np.linspace(dec1, dec2, 19)
-        return np.vstack([np.column_stack([ras, np.full(19, dec1)]),
-                          np.column_stack([np.full(19, ra2), decs]),
-                          np.column_stack([ras[::-1], np.full(19, dec2)]),
-                          np.column_stack([np.full(19, ra1), decs[::-1]])])
     ra, dec, radius = numbers
     angles = np.linspace(0, 2 * np.pi, CIRCLE_POINTS, endpoint=False)
     # a small circle on the sphere: offsets along the local east and north directions

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 from datetime import datetime, timezone
-from .votable import escape
 
 import psycopg
 from psycopg.rows import dict_row
@@ -25,7 +24,7 @@ from .fits_output import fits_document
 from .streaming import StreamAborted
 from .tap_sync import (FITS, LIMITS, VOTABLE, TapError, catalog_of_connection, dali_parameters,
                        open_query, query_request, result_chunks, translate_off_loop, upload_list)
-from .votable import votable_error
+from .votable import escape, votable_error
 from .tap_upload import create_uploads
 from .vosi import base_url
 
@@ -147,8 +146,7 @@ async def create_job(request: Request) -> Response:
         # a job whose query is wrong is still created, and fails when it runs (TAP 1.1, 2.2.2)
         parts = _named_parts(params, getattr(request.state, "upload_files", {}))
     except TapError as exc:
-        return Response(votable_error(str(exc)), status_code=exc.status, media_type=VOTABLE,
-                        headers=exc.headers)
+        return exc.response()
     client = request.client.host if request.client else None
     async with request.app.state.pool.connection() as conn:
         async with conn.transaction():
@@ -321,8 +319,6 @@ async def run_one(conn: psycopg.AsyncConnection, state) -> bool:
         document, query, rows = await _execute(conn, state, claimed)
     except TapError as exc:
         message = str(exc)
-    except RecursionError:
-        message = "the query is nested too deeply to be read"
     except psycopg.Error as exc:
         message = database_message(exc)
         log.warning("job %s: the database refused it: %s %s", job_id, exc.sqlstate,

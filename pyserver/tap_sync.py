@@ -79,6 +79,11 @@ class TapError(Exception):
         self.status = status
         self.headers = headers or {}
 
+    def response(self) -> Response:
+        """The DALI error document of this error, with its status and headers."""
+        return Response(votable_error(str(self)), status_code=self.status, media_type=VOTABLE,
+                        headers=self.headers)
+
 
 @dataclass
 class QueryRequest:
@@ -181,8 +186,6 @@ async def translate_off_loop(query_text: str, catalog: Catalog) -> Translation:
         return await offload.run(translate, len(query_text.encode()), query_text, catalog)
     except AdqlError as exc:
         raise TapError(str(exc)) from None
-    except RecursionError:
-        raise TapError("the query is nested too deeply to be read") from None
 
 
 async def catalog_of_connection(state, conn: psycopg.AsyncConnection) -> Catalog:
@@ -404,8 +407,7 @@ def _content_type(media_type: str) -> str:
 
 def _head(query: QueryRequest, fields: list[Field]) -> str:
     if query.media_type.startswith(VOTABLE) or query.media_type == FITS:
-        infos = [("QUERY", query.query)] + ([("RUNID", query.runid)] if query.media_type != FITS
-                                            and query.runid else [])
+        infos = [("QUERY", query.query)] + ([("RUNID", query.runid)] if query.runid else [])
         return (binary2_head if query.media_type in (BINARY2, FITS) else votable_head)(fields, infos)
     return delimited_head(fields, "," if query.media_type == "text/csv" else "\t")
 
@@ -440,5 +442,4 @@ async def tap_sync(request: Request) -> Response:
         query = query_request(await dali_parameters(request))
         return await run_query(request, query)
     except TapError as exc:
-        return Response(votable_error(str(exc)), status_code=exc.status, media_type=VOTABLE,
-                        headers=exc.headers)
+        return exc.response()

@@ -43,26 +43,8 @@ GEOMETRY_NAME = {"spoint": "point", "scircle": "circle", "spoly": "polygon"}
 DEPTH_HEADER = "HSTVO-Upload-Depth"
 
 
-@dataclass(frozen=True)
-class UploadField:
-    """What the service needs of an uploaded VOTable's FIELD (plain data: it crosses from the
-    process that parsed the upload)."""
-
-    datatype: str
-    arraysize: str | None
-    xtype: str | None
-    unit: str | None
-    ucd: str | None
-
-
 def _read(name: str, data: bytes | None):
-    """The fields and the table of an uploaded VOTable (run off the event loop)."""
-    fields, table = _parse(name, data)
-    return [UploadField(f.datatype, f.arraysize, f.xtype, f.unit and str(f.unit), f.ucd)
-            for f in fields], table
-
-
-def _parse(name: str, data: bytes | None):
+    """The FIELDs and the table of an uploaded VOTable."""
     if data is None:
         raise TapError(f"UPLOAD {name}: the POST has no part of that name")
     if len(data) > MAX_UPLOAD_BYTES:
@@ -98,26 +80,22 @@ def _column_type(name: str, column: str, field) -> tuple[str, str, str | None]:
     return pg_type, RESULT_DATATYPE.get(pg_type, field.datatype), "*" if text else None
 
 
-def _value(value, pg_type: str):
-    """A cell of an uploaded table as COPY takes it (geometry as pgsphere's text in degrees)."""
+def _geometry_value(value, pg_type: str) -> str | None:
+    """A point, circle or polygon cell as pgsphere's text in degrees (None when masked)."""
     if value is np.ma.masked:
         return None
-    if pg_type in ("spoint", "scircle", "spoly"):
-        numbers = [float(v) for v in np.ma.filled(np.ma.asarray(value), np.nan).ravel()]
-        if any(np.isnan(numbers)):
-            return None
-        if len(numbers) != GEOMETRY_LENGTH.get(pg_type, len(numbers)) or (
-                pg_type == "spoly" and (len(numbers) < 6 or len(numbers) % 2)):
-            raise ValueError(f"a {GEOMETRY_NAME[pg_type]} of {len(numbers)} numbers")
-        pairs = [f"({numbers[i]!r}d, {numbers[i + 1]!r}d)" for i in range(0, len(numbers) - 1, 2)]
-        if pg_type == "spoint":
-            return pairs[0]
-        if pg_type == "scircle":
-            return f"<{pairs[0]}, {numbers[2]!r}d>"
-        return "{" + ", ".join(pairs) + "}"
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return value.item() if isinstance(value, np.generic) else value
+    numbers = [float(v) for v in np.ma.filled(np.ma.asarray(value), np.nan).ravel()]
+    if any(np.isnan(numbers)):
+        return None
+    if len(numbers) != GEOMETRY_LENGTH.get(pg_type, len(numbers)) or (
+            pg_type == "spoly" and (len(numbers) < 6 or len(numbers) % 2)):
+        raise ValueError(f"a {GEOMETRY_NAME[pg_type]} of {len(numbers)} numbers")
+    pairs = [f"({numbers[i]!r}d, {numbers[i + 1]!r}d)" for i in range(0, len(numbers) - 1, 2)]
+    if pg_type == "spoint":
+        return pairs[0]
+    if pg_type == "scircle":
+        return f"<{pairs[0]}, {numbers[2]!r}d>"
+    return "{" + ", ".join(pairs) + "}"
 
 
 async def _fetch(name: str, url: str, own_url: str, depth: int) -> bytes:
@@ -184,7 +162,7 @@ def prepare_upload(name: str, data: bytes | None) -> UploadedTable:
         pg_type, datatype, arraysize = _column_type(name, column, field)
         pg_types.append(pg_type)
         columns[column.lower()] = Column(column, column.lower(), datatype, arraysize,
-                                         field.xtype, field.unit, field.ucd)
+                                         field.xtype, field.unit and str(field.unit), field.ucd)
     values = [_column_values(name, column, table[column.published], pg_type)
               for column, pg_type in zip(columns.values(), pg_types)]
     return UploadedTable(list(columns.values()), pg_types, list(zip(*values)))
@@ -196,7 +174,7 @@ def _column_values(name: str, column: Column, data, pg_type: str) -> list:
         cells = []
         for row_number, value in enumerate(data, start=1):
             try:
-                cells.append(_value(value, pg_type))
+                cells.append(_geometry_value(value, pg_type))
             except (ValueError, TypeError, IndexError) as exc:
                 raise TapError(f"UPLOAD {name}: row {row_number}, column {column.published}: "
                                f"{exc}") from None

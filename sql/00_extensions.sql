@@ -29,6 +29,14 @@ ALTER TABLE hstvo.setting ADD COLUMN IF NOT EXISTS public boolean NOT NULL DEFAU
 UPDATE hstvo.setting SET public = true
  WHERE name IN ('publisher_authority', 'service_url') AND NOT public;
 
+-- set the public base URL (a server sets the one it answers at); returns the one it replaced
+CREATE OR REPLACE FUNCTION hstvo.set_service_url(url text) RETURNS text
+LANGUAGE sql AS $$
+    UPDATE hstvo.setting s SET value = url
+      FROM (SELECT value FROM hstvo.setting WHERE name = 'service_url') AS old
+     WHERE s.name = 'service_url'
+    RETURNING old.value $$;
+
 CREATE OR REPLACE FUNCTION hstvo.setting(setting_name text) RETURNS text
 LANGUAGE plpgsql STABLE AS
 $$ BEGIN RETURN (SELECT value FROM hstvo.setting WHERE name = setting_name); END $$;

@@ -33,14 +33,3 @@ INSERT INTO tap_schema.column_annotation
     ('caom2.EnumField', 'energy_bandpassName', true, 'bandpass (filter) name', NULL, 'instr.bandpass;instr.filter', 0, 1, 9),
     ('caom2.EnumField', 'num_tuples', true, 'how many planes have this combination of values', NULL, 'meta.number', 0, 1, 10)
 ON CONFLICT DO NOTHING;
-
--- caom2.Plane.position_bounds is a shape (CADC publishes it so): a polygon for HST's footprints.
--- Geometry functions read its pgsphere form (pyserver/adql/translate.py, QUERY_GEOMETRY).
-UPDATE tap_schema.column_annotation SET xtype = 'polygon'
- WHERE table_name = 'caom2.Plane' AND column_name = 'position_bounds' AND xtype IS DISTINCT FROM 'polygon';
-DO $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'hstvo_tap') THEN
-        GRANT SELECT (position_bounds_spoly) ON caom2.plane TO hstvo_tap;
-    END IF;
-END $$;

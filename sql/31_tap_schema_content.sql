@@ -460,3 +460,8 @@ DELETE FROM tap_schema.column_annotation  -- the insert above wrote its successo
  WHERE table_name = 'tap_schema.columns' AND column_name = 'size';
 UPDATE tap_schema.column_annotation SET unit = NULL
  WHERE table_name = 'ivoa.ObsCore' AND column_name = 's_region' AND unit IS NOT NULL;
+-- caom2.Plane.position_bounds is a shape (CADC publishes it so): a polygon for HST's footprints.
+-- Geometry functions read its pgsphere form (pyserver/adql/translate.py, QUERY_GEOMETRY; the
+-- query role may read that column: tap_schema.grant_published).
+UPDATE tap_schema.column_annotation SET xtype = 'polygon'
+ WHERE table_name = 'caom2.Plane' AND column_name = 'position_bounds' AND xtype IS DISTINCT FROM 'polygon';

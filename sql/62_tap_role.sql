@@ -37,12 +37,15 @@ BEGIN
         granted := granted + t.n;
     END LOOP;
     EXECUTE format('GRANT USAGE ON SCHEMA adql TO %I', role);
+    -- the pgsphere column that geometry functions on caom2.Plane.position_bounds read
+    -- (pyserver/adql/translate.py, QUERY_GEOMETRY)
+    EXECUTE format('GRANT SELECT (position_bounds_spoly) ON caom2.plane TO %I', role);
     -- ObsCore's access_url and publisher DIDs come from functions that read the service's
     -- public configuration (service URL, authority): keep secrets out of hstvo.setting
     EXECUTE format('GRANT USAGE ON SCHEMA hstvo TO %I', role);
     EXECUTE format('GRANT SELECT (name, value) ON hstvo.setting TO %I', role);
     -- ... and of those rows only the public ones (a policy: the owner is not bound by it)
-    EXECUTE format('DROP POLICY IF EXISTS public_settings_only ON hstvo.setting');
+    DROP POLICY IF EXISTS public_settings_only ON hstvo.setting;
     EXECUTE format('CREATE POLICY public_settings_only ON hstvo.setting FOR SELECT TO %I '
                    'USING (public)', role);
     ALTER TABLE hstvo.setting ENABLE ROW LEVEL SECURITY;

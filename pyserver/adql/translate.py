@@ -246,8 +246,6 @@ def _position(node: exp.Expr) -> tuple[int | None, int | None]:
 
 def _check_grammar(tree: exp.Expr) -> None:
     for node in tree.walk():
-        if isinstance(node, exp.Select) and not node.args.get("from_"):
-            raise AdqlError("a SELECT needs a FROM clause in ADQL", *_position(node))
         _check_form(node, tree)
         if not isinstance(node, ALLOWED_NODES):
             raise AdqlError(f"{node.key.upper()} is not part of ADQL", *_position(node))
@@ -259,6 +257,8 @@ def _check_grammar(tree: exp.Expr) -> None:
 
 def _check_form(node: exp.Expr, tree: exp.Expr) -> None:
     """ADQL 2.1's grammar where sqlglot's is more lenient."""
+    if isinstance(node, exp.Select) and not node.args.get("from_"):
+        raise AdqlError("a SELECT needs a FROM clause in ADQL", *_position(node))
     if isinstance(node, exp.With) and node.parent is not tree:
         raise AdqlError("WITH may only begin the query, not a subquery", *_position(node))
     if isinstance(node, exp.Subquery) and isinstance(node.parent, (exp.From, exp.Join)) \
