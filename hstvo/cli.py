@@ -138,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .recal_cli import add_commands as add_recalibration_commands
 
     add_recalibration_commands(commands, _url)
+    from .registry_cli import add_commands as add_registry_commands
+
+    add_registry_commands(commands, _url)
 
     serve = commands.add_parser("serve", help="run the HTTP service",
                                 description="Serve the archive's VO services over HTTP.")

@@ -25,6 +25,7 @@ from .files import get_file, put_file
 from .landing import landing
 from .limits import RequestLimits
 from .moc import moc
+from .registry import resource_caps
 from .soda import soda_sync
 from .tap_async import job, job_attribute, job_list, job_result, runner
 from .tap_sync import LIMITS, query_role, tap_sync
@@ -103,6 +104,7 @@ def create_app(url: str | None = None) -> Starlette:
         Route("/tap/tables/{name}", tables),
         Route("/datalink", datalink, methods=["GET", "POST"]),
         Route("/moc", moc),
+        Route("/reg/resource-caps", resource_caps),
         Route("/caom2repo", caom2repo.home),
         Route("/caom2repo/capabilities", caom2repo.capabilities),
         Route("/caom2repo/availability", caom2repo.availability),

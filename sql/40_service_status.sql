@@ -13,3 +13,17 @@ SELECT jsonb_build_object(
     'last_modified', (SELECT max(maxlastmodified) FROM caom2.observation),
     'schema_revision', (SELECT version_num FROM public.alembic_version LIMIT 1))
 $$;
+
+-- hstvo.registry: the archive's services as CADC's registry lists them (resource-caps), one row
+-- per service with a VOSI capabilities document. cadcutils-based clients (caom2-repo, cadc-tap,
+-- cadc-data) resolve an ivo:// resource ID through such a list; the service serves it at
+-- /reg/resource-caps and `hstvo registry` writes it where cadcutils looks for it.
+CREATE OR REPLACE FUNCTION hstvo.registry(base_url text)
+RETURNS TABLE (resource_id text, capabilities_url text)
+LANGUAGE sql STABLE AS
+$$
+SELECT hstvo.setting('publisher_authority') || '/' || service,
+       rtrim(base_url, '/') || '/' || service || '/capabilities'
+  FROM unnest(ARRAY['caom2repo', 'tap']) AS service
+ ORDER BY service
+$$;
