@@ -38,6 +38,9 @@ BY_STATE = {
     "22": "a value in the query is not valid for the operation it is used in",
     "42": "the query cannot be run as written",
 }
+# Refusals the adql.* functions of sql/60_adql.sql raise in ADQL's words (a DALI string that is
+# not a point, a polygon with too few corners): their message is the user's, told as it is
+ADQL_FUNCTION_STATE = "22AD0"
 
 
 def database_message(exc: psycopg.Error, timeout_seconds: int | None = None,
@@ -50,6 +53,8 @@ def database_message(exc: psycopg.Error, timeout_seconds: int | None = None,
                   else "use /tap/async for long queries, or narrow it down")
         return f"the query ran longer than {timeout_seconds} s and was stopped: {advice}"
     state = getattr(exc, "sqlstate", None) or ""
+    if state == ADQL_FUNCTION_STATE and exc.diag.message_primary:
+        return exc.diag.message_primary
     message = BY_STATE.get(state) or BY_STATE.get(state[:2])
     if message is None:
         return "the query could not be run (the database failed it; the service has logged why)"

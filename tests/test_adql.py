@@ -238,6 +238,40 @@ CASES = [
     ("SELECT COUNT(*) FROM ivoa.ObsCore WHERE CONTAINS(CIRCLE(0, 0, 0.1), POLYGON(359, -1, 1, -1, 1, 1, 359, 1)) = 1",
      f"SELECT count(*) FROM {O}"),
     ("SELECT ROUND(DISTANCE(POINT(10, 89.9), POINT(190, 89.9)), 6) FROM ivoa.ObsCore", f"SELECT 0.2::float8 FROM {O}"),
+    # CENTROID of every geometry: a polygon's is inside it (footprints, and a box across RA 0)
+    ("SELECT COUNT(*) FROM ivoa.ObsCore WHERE 1 = CONTAINS(CENTROID(s_region), s_region)",
+     f"SELECT count(*) FROM {O} WHERE s_region IS NOT NULL"),
+    ("SELECT COUNT(*) FROM caom2.Plane WHERE 1 = CONTAINS(CENTROID(position_bounds), position_bounds)",
+     "SELECT count(*) FROM caom2.plane WHERE position_bounds IS NOT NULL"),
+    ("SELECT ROUND(COORD1(CENTROID(POLYGON(10, 20, 11, 20, 11, 21, 10, 21))), 9), "
+     "ROUND(COORD2(CENTROID(POLYGON(10, 21, 11, 21, 11, 20, 10, 20))), 4) FROM ivoa.ObsCore",
+     f"SELECT 10.5::float8, 20.5002::float8 FROM {O}"),
+    ("SELECT ROUND(DISTANCE(CENTROID(POLYGON(359, -1, 1, -1, 1, 1, 359, 1)), POINT(0, 0)), 9) FROM ivoa.ObsCore",
+     f"SELECT 0.0::float8 FROM {O}"),
+    ("SELECT ROUND(COORD2(CENTROID(BOX(0, 0, 2, 2))), 9), COORD1(CENTROID(CIRCLE(12, 34, 1))) FROM ivoa.ObsCore",
+     f"SELECT 0.0::float8, 12.0::float8 FROM {O}"),
+    # CAST to a geometry from its DALI string (ADQL 2.1 section 4.7.1)
+    ("SELECT obs_id FROM ivoa.ObsCore WHERE 1 = CONTAINS(CAST('6.0348 -72.0875' AS POINT), s_region)",
+     f"SELECT obs_id FROM {O} WHERE spoint(radians(6.0348), radians(-72.0875)) <@ s_region"),
+    ("SELECT obs_id FROM ivoa.ObsCore WHERE 1 = INTERSECTS(s_region, CAST('6.02 -72.08 0.05' AS CIRCLE))",
+     f"SELECT obs_id FROM {O} WHERE s_region && scircle({CONE}, radians(0.05))"),
+    ("SELECT obs_id FROM ivoa.ObsCore WHERE 1 = CONTAINS(POINT(s_ra, s_dec), "
+     "CAST('5 -73 7 -73 7 -71 5 -71' AS POLYGON))",
+     f"SELECT obs_id FROM {O} WHERE s_ra BETWEEN 5 AND 7 AND s_dec BETWEEN -73 AND -71"),
+    ("SELECT COUNT(*) FROM ivoa.ObsCore WHERE AREA(CAST(s_region AS POLYGON)) = AREA(s_region)",
+     f"SELECT count(s_region) FROM {O}"),
+    # IN_UNIT of any numeric expression with a unit
+    ("SELECT obs_id, IN_UNIT(t_max - t_min, 's') AS span FROM ivoa.ObsCore",
+     f"SELECT obs_id, (t_max - t_min) * 86400 FROM {O}"),
+    ("SELECT IN_UNIT(AVG(t_exptime), 'h') FROM ivoa.ObsCore", f"SELECT avg(t_exptime) / 3600 FROM {O}"),
+    ("SELECT obs_id, IN_UNIT(2 * (t_exptime + 1), 'min') FROM ivoa.ObsCore",
+     f"SELECT obs_id, 2 * (t_exptime + 1) / 60 FROM {O}"),
+    # USING and NATURAL JOIN make one column of the joined ones
+    ("SELECT obs_publisher_did FROM ivoa.ObsCore AS a JOIN ivoa.ObsCore AS b USING (obs_publisher_did)",
+     f"SELECT obs_publisher_did FROM {O}"),
+    ("SELECT obs_publisher_did, calib_level FROM (SELECT obs_publisher_did, obs_id FROM ivoa.ObsCore) AS a "
+     "NATURAL JOIN (SELECT obs_publisher_did, calib_level FROM ivoa.ObsCore) AS b",
+     f"SELECT obs_publisher_did, calib_level FROM {O}"),
     ("SELECT COORD1(POINT(-10, 0)) FROM ivoa.ObsCore", f"SELECT 350.0 FROM {O}"),
     ("SELECT ROUND(AREA(POLYGON(0, 0, 1, 0, 1, 1, 0, 1)), 3) FROM ivoa.ObsCore", f"SELECT 1.0 FROM {O}"),
     ("SELECT ROUND(AREA(POLYGON(0, 1, 1, 1, 1, 0, 0, 0)), 3) FROM ivoa.ObsCore", f"SELECT 1.0 FROM {O}"),
@@ -348,7 +382,6 @@ REFUSALS = [
     ("SELECT IN_UNIT(obs_id, 'h') FROM ivoa.ObsCore", "IN_UNIT: obs_id has no unit", 1, 8),
     ("SELECT IN_UNIT(t_exptime, 'm') FROM ivoa.ObsCore", "IN_UNIT: t_exptime is in s, which cannot", 1, 8),
     ("SELECT IN_UNIT(t_exptime, 'furlong') FROM ivoa.ObsCore", "IN_UNIT: 'furlong' is not a VOUnit", 1, 8),
-    ("SELECT IN_UNIT(t_exptime + 1, 'h') FROM ivoa.ObsCore", "IN_UNIT takes a column and a unit", 1, 8),
     ("SELECT POINT(1) FROM ivoa.ObsCore", "POINT takes 2 arguments", None, None),
     ("SELECT obs_id FROM ivoa.ObsCore /* comment */ WHERE 1=1 -- ; DROP TABLE x", None, None, None),
     # a CTE is a name only where it is in scope: one defined inside a derived table does not
@@ -397,10 +430,52 @@ REFUSALS = [
      "CONTAINS is a number in ADQL", None, None),
     ("SELECT POLYGON('ICRS', 1, 2, 3, 4, 5) FROM ivoa.ObsCore", "POLYGON takes three or more pairs",
      None, None),
-    ("SELECT POINT(1, 'a') FROM ivoa.ObsCore", "'a': a coordinate is a number", None, None),
-    ("SELECT CIRCLE(1, 2, 3, 4) FROM ivoa.ObsCore", "CIRCLE takes 2 arguments", None, None),
+    ("SELECT POINT(1, 'a') FROM ivoa.ObsCore", "POINT: its coordinates are numbers (degrees), "
+     "not a string", 1, 17),
+    # geometry functions' arguments are of the kinds ADQL 2.1 section 4.2 gives them
+    ("SELECT CIRCLE(1, 2, 3, 4) FROM ivoa.ObsCore", "CIRCLE: with 4 arguments the first is the "
+     "coordinate system, a string such as 'ICRS', not a number", 1, 15),
+    ("SELECT POINT(1, 2, 3) FROM ivoa.ObsCore", "POINT: with 3 arguments the first is the "
+     "coordinate system", 1, 14),
+    ("SELECT BOX(1, 2, 3, 4, 5) FROM ivoa.ObsCore", "BOX: with 5 arguments the first is the "
+     "coordinate system", 1, 12),
+    ("SELECT POINT(obs_id, s_dec) FROM ivoa.ObsCore", "POINT: its coordinates are numbers (degrees), "
+     "not a string", 1, 14),
+    ("SELECT CIRCLE(POINT(1, 2), POINT(3, 4)) FROM ivoa.ObsCore", "CIRCLE: its radius is a number",
+     1, 28),
+    ("SELECT POLYGON(POINT(1, 2), 3, 4, POINT(5, 6)) FROM ivoa.ObsCore",
+     "POLYGON: its corners are all POINTs or all numbers, not a number", 1, 29),
+    ("SELECT obs_id FROM ivoa.ObsCore WHERE 1 = CONTAINS(s_ra, s_region)",
+     "CONTAINS: its arguments are geometries (POINT, CIRCLE, POLYGON or a geometry column), not a "
+     "number", 1, 52),
+    ("SELECT obs_id FROM ivoa.ObsCore WHERE 1 = INTERSECTS(s_region, 3)",
+     "INTERSECTS: its arguments are geometries", 1, 64),
+    ("SELECT AREA(t_exptime) FROM ivoa.ObsCore", "AREA: its arguments are geometries", 1, 13),
+    ("SELECT CENTROID('6 -72') FROM ivoa.ObsCore", "CENTROID: its arguments are geometries "
+     "(POINT, CIRCLE, POLYGON or a geometry column), not a string", 1, 17),
+    ("SELECT COORD1(s_region) FROM ivoa.ObsCore", "COORD1: its arguments are points, not a region",
+     1, 15),
+    ("SELECT DISTANCE(s_region, POINT(1, 2)) FROM ivoa.ObsCore",
+     "DISTANCE: its arguments are points, not a region", 1, 17),
+    ("SELECT DISTANCE(POINT(1, 2), 3, 4, 5) FROM ivoa.ObsCore",
+     "DISTANCE: with four arguments they are numbers (degrees), not a point", 1, 17),
+    ("SELECT AREA(energy_bounds) FROM caom2.Plane", "AREA: its arguments are geometries (POINT, "
+     "CIRCLE, POLYGON or a geometry column), not an array of numbers", 1, 13),
+    ("SELECT CAST(s_ra AS POINT) FROM ivoa.ObsCore", "CAST to POINT: it reads a DALI string such "
+     "as '10.68 41.27', not a number", 1, 13),
+    ("SELECT CAST(s_region AS CIRCLE) FROM ivoa.ObsCore", "CAST to CIRCLE: it reads a DALI string",
+     1, 13),
+    ("SELECT CAST(s_ra AS GEOMETRY) FROM ivoa.ObsCore", "CAST to GEOMETRY is not ADQL", None, None),
+    ("SELECT IN_UNIT('abc', 'h') FROM ivoa.ObsCore", "IN_UNIT takes a number with a unit", 1, 8),
+    ("SELECT IN_UNIT(3, 'h') FROM ivoa.ObsCore", "IN_UNIT: 3 has no unit to convert from", 1, 8),
+    ("SELECT IN_UNIT(t_exptime + em_min, 'h') FROM ivoa.ObsCore",
+     "IN_UNIT: t_exptime + em_min combines s and m; convert one side first", 1, 8),
+    ("SELECT IN_UNIT(t_exptime * em_min, 'h') FROM ivoa.ObsCore",
+     "IN_UNIT: t_exptime * em_min is in m.s, which cannot be converted to h", 1, 8),
     ("SELECT obs_id FROM ivoa.ObsCore AS a, ivoa.ObsCore AS b", "column obs_id is ambiguous",
      1, 8),
+    ("SELECT s_ra FROM ivoa.ObsCore AS a JOIN ivoa.ObsCore AS b USING (obs_id)",
+     "column s_ra is ambiguous", 1, 8),
 ]
 
 

@@ -92,6 +92,11 @@ def test_csv_and_tsv(tap):
     ({"LANG": "ADQL", "QUERY": "SELECT 1 / 0 FROM ivoa.ObsCore"}, 400,
      "division by zero"),
     ({"LANG": "ADQL", "QUERY": "DELETE FROM caom2.plane"}, 400, "only SELECT queries"),
+    # the adql.* functions' own refusals reach the user in their words (DALI strings)
+    ({"LANG": "ADQL", "QUERY": "SELECT CAST('10 x' AS POINT) FROM ivoa.ObsCore"}, 400,
+     "a DALI point is two numbers (ra dec), not '10 x'"),
+    ({"LANG": "ADQL", "QUERY": "SELECT CAST('1 2 3 4' AS POLYGON) FROM ivoa.ObsCore"}, 400,
+     "a DALI polygon is three or more pairs of numbers (ra1 dec1 ra2 dec2 ...), not '1 2 3 4'"),
 ])
 def test_errors_are_dali_error_documents(tap, params, status, message):
     response = httpx.get(tap + "/sync", params=params)

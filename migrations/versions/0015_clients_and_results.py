@@ -1,5 +1,5 @@
 """CADC's registry list (hstvo.registry, served at /reg/resource-caps for caom2-repo and
-cadc-tap).
+cadc-tap); ADQL's CENTROID of polygons and CAST to POINT, CIRCLE and POLYGON from DALI strings.
 
 Revision ID: 0015
 Revises: 0014
@@ -13,7 +13,7 @@ down_revision = "0014"
 branch_labels = None
 depends_on = None
 
-FILES = ["40_service_status.sql"]
+FILES = ["40_service_status.sql", "60_adql.sql"]
 
 
 def upgrade() -> None:

@@ -26,20 +26,10 @@ from sqlglot.tokens import TokenType
 
 from .catalog import Catalog, Column, Table
 from .dialect import ADQL
+from .errors import AdqlError, position as _position
+from .kinds import CAST_KINDS, check_geometry_arguments, unit_of
 
 DIALECT = ADQL()
-
-
-class AdqlError(ValueError):
-    """A query that cannot run, with where in the query the problem is (1-based)."""
-
-    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
-        self.message, self.line, self.column = message, line, column
-        where = f" (line {line}, column {column})" if line else ""
-        super().__init__(message + where)
-
-    def __reduce__(self):  # it crosses from the process that translated a large query
-        return AdqlError, (self.message, self.line, self.column)
 
 
 class SphereContainedBy(exp.Expression, exp.Binary, exp.Predicate):
@@ -136,6 +126,7 @@ def _translate(query: str, catalog: Catalog) -> Translation:
     tree = _parse(query)
     _check_grammar(tree)
     tables = _resolve_names(tree, catalog)
+    check_geometry_arguments(tree, lambda column: _column_of(column, tables))
     _expand_stars(tree, catalog)
     columns = _output_columns(tree, tables)
     _rewrite_units(tree, tables)
@@ -233,17 +224,6 @@ def _syntax_message(error: dict) -> str:
     return "syntax error: the query ends before it is complete"
 
 
-def _position(node: exp.Expr) -> tuple[int | None, int | None]:
-    """Line and column where a node starts: its first identifier or literal, as sqlglot
-    recorded them (its `col` is where a token ends)."""
-    starts = []
-    for sub in node.walk():
-        meta = getattr(sub, "_meta", None) or {}
-        if "line" in meta:
-            starts.append((meta["line"], meta["col"] - (meta["end"] - meta["start"])))
-    return min(starts) if starts else (None, None)
-
-
 def _check_grammar(tree: exp.Expr) -> None:
     for node in tree.walk():
         _check_form(node, tree)
@@ -251,7 +231,9 @@ def _check_grammar(tree: exp.Expr) -> None:
             raise AdqlError(f"{node.key.upper()} is not part of ADQL", *_position(node))
         if isinstance(node, exp.Anonymous) and node.name.upper() not in ANONYMOUS_FUNCTIONS:
             raise AdqlError(f"unknown function {node.name}", *_position(node))
-        if isinstance(node, exp.Cast) and node.to.this not in CAST_TYPES:
+        if isinstance(node, exp.Cast) and node.to.this not in CAST_TYPES and not (
+                node.to.this == exp.DataType.Type.USERDEFINED
+                and str(node.to.args.get("kind")).lower() in CAST_KINDS):
             raise AdqlError(f"CAST to {node.to.sql()} is not ADQL", *_position(node))
 
 
@@ -372,6 +354,8 @@ def _resolve_column(column: exp.Column, scope: Scope, catalog: Catalog, aliases:
     current = scope
     while current is not None:
         owners = [s for s in _distinct_sources(current) if _has_column(s, name, catalog)]
+        if len(owners) > 1 and name in _joined_columns(current, catalog):
+            owners = owners[:1]  # USING (name) or NATURAL JOIN made the sources' columns one
         if len(owners) > 1:
             raise AdqlError(f"column {column.name} is ambiguous: qualify it with its table",
                             *_position(column))
@@ -383,6 +367,29 @@ def _resolve_column(column: exp.Column, scope: Scope, catalog: Catalog, aliases:
         current = _enclosing(current)
     known = sorted({c for s in _distinct_sources(scope) for c in _column_names(s, catalog)})
     raise AdqlError(f"unknown column {column.name}{_suggest(name, known)}", *_position(column))
+
+
+def _joined_columns(scope: Scope, catalog: Catalog) -> set[str]:
+    """The (lower-case) names a scope's USING and NATURAL joins merge into one column."""
+    select = scope.expression
+    if not isinstance(select, exp.Select) or not select.args.get("joins"):
+        return set()
+    merged: set[str] = set()
+    before = _source_columns(scope, select.args["from_"].this, catalog)
+    for join in select.args["joins"]:
+        joined = _source_columns(scope, join.this, catalog)
+        merged |= {u.name.lower() for u in join.args.get("using") or []}
+        if join.args.get("method") == "NATURAL":
+            merged |= before & joined
+        before |= joined
+    return merged
+
+
+def _source_columns(scope: Scope, item: exp.Expr, catalog: Catalog) -> set[str]:
+    found = scope.selected_sources.get(item.alias_or_name) or next(
+        (v for k, v in scope.selected_sources.items() if k.lower() == item.alias_or_name.lower()),
+        None)
+    return {n.lower() for n in _column_names(found[1], catalog)} if found else set()
 
 
 def _distinct_sources(scope: Scope) -> list[exp.Table | Scope]:
@@ -470,7 +477,14 @@ def _check_column_of(column: exp.Column, source: exp.Table | Scope, catalog: Cat
         if _in_geometry_function(column):
             # a shape kept as an array of numbers is queried through its pgsphere column
             sql_name = QUERY_GEOMETRY.get((table.schema, table.sql_name, sql_name), sql_name)
-        column.set("this", exp.to_identifier(sql_name))
+        _rename(column, sql_name)
+
+
+def _rename(column: exp.Column, name: str) -> None:
+    """Give a column PostgreSQL's name, keeping where the user wrote it (for refusals)."""
+    identifier = exp.to_identifier(name)
+    identifier._meta = getattr(column.this, "_meta", None)
+    column.set("this", identifier)
 
 
 def _in_geometry_function(column: exp.Column) -> bool:
@@ -531,11 +545,12 @@ def _output_columns(tree: exp.Expr, sources: dict[str, Table]) -> list[OutputCol
         elif _is_in_unit(projection) or (isinstance(projection, exp.Alias)
                                           and _is_in_unit(projection.this)):
             call = projection if _is_in_unit(projection) else projection.this
-            value, unit = _in_unit_arguments(call, sources)
-            name = projection.alias if isinstance(projection, exp.Alias) else value.name
+            value, unit = _in_unit_arguments(call)
+            name = projection.alias if isinstance(projection, exp.Alias) else (
+                value.name if isinstance(value, exp.Column) else "in_unit")
             if not isinstance(projection, exp.Alias):
                 projection.replace(exp.alias_(projection.copy(), name, quoted=True))
-            source = _column_of(value, sources)
+            source = _column_of(value, sources) if isinstance(value, exp.Column) else None
             out.append(OutputColumn(name, Column(name, name.lower(), "double", unit=unit,
                                                  ucd=source.ucd if source else None)))
         elif isinstance(projection, exp.Alias):
@@ -557,49 +572,53 @@ def _is_in_unit(node: exp.Expr) -> bool:
     return isinstance(node, exp.Anonymous) and node.name.upper() == "IN_UNIT"
 
 
-def _in_unit_arguments(call: exp.Anonymous, sources: dict[str, Table]) -> tuple[exp.Column, str]:
-    """The column and the target unit of IN_UNIT(column, 'unit')."""
+def _in_unit_arguments(call: exp.Anonymous) -> tuple[exp.Expr, str]:
+    """The value and the target unit of IN_UNIT(value, 'unit')."""
     args = list(call.expressions)
-    if len(args) != 2 or not isinstance(args[0], exp.Column) or not (
+    if len(args) != 2 or (isinstance(args[0], exp.Literal) and args[0].is_string) or not (
             isinstance(args[1], exp.Literal) and args[1].is_string):
-        raise AdqlError("IN_UNIT takes a column and a unit string, as in IN_UNIT(t_exptime, 'h')",
-                        *_position(call))
+        raise AdqlError("IN_UNIT takes a number with a unit and a unit string, as in "
+                        "IN_UNIT(t_exptime, 'h')", *_position(call))
     return args[0], args[1].name
 
 
 def _unit_factor(call: exp.Anonymous, sources: dict[str, Table]) -> float:
-    """What the column of IN_UNIT(column, 'unit') is multiplied by."""
+    """What the value of IN_UNIT(value, 'unit') is multiplied by: the value's unit is its
+    column's, carried through arithmetic (kinds.unit_of)."""
     from astropy import units
 
-    column, target = _in_unit_arguments(call, sources)
-    found = _column_of(column, sources)
-    if found is None or not found.unit:
-        raise AdqlError(f"IN_UNIT: {column.name} has no unit to convert from", *_position(call))
+    value, target = _in_unit_arguments(call)
+    source_unit = unit_of(value, lambda column: _column_of(column, sources), call)
+    described = value.sql(dialect=DIALECT)
+    if source_unit is None:
+        raise AdqlError(f"IN_UNIT: {described} has no unit to convert from", *_position(call))
     try:
-        source_unit = units.Unit(found.unit, format="vounit")
         target_unit = units.Unit(target, format="vounit")
     except ValueError:
         raise AdqlError(f"IN_UNIT: {target!r} is not a VOUnit", *_position(call)) from None
     try:
         return float(source_unit.to(target_unit))
     except units.UnitConversionError:
-        raise AdqlError(f"IN_UNIT: {column.name} is in {found.unit}, which cannot be converted "
+        shown = source_unit.to_string(format="vounit") or "a pure number"
+        raise AdqlError(f"IN_UNIT: {described} is in {shown}, which cannot be converted "
                         f"to {target}", *_position(call)) from None
 
 
 def _rewrite_units(tree: exp.Expr, sources: dict[str, Table]) -> None:
     for call in [n for n in tree.find_all(exp.Anonymous) if _is_in_unit(n)]:
         factor = _unit_factor(call, sources)
-        column = call.expressions[0].copy()
-        call.replace(exp.Paren(this=exp.Mul(this=column, expression=exp.Literal.number(repr(factor)))))
+        value = exp.Paren(this=call.expressions[0].copy())
+        call.replace(exp.Paren(this=exp.Mul(this=value, expression=exp.Literal.number(repr(factor)))))
 
 
 def _column_of(column: exp.Column, sources: dict[str, Table]) -> Column | None:
+    """The published column a (resolved) column reference reads, when it reads one."""
     tables = [sources[column.table.lower()]] if column.table and column.table.lower() in sources \
         else list({id(t): t for t in sources.values()}.values())
     for table in tables:
         for found in table.columns.values():
-            if found.sql_name == column.name.lower():
+            if column.name.lower() in (found.sql_name, QUERY_GEOMETRY.get(
+                    (table.schema, table.sql_name, found.sql_name))):
                 return found
     return None
 
@@ -630,6 +649,9 @@ def _is_point(node: exp.Expr) -> bool:
 
 
 def _geometry_call(node: exp.Expr) -> exp.Expr:
+    if isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.USERDEFINED:
+        # CAST(x AS POINT|CIRCLE|POLYGON): from a DALI string (ADQL 2.1 section 4.7.1)
+        return _call("cast_" + CAST_KINDS[str(node.to.args.get("kind")).lower()], node.this)
     name = node.name.upper() if isinstance(node, exp.Anonymous) else ""
     if isinstance(node, exp.Contains):
         name, args = "CONTAINS", [node.this, node.expression]
