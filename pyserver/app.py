@@ -126,5 +126,6 @@ def create_app(url: str | None = None) -> Starlette:
     app.state.job_pool = job_pool
     app.state.streams = {}  # client address -> streaming queries it has open
     app.state.public_url = load_settings().public_url
+    app.state.storage_dir = load_settings().storage_dir  # async results live there too
     app.state.database_url = url
     return app

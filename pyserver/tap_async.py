@@ -3,8 +3,9 @@
 Every server process runs a job runner (started by the app's lifespan): it waits for a
 notification on channel uws_job (or polls every few seconds), claims the oldest QUEUED job with
 uws.claim_job() and runs it on the same connection, so that PHASE=ABORT can cancel that backend.
-The result document is stored with the job. A reaper deletes jobs past their destruction time,
-and jobs whose runner died are set to ERROR at start-up.
+The result document is written, as the database streams it, to a file in the archive's storage
+(pyserver/results.py), which the job row names. A reaper deletes jobs past their destruction
+time with their results, and jobs whose runner died are set to ERROR at start-up.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from datetime import datetime, timezone
 import psycopg
 from psycopg.rows import dict_row
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 
+from . import results
 from .errors import database_message
 from .fits_output import fits_document
 from .streaming import StreamAborted
@@ -192,7 +194,8 @@ async def job(request: Request) -> Response:
             if await _job(conn, job_id) is None:
                 return _not_found(job_id)
             await conn.execute("SELECT uws.job_phase_change(%s, 'ABORT')", (job_id,))
-            await conn.execute("DELETE FROM uws.job WHERE job_id = %s", (job_id,))
+            stored = await (await conn.execute("SELECT uws.delete_job(%s)", (job_id,))).fetchone()
+        results.remove_results(request.app.state.storage_dir, [stored[0]])
         return RedirectResponse(_jobs_url(request), status_code=303)
     wait = request.query_params.get("WAIT")
     async with request.app.state.pool.connection() as conn:
@@ -287,17 +290,27 @@ async def job_result(request: Request) -> Response:
     """GET /tap/async/{id}/results/result."""
     job_id = request.path_params["job_id"]
     async with request.app.state.pool.connection() as conn:
-        row = await (await conn.execute("SELECT phase, result, result_type, error_summary"
-                                        " FROM uws.job WHERE job_id = %s", (job_id,))).fetchone()
+        row = await (await conn.execute(
+            "SELECT phase, result_file, result_type, error_summary, result"
+            " FROM uws.job WHERE job_id = %s", (job_id,))).fetchone()
     if row is None:
         return _not_found(job_id)
     if row[0] == "ERROR":  # no result: what went wrong instead, as a DALI error document
         return Response(votable_error(f"job {job_id} failed: {row[3] or 'no reason recorded'}"),
                         status_code=404, media_type=VOTABLE)
-    if row[0] != "COMPLETED" or row[1] is None:
+    media_type = row[2] or VOTABLE
+    if row[0] == "COMPLETED" and row[1] is None and row[4] is not None:
+        return Response(bytes(row[4]), media_type=media_type)  # a job from before files
+    path = results.result_path(request.app.state.storage_dir, row[1]) if row[1] else None
+    if row[0] != "COMPLETED" or path is None:
         return Response(f"job {job_id} has no result (it is {row[0]})\n", status_code=404,
                         media_type="text/plain")
-    return Response(bytes(row[1]), media_type=row[2] or VOTABLE)
+    if not path.exists():  # the storage is not shared with the process that ran the job
+        log.error("job %s: its result %s is not in this server's storage %s", job_id, row[1],
+                  request.app.state.storage_dir)
+        return Response(f"job {job_id}'s result is not reachable from this server\n",
+                        status_code=503, media_type="text/plain")
+    return FileResponse(path, media_type=media_type)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -316,7 +329,7 @@ async def run_one(conn: psycopg.AsyncConnection, state) -> bool:
     job_id = claimed["job_id"]
     log.info("job %s executing", job_id)
     try:
-        document, query, rows = await _execute(conn, state, claimed)
+        name, size, query, rows = await _execute(conn, state, claimed)
     except TapError as exc:
         message = str(exc)
     except psycopg.Error as exc:
@@ -327,17 +340,22 @@ async def run_one(conn: psycopg.AsyncConnection, state) -> bool:
         log.exception("job %s failed in the service", job_id)
         message = "the job failed in the service; the fault is logged and will be looked at"
     else:
-        await conn.execute("SELECT uws.finish_job(%s, %s, %s, %s)",
-                           (job_id, document, query.media_type, rows))
-        log.info("job %s completed: %d rows", job_id, rows)
+        finished = await (await conn.execute("SELECT uws.finish_job(%s, %s, %s, %s, %s)",
+                                             (job_id, name, size, query.media_type, rows))).fetchone()
+        if finished[0]:
+            log.info("job %s completed: %d rows, %d bytes in %s", job_id, rows, size, name)
+        else:  # aborted or deleted while its result was written
+            results.remove_results(state.storage_dir, [name])
         return True
     await _fail(state, conn, job_id, message)
     log.info("job %s failed: %s", job_id, message)
     return True
 
 
-async def _execute(conn: psycopg.AsyncConnection, state, claimed: dict) -> tuple[bytes, object, int]:
-    """Run a claimed job's query; its result document, request and row count."""
+async def _execute(conn: psycopg.AsyncConnection, state,
+                   claimed: dict) -> tuple[str, int, object, int]:
+    """Run a claimed job's query into its result file; the file's name and size, the request
+    and the row count."""
     job_id = claimed["job_id"]
     timeout = claimed["execution_duration"] or MAX_EXECUTION_SECONDS
     query = query_request(claimed["parameters"])
@@ -357,16 +375,20 @@ async def _execute(conn: psycopg.AsyncConnection, state, claimed: dict) -> tuple
             translation = await translate_off_loop(query.query, known)
             running = await open_query(conn, translation, query, timeout, state.query_role)
             chunks = result_chunks(running, query, timeout)
-            if query.media_type == FITS:
-                try:
-                    document = await fits_document(chunks)
-                except StreamAborted as exc:
-                    raise TapError(str(exc)) from None
-            else:
-                document = "".join([chunk async for chunk in chunks]).encode()
+            name = results.result_name(job_id, query.media_type)
+            try:
+                if query.media_type == FITS:  # FITS needs its row count first: made whole
+                    chunks = _single(await fits_document(chunks))
+                size = await results.write_result(state.storage_dir, name, chunks)
+            except StreamAborted as exc:
+                raise TapError(str(exc)) from None
     finally:
         watcher.cancel()
-    return document, query, running.rows_sent
+    return name, size, query, running.rows_sent
+
+
+async def _single(document: bytes):
+    yield document
 
 
 async def _fail(state, conn: psycopg.AsyncConnection, job_id: str, message: str) -> None:
@@ -428,9 +450,7 @@ async def _slot(app, number: int, wake: asyncio.Event) -> None:
                     pass
                 now = asyncio.get_running_loop().time()
                 if number == 0 and now - reaped_at > 300:
-                    gone = (await (await conn.execute("SELECT uws.reap()")).fetchone())[0]
-                    if gone:
-                        log.info("reaped %d expired job(s)", gone)
+                    await _reap(conn, app.state.storage_dir)
                     reaped_at = now
         except asyncio.CancelledError:
             raise
@@ -440,6 +460,16 @@ async def _slot(app, number: int, wake: asyncio.Event) -> None:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(wake.wait(), POLL_SECONDS)
         wake.clear()
+
+
+async def _reap(conn: psycopg.AsyncConnection, storage) -> None:
+    """Delete the jobs past their destruction time with their results, and the result files
+    that no job names any more."""
+    gone = [row[0] for row in await (await conn.execute("SELECT * FROM uws.reap()")).fetchall()]
+    if gone:
+        removed = results.remove_results(storage, gone)
+        log.info("reaped %d expired job(s) and %d result file(s)", len(gone), removed)
+    await results.sweep_orphans(conn, storage)
 
 
 async def _listen(app, wake: asyncio.Event) -> None:

@@ -106,12 +106,34 @@ BEGIN
     RETURN j;
 END $$;
 
--- the end of a job; an ABORTED job stays aborted
-CREATE OR REPLACE FUNCTION uws.finish_job(id text, content bytea, media_type text, row_count bigint)
-RETURNS void LANGUAGE sql AS $$
-UPDATE uws.job SET phase = 'COMPLETED', end_time = now(), backend_pid = NULL, result = content,
-       result_type = media_type, result_rows = row_count
- WHERE job_id = id AND phase = 'EXECUTING'
+-- A job's result is a file in the archive's storage (HSTVO_STORAGE), named relative to it, so
+-- that every server process sharing that storage serves any job's result, and a large result
+-- never passes through memory or a bytea. (`result` holds the documents of jobs that finished
+-- before results moved to storage; they are still served.)
+ALTER TABLE uws.job ADD COLUMN IF NOT EXISTS result_file text;
+ALTER TABLE uws.job ADD COLUMN IF NOT EXISTS result_size bigint;
+COMMENT ON COLUMN uws.job.result_file IS 'the result document, relative to the storage directory (HSTVO_STORAGE)';
+COMMENT ON COLUMN uws.job.result_size IS 'its size in bytes';
+
+-- the end of a job, whose result was written to `file`; false when the job had been aborted
+-- or deleted meanwhile (the caller then removes the file)
+DROP FUNCTION IF EXISTS uws.finish_job(text, bytea, text, bigint);
+CREATE OR REPLACE FUNCTION uws.finish_job(id text, file text, size bigint, media_type text,
+                                          row_count bigint)
+RETURNS boolean LANGUAGE sql AS $$
+WITH finished AS (
+    UPDATE uws.job SET phase = 'COMPLETED', end_time = now(), backend_pid = NULL,
+           result_file = file, result_size = size, result_type = media_type,
+           result_rows = row_count
+     WHERE job_id = id AND phase = 'EXECUTING'
+    RETURNING 1)
+SELECT EXISTS (SELECT 1 FROM finished)
+$$;
+
+-- DELETE /tap/async/{id}: the job is aborted and deleted; returns its result file to remove
+CREATE OR REPLACE FUNCTION uws.delete_job(id text) RETURNS text
+LANGUAGE sql AS $$
+DELETE FROM uws.job WHERE job_id = id RETURNING result_file
 $$;
 
 CREATE OR REPLACE FUNCTION uws.fail_job(id text, message text) RETURNS void
@@ -133,11 +155,19 @@ WITH orphans AS (
 SELECT count(*)::integer FROM orphans
 $$;
 
--- delete jobs past their destruction time (and their results); returns how many
-CREATE OR REPLACE FUNCTION uws.reap() RETURNS integer
+-- delete jobs past their destruction time; returns their result files, for the caller to remove
+-- (NULL for a job without one)
+DROP FUNCTION IF EXISTS uws.reap();
+CREATE OR REPLACE FUNCTION uws.reap() RETURNS SETOF text
 LANGUAGE sql AS $$
-WITH gone AS (DELETE FROM uws.job WHERE destruction < now() RETURNING 1)
-SELECT count(*)::integer FROM gone
+DELETE FROM uws.job WHERE destruction < now() RETURNING result_file
+$$;
+
+-- of these job IDs, the ones no job has: result files left by a server killed while writing,
+-- or by a job deleted while its result was written, are found with it and removed
+CREATE OR REPLACE FUNCTION uws.unknown_jobs(ids text[]) RETURNS SETOF text
+LANGUAGE sql STABLE AS $$
+SELECT id FROM unnest(ids) AS id WHERE NOT EXISTS (SELECT 1 FROM uws.job j WHERE j.job_id = id)
 $$;
 
 -- files POSTed with a job for UPLOAD=name,param:part (deleted with their job)

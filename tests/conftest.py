@@ -110,9 +110,19 @@ def run_hstvo(*args: str, db_url: str, check: bool = False, **kw) -> subprocess.
 def serving(db_url: str, log_path: Path, **env: str) -> Iterator[str]:
     """`hstvo serve` running for real (uvicorn, loopback) on `db_url`, with `env` added to its
     environment; yields its URL."""
+    with serving_process(db_url, log_path, **env) as (base, _):
+        yield base
+
+
+@contextlib.contextmanager
+def serving_process(db_url: str, log_path: Path,
+                    **env: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """serving(), yielding the server's process too. Its storage (HSTVO_STORAGE, where async
+    results are written) is a directory beside the log unless `env` names one."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": db_url, "HSTVO_PORT": str(port),
-           "HSTVO_PUBLIC_URL": f"http://127.0.0.1:{port}", **env}
+           "HSTVO_PUBLIC_URL": f"http://127.0.0.1:{port}",
+           "HSTVO_STORAGE": str(log_path.parent / "storage"), **env}
     log_file = log_path.open("wb")
     process = subprocess.Popen([sys.executable, "-m", "hstvo.cli", "serve"], env=env,
                                cwd=PROJECT_ROOT, stdout=log_file, stderr=subprocess.STDOUT)
@@ -128,7 +138,7 @@ def serving(db_url: str, log_path: Path, **env: str) -> Iterator[str]:
                     raise RuntimeError(f"hstvo serve did not start:\n"
                                        f"{log_path.read_text()}") from None
                 time.sleep(0.1)
-        yield base
+        yield base, process
     finally:
         process.terminate()
         process.wait(timeout=10)

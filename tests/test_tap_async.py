@@ -128,5 +128,5 @@ def test_jobs_are_kept_in_the_database_and_reaped(db_url, tap):
         assert conn.execute("SELECT phase, error_summary FROM uws.job WHERE job_id = %s",
                             (job_id,)).fetchone()[0] == "ERROR"
         conn.execute("UPDATE uws.job SET destruction = now() - interval '1 second' WHERE job_id = %s", (job_id,))
-        assert conn.execute("SELECT uws.reap()").fetchone()[0] == 1
+        assert conn.execute("SELECT count(*) FROM uws.reap()").fetchone()[0] == 1
     assert httpx.get(url).status_code == 404

@@ -1,5 +1,6 @@
 """CADC's registry list (hstvo.registry, served at /reg/resource-caps for caom2-repo and
-cadc-tap); ADQL's CENTROID of polygons and CAST to POINT, CIRCLE and POLYGON from DALI strings.
+cadc-tap); ADQL's CENTROID of polygons and CAST to POINT, CIRCLE and POLYGON from DALI strings;
+async results as files in the archive's storage (uws.job.result_file).
 
 Revision ID: 0015
 Revises: 0014
@@ -13,7 +14,7 @@ down_revision = "0014"
 branch_labels = None
 depends_on = None
 
-FILES = ["40_service_status.sql", "60_adql.sql"]
+FILES = ["40_service_status.sql", "60_adql.sql", "61_uws.sql"]
 
 
 def upgrade() -> None:
