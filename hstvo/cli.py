@@ -285,9 +285,22 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from loaders.synth import write_archive
 
-    written = write_archive(args.directory, count=args.count, seed=args.seed)
+    # the bar counts families (the unit asked for); the files each one adds show beside it
+    with tqdm(total=args.count, unit="dataset", disable=not sys.stderr.isatty()) as bar:
+        files = 0
+
+        def advance(added: int) -> None:
+            nonlocal files
+            files += added
+            bar.set_postfix(files=files, refresh=False)
+            bar.update()
+
+        written = write_archive(args.directory, count=args.count, seed=args.seed,
+                                progress=advance)
     print(f"wrote {len(written)} files for {args.count} datasets to {args.directory}")
     return 0
 

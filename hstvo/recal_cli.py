@@ -7,6 +7,7 @@ The decisions are the database's (sql/72_hst_reference_files.sql, 73_work_queue.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from datetime import datetime
@@ -275,6 +276,8 @@ def _when(value) -> str:
 def cmd_jobs(args: argparse.Namespace, url: str) -> int:
     """The queue: list (the default), show, hold, release, cancel, retry, totals, reap."""
     with psycopg.connect(url, row_factory=dict_row) as conn:
+        # the job's history names the person who moved it (queue.actor)
+        conn.execute("SELECT set_config('hstvo.actor', %s, false)", (getpass.getuser(),))
         if args.action == "list":
             return _jobs_list(conn, args)
         if args.action == "totals":

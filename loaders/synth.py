@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -364,8 +365,10 @@ def write_family(directory: Path, rng: random.Random, index: int) -> list[Path]:
     return written
 
 
-def write_archive(directory: str | Path, count: int, seed: int = 1) -> list[Path]:
+def write_archive(directory: str | Path, count: int, seed: int = 1,
+                  progress: Callable[[int], None] | None = None) -> list[Path]:
     """Write `count` dataset families under `directory`; returns the files written.
+    `progress`, when given, is called with the number of files each family added.
 
     Deterministic: the same count and seed give the same files, byte for byte.
     """
@@ -374,5 +377,8 @@ def write_archive(directory: str | Path, count: int, seed: int = 1) -> list[Path
     rng = random.Random(seed)
     written: list[Path] = []
     for index in range(count):
-        written += write_family(directory, rng, index)
+        family = write_family(directory, rng, index)
+        written += family
+        if progress is not None:
+            progress(len(family))
     return written

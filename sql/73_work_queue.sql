@@ -60,6 +60,30 @@ CREATE UNIQUE INDEX IF NOT EXISTS job_pending_dataset_idx ON queue.job (dataset)
     WHERE status = 'idle' AND dataset IS NOT NULL;
 COMMENT ON TABLE queue.job IS 'recalibration jobs (hstvo jobs; sql/73_work_queue.sql has the life of a job)';
 
+-- Retries back off: a job that failed (or whose worker's lease ran out) is idle again, but not
+-- claimed before not_before: queue_retry_seconds after its first start, four times that after
+-- its second, and so on (at most an hour). A fault that fails every start (a calibration
+-- program missing on the workers) holds the job after minutes, with the reason, instead of
+-- burning its starts within a second.
+ALTER TABLE queue.job ADD COLUMN IF NOT EXISTS not_before timestamptz;
+COMMENT ON COLUMN queue.job.not_before IS 'an idle job that failed is not claimed before this (retries back off)';
+INSERT INTO hstvo.setting (name, value, description) VALUES
+    ('queue_retry_seconds', '30',
+     'seconds before a failed recalibration job is tried again; each further failure waits four times longer (at most an hour)')
+ON CONFLICT (name) DO NOTHING;
+
+-- how long a job that has been started `starts` times waits before its next start
+CREATE OR REPLACE FUNCTION queue.retry_delay(starts integer) RETURNS interval
+LANGUAGE sql STABLE AS $$
+    SELECT least(coalesce(hstvo.setting('queue_retry_seconds')::double precision, 30)
+                 * 4 ^ greatest(starts - 1, 0), 3600) * interval '1 second' $$;
+
+-- who moves a job by hand: the operating-system user `hstvo jobs` runs as (it sets
+-- hstvo.actor), or else the database role
+CREATE OR REPLACE FUNCTION queue.actor() RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(nullif(current_setting('hstvo.actor', true), ''), current_user) $$;
+
 -- no foreign key to queue.job: the check would cost every claim and completion a lookup and a
 -- lock; queue.purge() removes a job's history with the job
 CREATE TABLE IF NOT EXISTS queue.job_history (
@@ -78,10 +102,20 @@ CREATE INDEX IF NOT EXISTS job_history_job_idx ON queue.job_history (job_id, at)
 CREATE OR REPLACE FUNCTION queue.record_history() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    -- the note says why: a worker's error (and when the job may run again), or who moved it
     INSERT INTO queue.job_history (job_id, from_status, to_status, worker, note)
     VALUES (NEW.id, OLD.status, NEW.status, coalesce(NEW.worker, OLD.worker),
             CASE WHEN OLD.status = 'running' AND NEW.status IN ('held', 'failed', 'idle')
-                 THEN NEW.last_error END);
+                 THEN NEW.last_error
+                      || CASE WHEN NEW.not_before > now()
+                              THEN format(' (tried again from %s)',
+                                          to_char(NEW.not_before, 'YYYY-MM-DD HH24:MI:SS TZ'))
+                              ELSE '' END
+                 WHEN OLD.status = 'held' AND NEW.status = 'idle'
+                 THEN 'released by ' || queue.actor()
+                 WHEN NEW.status = 'idle' THEN 'retried by ' || queue.actor()
+                 WHEN NEW.status = 'cancelled' THEN 'cancelled by ' || queue.actor()
+                 WHEN NEW.status = 'held' THEN 'held by ' || queue.actor() END);
     RETURN NULL;
 END $$;
 
@@ -166,10 +200,12 @@ BEGIN
     SELECT c.id, c.priority INTO mine FROM queue.job c
      WHERE c.status = 'idle' AND c.vm_type = claim.vm_type
        AND c.min_cpus <= claim.cpus AND c.min_memory_mb <= claim.memory_mb
+       AND (c.not_before IS NULL OR c.not_before <= now())
      ORDER BY c.priority DESC, c.id LIMIT 1 FOR UPDATE SKIP LOCKED;
     SELECT c.id, c.priority INTO any_vm FROM queue.job c
      WHERE c.status = 'idle' AND c.vm_type IS NULL
        AND c.min_cpus <= claim.cpus AND c.min_memory_mb <= claim.memory_mb
+       AND (c.not_before IS NULL OR c.not_before <= now())
      ORDER BY c.priority DESC, c.id LIMIT 1 FOR UPDATE SKIP LOCKED;
     chosen := CASE WHEN any_vm.id IS NULL THEN mine.id
                    WHEN mine.id IS NULL THEN any_vm.id
@@ -179,7 +215,7 @@ BEGIN
         RETURN QUERY
         UPDATE queue.job j
            SET status = 'running', worker = claim.worker, starts = j.starts + 1,
-               started = now(), lease_expires = now() + lease_seconds * interval '1 second'
+               not_before = NULL, started = now(), lease_expires = now() + lease_seconds * interval '1 second'
          WHERE j.id = chosen
         RETURNING j.*;
     END IF;
@@ -245,7 +281,9 @@ DECLARE
     outcome queue.job_status := CASE WHEN failed.starts >= failed.max_starts THEN 'held' ELSE 'idle' END;
 BEGIN
     UPDATE queue.job SET status = outcome, last_error = error, lease_expires = NULL,
-                         worker = CASE WHEN outcome = 'held' THEN queue.job.worker END
+                         worker = CASE WHEN outcome = 'held' THEN queue.job.worker END,
+                         not_before = CASE WHEN outcome = 'idle'
+                                           THEN now() + queue.retry_delay(failed.starts) END
      WHERE id = job_id;
     RETURN outcome;
 END $$;
@@ -269,6 +307,7 @@ LANGUAGE sql AS $$
         UPDATE queue.job
            SET status = CASE WHEN starts >= max_starts THEN 'held' ELSE 'idle' END::queue.job_status,
                last_error = format('lease of worker %s expired at %s', worker, lease_expires),
+               not_before = CASE WHEN starts < max_starts THEN now() + queue.retry_delay(starts) END,
                worker = NULL, lease_expires = NULL
          WHERE id IN (SELECT id FROM queue.job
                        WHERE status = 'running' AND lease_expires < now()
@@ -311,8 +350,9 @@ BEGIN
        SET status = target, lease_expires = NULL,
            worker = CASE WHEN target = 'held' THEN queue.job.worker END,
            starts = CASE WHEN action IN ('release', 'retry') THEN 0 ELSE starts END,
+           not_before = NULL,
            finished = CASE WHEN target = 'cancelled' THEN now() ELSE finished END,
-           last_error = CASE WHEN action = 'hold' THEN 'held by ' || current_user ELSE last_error END
+           last_error = CASE WHEN action = 'hold' THEN 'held by ' || queue.actor() ELSE last_error END
      WHERE id = job_id
     RETURNING * INTO moved;
     IF target = 'idle' THEN

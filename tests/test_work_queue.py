@@ -1,6 +1,8 @@
 """The work queue's functions (sql/73_work_queue.sql), on a real database, several connections
 where it matters."""
 
+import getpass
+
 import psycopg
 import pytest
 
@@ -9,6 +11,11 @@ import pytest
 def queue(db_url):
     with psycopg.connect(db_url, autocommit=True) as conn:
         yield conn
+
+
+def retry_at_once(conn) -> None:
+    """Failed jobs may be claimed again at once (the tests of what follows a retry)."""
+    conn.execute("UPDATE hstvo.setting SET value = '0' WHERE name = 'queue_retry_seconds'")
 
 
 def enqueue(conn, dataset=None, vm_type=None, cpus=1, memory_mb=1024, priority=0, command="noop"):
@@ -79,6 +86,7 @@ def test_only_the_worker_holding_the_lease_may_complete(queue):
 
 
 def test_an_expired_lease_returns_the_job_and_the_late_worker_cannot_complete(queue):
+    retry_at_once(queue)
     job = enqueue(queue)
     claim(queue, worker="dead", lease=1)
     queue.execute("UPDATE queue.job SET lease_expires = now() - interval '1 second' WHERE id = %s", (job,))
@@ -95,6 +103,7 @@ def test_an_expired_lease_returns_the_job_and_the_late_worker_cannot_complete(qu
 
 
 def test_a_job_failing_max_starts_times_is_held_with_its_last_error(queue):
+    retry_at_once(queue)
     job = enqueue(queue)
     for attempt in range(1, 4):
         assert claim(queue) == job
@@ -105,6 +114,32 @@ def test_a_job_failing_max_starts_times_is_held_with_its_last_error(queue):
     assert held == ("held", 3, "crash 3")
     queue.execute("SELECT queue.set_status(%s, 'release')", (job,))
     assert status(queue, job) == "idle" and claim(queue) == job
+
+
+def test_retries_back_off_and_the_history_says_until_when(queue):
+    job = enqueue(queue)
+    assert claim(queue) == job
+    queue.execute("SELECT queue.fail(%s, 'w1', 'calacs.e: command not found')", (job,))
+    assert status(queue, job) == "idle" and claim(queue) is None  # not yet: it backs off
+    waits = queue.execute("SELECT not_before - now() FROM queue.job WHERE id = %s",
+                          (job,)).fetchone()[0].total_seconds()
+    assert 29 < waits <= 30
+    note = queue.execute("SELECT note FROM queue.job_history WHERE job_id = %s AND "
+                         "to_status = 'idle' AND from_status = 'running'", (job,)).fetchone()[0]
+    assert note.startswith("calacs.e: command not found (tried again from ")
+    queue.execute("UPDATE queue.job SET not_before = now() WHERE id = %s", (job,))
+    assert claim(queue) == job
+    queue.execute("SELECT queue.fail(%s, 'w1', 'calacs.e: command not found')", (job,))
+    waits = queue.execute("SELECT not_before - now() FROM queue.job WHERE id = %s",
+                          (job,)).fetchone()[0].total_seconds()
+    assert 119 < waits <= 120  # four times longer after the second start
+    delays = queue.execute("SELECT extract(epoch FROM queue.retry_delay(s)) FROM "
+                           "generate_series(1, 6) AS s").fetchall()
+    assert [d[0] for d in delays] == [30, 120, 480, 1920, 3600, 3600]
+    # a person's release or retry is at once
+    queue.execute("UPDATE queue.job SET status = 'held' WHERE id = %s", (job,))
+    queue.execute("SELECT queue.set_status(%s, 'release')", (job,))
+    assert claim(queue) == job
 
 
 def test_a_released_job_does_not_count_a_start(queue):
@@ -173,3 +208,5 @@ def test_the_jobs_command(db_url):
     shown = run_hstvo("jobs", "show", str(job), db_url=db_url, check=True).stdout
     assert "status         idle" in shown
     assert "new       -> idle" in shown and "idle      -> held" in shown and "held      -> idle" in shown
+    who = getpass.getuser()  # the history names who held and who released it
+    assert f"held by {who}" in shown and f"released by {who}" in shown

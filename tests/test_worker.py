@@ -98,6 +98,8 @@ def test_a_failing_calibration_is_retried_then_held_with_its_error(archive, tmp_
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("UPDATE hst.calibration_setup SET command = %s WHERE instrument = 'WFC3'",
                      ("""{python} -c "import sys; sys.exit('bias frame unreadable')" """,))
+        # retries back off 0.2 s, then 0.8 s: within the worker's idle time, so it sees all
+        conn.execute("UPDATE hstvo.setting SET value = '0.2' WHERE name = 'queue_retry_seconds'")
     run_hstvo("calver", "set", "WFC3", "9.9", db_url=db_url, check=True)
     worker = start_worker(env, tmp_path, "--concurrency", "2", "--idle-exit", "3")
     out, _ = worker.communicate(timeout=120)
