@@ -1,6 +1,7 @@
 """CADC's registry list (hstvo.registry, served at /reg/resource-caps for caom2-repo and
 cadc-tap); ADQL's CENTROID of polygons and CAST to POINT, CIRCLE and POLYGON from DALI strings;
-async results as files in the archive's storage (uws.job.result_file).
+async results as files in the archive's storage (uws.job.result_file); the queue's retries back
+off, and its history names who moved a job.
 
 Revision ID: 0015
 Revises: 0014
@@ -14,7 +15,7 @@ down_revision = "0014"
 branch_labels = None
 depends_on = None
 
-FILES = ["40_service_status.sql", "60_adql.sql", "61_uws.sql"]
+FILES = ["40_service_status.sql", "60_adql.sql", "61_uws.sql", "73_work_queue.sql"]
 
 
 def upgrade() -> None:
