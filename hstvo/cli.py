@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     samples = commands.add_parser("samples", help="ingest the bundled real HST files",
                                   description="Ingest the real HST FITS files bundled in "
                                               "./data/hst/science (see data/MANIFEST.md for "
-                                              "their origin): 11 observations of 8 instruments.")
+                                              "their origin): 11 observations of seven instruments.")
     samples.set_defaults(func=cmd_samples)
 
     adql = commands.add_parser(
@@ -374,12 +374,30 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except Exception as exc:  # a database that cannot be reached: one line, not a traceback
-        reason = _unreachable(exc)
-        if reason is None or args.verbose:
+        if args.verbose:
             raise
-        print(f"error: cannot reach the archive's database ({_where()}): {reason}",
-              file=sys.stderr)
+        reason = _unreachable(exc)
+        if reason is not None:
+            print(f"error: cannot reach the archive's database ({_where()}): {reason}",
+                  file=sys.stderr)
+            return 2
+        missing = _schema_behind(exc)
+        if missing is None:
+            raise
+        print(f"error: the archive's database ({_where()}) is older than this hstvo: "
+              f"{missing}; run `hstvo db upgrade`", file=sys.stderr)
         return 2
+
+
+def _schema_behind(exc: BaseException) -> str | None:
+    """What is missing when `exc` says a function, table or column of the schema does not
+    exist (a database not yet upgraded to this version); else None."""
+    import psycopg
+
+    if isinstance(exc, (psycopg.errors.UndefinedFunction, psycopg.errors.UndefinedTable,
+                        psycopg.errors.UndefinedColumn, psycopg.errors.InvalidSchemaName)):
+        return exc.diag.message_primary
+    return None
 
 
 def _unreachable(exc: BaseException) -> str | None:

@@ -343,8 +343,15 @@ class Worker:
     def _execute(self, command: str, scratch: Path, env: dict, lost: threading.Event) -> None:
         """Run a command in `scratch`; JobFailed when it fails, AbandonJob when told to give up."""
         log.info("running: %s", command)
-        process = subprocess.Popen(shlex.split(command), cwd=scratch, env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        program = shlex.split(command)
+        try:
+            process = subprocess.Popen(program, cwd=scratch, env=env,
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        except (FileNotFoundError, PermissionError) as exc:
+            # the VM lacks the calibration software: say so in the job's own words
+            what = "is not installed" if isinstance(exc, FileNotFoundError) else "cannot be run"
+            raise JobFailed(f"the calibration program {program[0]} {what} on worker "
+                            f"{socket.gethostname()} (PATH={env.get('PATH', '')})") from None
         started = time.monotonic()
         while process.poll() is None:
             if self.abandon.is_set() or lost.is_set():

@@ -3,6 +3,7 @@
 import time
 
 import httpx
+import psycopg
 from lxml import etree
 
 from .conftest import SAMPLE_DATA, run_hstvo
@@ -78,6 +79,16 @@ def test_an_unreachable_database_is_one_clear_line(tmp_path):
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: cannot reach the archive's database")
         assert "secret" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_database_not_upgraded_is_one_clear_line(db_url):
+    with psycopg.connect(db_url, autocommit=True) as conn:  # as if from an older hstvo
+        conn.execute("DROP FUNCTION hstvo.registry(text)")
+    result = run_hstvo("registry", "--config", "/nonexistent", db_url=db_url)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"error: the archive's database ({db_url}) is older than this hstvo: function "
+        "hstvo.registry(text) does not exist; run `hstvo db upgrade`"]
 
 
 def test_empty_listings_say_so_and_selections_are_checked(db_url):

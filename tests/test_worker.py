@@ -93,6 +93,25 @@ def test_a_new_bias_recalibrates_its_dataset_end_to_end(archive, tmp_path):
     assert "<- differs" not in best
 
 
+def test_a_missing_calibration_program_backs_off_with_the_reason(archive, tmp_path):
+    db_url, base, env = archive
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("UPDATE hst.calibration_setup SET command = 'calnothere.e {input}' "
+                     "WHERE instrument = 'WFC3'")
+    run_hstvo("calver", "set", "WFC3", "9.9", db_url=db_url, check=True)
+    worker = start_worker(env, tmp_path, "--idle-exit", "2")
+    out, _ = worker.communicate(timeout=120)
+    assert worker.returncode == 0, out
+    with psycopg.connect(db_url) as conn:
+        jobs = conn.execute("SELECT status::text, starts, last_error, "
+                            "extract(epoch FROM not_before - now()) FROM queue.job").fetchall()
+    assert len(jobs) == 3
+    for status, starts, error, waits in jobs:
+        # one start each: the next is half a minute away, not burnt within a second
+        assert (status, starts) == ("idle", 1) and 20 < waits <= 30
+        assert error.startswith("the calibration program calnothere.e is not installed on worker")
+
+
 def test_a_failing_calibration_is_retried_then_held_with_its_error(archive, tmp_path):
     db_url, base, env = archive
     with psycopg.connect(db_url, autocommit=True) as conn:
