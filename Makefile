@@ -48,6 +48,7 @@ run: deps
 	@if [ -z "$$DATABASE_URL" ]; then $(HSTVO) db start; fi
 	$(HSTVO) db upgrade
 	$(HSTVO) samples
+	$(HSTVO) users bootstrap
 	$(HSTVO) serve
 
 test: deps test-tools

@@ -141,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .registry_cli import add_commands as add_registry_commands
 
     add_registry_commands(commands, _url)
+    from .accounts_cli import add_commands as add_account_commands
+
+    add_account_commands(commands, _url)
 
     serve = commands.add_parser("serve", help="run the HTTP service",
                                 description="Serve the archive's VO services over HTTP.")

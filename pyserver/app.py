@@ -23,12 +23,14 @@ from .datalink import datalink
 from .examples import examples
 from .files import get_file, put_file
 from .landing import landing
+from .identity import READER_ROLE, Authentication
 from .limits import RequestLimits
+from .login import login, logout
 from .moc import moc
 from .registry import resource_caps
 from .soda import soda_sync
 from .tap_async import job, job_attribute, job_list, job_result, runner
-from .tap_sync import LIMITS, query_role, tap_sync
+from .tap_sync import LIMITS, query_role, tap_sync, usable_role
 from .vosi import availability, capabilities, tables
 
 log = logging.getLogger("hstvo.serve")
@@ -76,6 +78,7 @@ def create_app(url: str | None = None) -> Starlette:
         log.info("serving the archive in %s", url.rsplit("@", 1)[-1])
         async with pool.connection() as conn:
             app.state.query_role = await query_role(conn)
+            app.state.reader_role = await usable_role(conn, READER_ROLE)
             await _publish_url(conn, app.state.public_url)
         jobs = asyncio.create_task(runner(app), name="uws-runner")
         warming = asyncio.create_task(offload.warm_up(), name="offload-warm-up")
@@ -105,6 +108,8 @@ def create_app(url: str | None = None) -> Starlette:
         Route("/datalink", datalink, methods=["GET", "POST"]),
         Route("/moc", moc),
         Route("/reg/resource-caps", resource_caps),
+        Route("/login", login, methods=["GET", "POST"]),
+        Route("/logout", logout, methods=["GET", "POST"]),
         Route("/caom2repo", caom2repo.home),
         Route("/caom2repo/capabilities", caom2repo.capabilities),
         Route("/caom2repo/availability", caom2repo.availability),
@@ -119,7 +124,8 @@ def create_app(url: str | None = None) -> Starlette:
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
                     middleware=[Middleware(RequestLimits, max_body_bytes=LIMITS.body_bytes,
-                                           max_form_bytes=2 * LIMITS.query_bytes + 65_536)],
+                                           max_form_bytes=2 * LIMITS.query_bytes + 65_536),
+                                Middleware(Authentication)],
                     exception_handlers={PoolTimeout: busy, psycopg.OperationalError: unavailable})
     app.state.pool = pool
     app.state.stream_pool = stream_pool

@@ -1,32 +1,33 @@
-"""Who may write: the bearer token of /files PUTs (workers' products) and of /caom2repo writes.
-
-The token is HSTVO_TOKEN, or else the database's setting files_write_token (the one workers
-read, so that a worker VM needs only DATABASE_URL). The access-control issue replaces this with
-real identities.
+"""Who may write: members of the writers group (the setting writers_group, `hstvo-writers` by
+default, directly or through nested groups; auth.may_write in sql/93_auth_writers.sql). The
+repository service's PUT/POST/DELETE and the workers' product uploads to /files ask it; the
+caller is whoever pyserver/identity.py authenticated. A worker VM has its own account, whose
+token the database keeps in the setting files_write_token (hstvo accounts bootstrap).
 """
 
 from __future__ import annotations
 
-import hmac
-
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 
-from hstvo.config import load_settings
+from .identity import caller_of, forbidden, unauthorized
+from .vosi import base_url
 
 
 async def write_authorized(request: Request) -> bool:
-    """Does the request carry the write token (Authorization: Bearer <token>)?"""
-    token = load_settings().write_token
-    if not token:
-        async with request.app.state.pool.connection() as conn:
-            cursor = await conn.execute("SELECT hstvo.setting('files_write_token')")
-            token = (await cursor.fetchone())[0]
-    given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-    return bool(token) and hmac.compare_digest(given.encode(), token.encode())
+    """May the request's caller write (a member of the writers group)?"""
+    caller = caller_of(request)
+    if caller.name is None:
+        return False
+    async with request.app.state.pool.connection() as conn:
+        cursor = await conn.execute("SELECT auth.may_write(%s)", (caller.name,))
+        return bool((await cursor.fetchone())[0])
 
 
-def unauthorized() -> Response:
-    """The answer to a write without the token (RFC 6750)."""
-    return PlainTextResponse("writing needs Authorization: Bearer <token>\n", status_code=401,
-                             headers={"WWW-Authenticate": "Bearer"})
+def write_refused(request: Request) -> Response:
+    """401 with the ways to authenticate for anonymous; 403 for a caller who may not write."""
+    if caller_of(request).name is None:
+        return unauthorized(base_url(request), "writing needs a member of the writers group: "
+                            "authenticate (Authorization: Bearer <token>)", invalid=False)
+    return forbidden(f"{caller_of(request).name} may not write here: not a member of the "
+                     "writers group")

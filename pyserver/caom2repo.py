@@ -13,9 +13,10 @@ so that CADC's own `caom2repo` client works against it unmodified.
     DELETE /caom2repo/observations/{collection}/{id}       delete, leaving a tombstone
     GET    /caom2repo/deletions/{collection}?MAXREC=&START=&END=   the tombstones (TSV)
 
-Writes need `Authorization: Bearer <token>` (HSTVO_TOKEN, or the database's
-files_write_token setting): the capabilities declare the token security method. Documents
-are read and written by loaders/caom2xml, stored by caom2.put_observation.
+Reads follow the access rules (an observation hidden from the caller is not found, nor listed);
+writes need a member of the writers group (pyserver/auth.py), authenticated by a bearer token,
+a password or a session: the capabilities declare those security methods. Documents are read
+and written by loaders/caom2xml, stored by caom2.put_observation.
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from loaders.caom2xml import CaomXmlError, read_document, write_document
 
-from .auth import unauthorized, write_authorized
+from .auth import write_authorized, write_refused
+from .identity import reading, security_methods_xml
 
 OBS_STANDARD = "vos://cadc.nrc.ca~vospace/CADC/std/CAOM2Repository#obs-1.2"
 DEL_STANDARD = "vos://cadc.nrc.ca~vospace/CADC/std/CAOM2Repository#del-1.0"
-TOKEN_METHOD = "ivo://ivoa.net/sso#token"
 MAXREC_DEFAULT = 100_000
 CAOM_XML = "text/x-caom+xml"
 TSV = "text/tab-separated-values"
@@ -53,8 +54,7 @@ async def capabilities(request: Request) -> Response:
     base = (await _base(request)) + "/caom2repo"
 
     def capability(standard: str, url: str, secured: bool) -> str:
-        security = (f'<securityMethod/><securityMethod standardID="{TOKEN_METHOD}"/>'
-                    if secured else "")
+        security = security_methods_xml() if secured else ""
         return (f'<capability standardID="{standard}"><interface xsi:type="vs:ParamHTTP" '
                 f'role="std"><accessURL use="base">{url}</accessURL>{security}</interface>'
                 f'</capability>')
@@ -114,7 +114,7 @@ def _page(request: Request) -> tuple[datetime | None, datetime | None, int, bool
 async def observations(request: Request) -> Response:
     """GET /caom2repo/observations[/{collection}]: collections, or a collection's states."""
     collection = request.path_params.get("collection")
-    async with request.app.state.pool.connection() as conn:
+    async with reading(request) as conn:
         if collection is None:
             cursor = await conn.execute("SELECT caom2.repository_collections()")
             return Response("".join(f"{c}\n" for (c,) in await cursor.fetchall()), media_type=TSV)
@@ -134,7 +134,7 @@ async def deletions(request: Request) -> Response:
         start, end, maxrec, _ = _page(request)
     except ValueError as exc:
         return _text(str(exc), 400)
-    async with request.app.state.pool.connection() as conn:
+    async with reading(request) as conn:
         cursor = await conn.execute("SELECT * FROM caom2.deletion_states(%s, %s, %s, %s)",
                                     (request.path_params["collection"], start, end, maxrec))
         rows = await cursor.fetchall()
@@ -145,27 +145,35 @@ async def observation(request: Request) -> Response:
     """GET, PUT, POST and DELETE /caom2repo/observations/{collection}/{observationID}."""
     collection = request.path_params["collection"]
     observation_id = request.path_params["observation_id"]
-    if request.method != "GET" and not await write_authorized(request):
-        return unauthorized()
-    async with request.app.state.pool.connection() as conn:
-        cursor = await conn.execute(
-            "SELECT obsid, accmetachecksum FROM caom2.observation "
-            "WHERE collection = %s AND observationid = %s", (collection, observation_id))
-        current = await cursor.fetchone()
-        if request.method == "GET":
+    if request.method == "GET":  # as the caller: what it may not see is not found
+        async with reading(request) as conn:
+            current = await _current(conn, collection, observation_id)
             if current is None:
                 return _text(f"not found: {collection}/{observation_id}", 404)
             cursor = await conn.execute("SELECT caom2.observation_document(%s, %s)",
                                         (collection, observation_id))
             document = (await cursor.fetchone())[0]
-            return Response(write_document(document), media_type=CAOM_XML,
-                            headers={"ETag": current[1]})
+        return Response(write_document(document), media_type=CAOM_XML,
+                        headers={"ETag": current[1]})
+    if not await write_authorized(request):
+        return write_refused(request)
+    async with request.app.state.pool.connection() as conn:  # a writer sees everything
+        current = await _current(conn, collection, observation_id)
         if request.method == "DELETE":
             if current is None:
                 return _text(f"not found: {collection}/{observation_id}", 404)
             await conn.execute("SELECT caom2.delete_observation(%s, %s)", (collection, observation_id))
             return Response(status_code=200)
         return await _store(request, conn, collection, observation_id, current)
+
+
+async def _current(conn, collection: str, observation_id: str) -> tuple | None:
+    """The stored observation's id and accMetaChecksum, when there is one (and the
+    connection's role may see it)."""
+    cursor = await conn.execute(
+        "SELECT obsid, accmetachecksum FROM caom2.observation "
+        "WHERE collection = %s AND observationid = %s", (collection, observation_id))
+    return await cursor.fetchone()
 
 
 async def _store(request: Request, conn, collection: str, observation_id: str, current) -> Response:

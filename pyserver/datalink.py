@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .votable import Field, serialised_query, votable_error, votable_head, votable_tail
+from .identity import reading
 
 MAX_IDS = 1000
 MAX_FORM_FIELDS = 100_000  # of a POST: far more IDs than MAX_IDS still get an OVERFLOW
@@ -87,7 +88,7 @@ async def datalink(request: Request) -> Response:
                         media_type="application/x-votable+xml")
     ids = _ids(params)
     overflow = len(ids) > MAX_IDS
-    async with request.app.state.pool.connection() as conn:
+    async with reading(request) as conn:  # a plane hidden from the caller is not found
         # one statement text for every request: psycopg prepares it, PostgreSQL reuses the plan
         rows = await (await conn.execute(LINKS_QUERY, {"ids": ids[:MAX_IDS]})).fetchall()
         base = (await (await conn.execute("SELECT hstvo.setting('service_url')")).fetchone())[0]

@@ -26,7 +26,9 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 
 from hstvo.config import PROJECT_ROOT, load_settings
 
-from .auth import unauthorized, write_authorized
+from .auth import write_authorized, write_refused
+from .identity import caller_of, forbidden, reading, unauthorized
+from .vosi import base_url
 
 log = logging.getLogger("hstvo.files")
 
@@ -50,18 +52,29 @@ async def inside_file_roots(conn, path: str | None) -> str | None:
     return real if os.path.isfile(real) else None
 
 
+def refused(request: Request, message: str) -> Response:
+    """Proprietary data: 401 (with the ways to log in) for anonymous, 403 for an
+    authenticated caller outside the data's groups."""
+    if caller_of(request).name is None:
+        return unauthorized(base_url(request), message + ": authenticate as a member of its "
+                            "groups", invalid=False)
+    return forbidden(message + ": you are not a member of its groups")
+
+
 async def get_file(request: Request) -> Response:
     """GET /files/{area}/{file_name}."""
     area, name = request.path_params["area"], request.path_params["file_name"]
     if area not in AREAS or not SAFE_NAME.match(name):
         return PlainTextResponse(f"no file {area}/{name}\n", status_code=404)
-    async with request.app.state.pool.connection() as conn:
-        cursor = await conn.execute("SELECT hstvo.file_path(%s, %s), hstvo.file_checksum(%s, %s)",
-                                    (area, name, area, name))
-        path, checksum = await cursor.fetchone()
-        path = await inside_file_roots(conn, path)
-    if path is None:
+    async with reading(request) as conn:
+        cursor = await conn.execute("SELECT hstvo.file_access(%s, %s), hstvo.file_path(%s, %s),"
+                                    " hstvo.file_checksum(%s, %s)", (area, name) * 3)
+        access, path, checksum = await cursor.fetchone()
+        path = await inside_file_roots(conn, path) if access else None
+    if path is None:  # no such file, or one the caller may not know of: the same answer
         return PlainTextResponse(f"no file {area}/{name}\n", status_code=404)
+    if access == "denied":
+        return refused(request, f"{area}/{name} is proprietary")
     headers = {"ETag": f'"{checksum}"'} if checksum else {}
     if path.endswith(".gz") and not name.endswith(".gz"):
         # kept gzipped: the FITS file travels compressed, and HTTP clients unpack it
@@ -73,7 +86,7 @@ async def get_file(request: Request) -> Response:
 async def put_file(request: Request) -> Response:
     """PUT /files/HST/{file_name}: store a file (written whole, then renamed: never half a file)."""
     if not await write_authorized(request):
-        return unauthorized()
+        return write_refused(request)
     settings = load_settings()
     area, name = request.path_params["area"], request.path_params["file_name"]
     if area != "HST" or not SAFE_NAME.match(name):

@@ -6,6 +6,7 @@ import html
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
+from .identity import reading
 
 SERVICES = [
     ("TAP", "/tap", "ADQL queries on ivoa.ObsCore and the full CAOM 2.4 model (TAP 1.1)"),
@@ -18,7 +19,7 @@ SERVICES = [
 
 async def landing(request: Request) -> HTMLResponse:
     """The landing page, with live counts from the database."""
-    async with request.app.state.pool.connection() as conn:
+    async with reading(request) as conn:  # the counts of what the caller may see
         cursor = await conn.execute("SELECT hstvo.archive_summary()")
         summary = (await cursor.fetchone())[0]
     rows = "\n".join(

@@ -20,6 +20,7 @@ import psycopg
 from astropy.io import fits
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
+from .identity import reading
 
 DEFAULT_ORDER = 10
 # MOC 2.0 allows order 29 (cells of 0.4 mas); the union of footprints at such orders costs
@@ -117,21 +118,20 @@ async def moc(request: Request) -> Response:
         asked = _parameters(request)
     except MocRequestError as exc:
         return PlainTextResponse(f"UsageFault: {exc}\n", status_code=400)
-    async with request.app.state.pool.connection() as conn:
-        async with conn.transaction():
-            await conn.execute("SELECT set_config('statement_timeout', %s, true)",
-                               (f"{MOC_SECONDS}s",))
-            await conn.execute("SELECT set_smoc_output_type(0)")  # ASCII, whatever was set before
-            try:
-                cursor = await conn.execute(
-                    "SELECT moc::text, planes, cached FROM hstvo.coverage_moc(%s, %s, %s, %s, %s)",
-                    (asked["collection"], asked["instrument"], asked["filter"],
-                     asked["calib_level"], asked["order"]))
-            except psycopg.errors.QueryCanceled:
-                return PlainTextResponse(f"Error: the MOC took longer than {MOC_SECONDS} s: ask "
-                                         "for a lower order or fewer footprints\n", status_code=503,
-                                         headers={"Retry-After": "60"})
-            text, planes, cached = await cursor.fetchone()
+    async with reading(request) as conn:  # the coverage of what the caller may see
+        await conn.execute("SELECT set_config('statement_timeout', %s, true)",
+                           (f"{MOC_SECONDS}s",))
+        await conn.execute("SELECT set_smoc_output_type(0)")  # ASCII, whatever was set before
+        try:
+            cursor = await conn.execute(
+                "SELECT moc::text, planes, cached FROM hstvo.coverage_moc(%s, %s, %s, %s, %s)",
+                (asked["collection"], asked["instrument"], asked["filter"],
+                 asked["calib_level"], asked["order"]))
+        except psycopg.errors.QueryCanceled:
+            return PlainTextResponse(f"Error: the MOC took longer than {MOC_SECONDS} s: ask "
+                                     "for a lower order or fewer footprints\n", status_code=503,
+                                     headers={"Retry-After": "60"})
+        text, planes, cached = await cursor.fetchone()
     headers = {"X-Footprints": str(planes), "X-Cached": "true" if cached else "false"}
     # large MOCs take a while to write out: not on the event loop, which serves everybody
     return await asyncio.to_thread(_response, text, asked, headers)

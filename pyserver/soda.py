@@ -26,7 +26,8 @@ from astropy.wcs import WCS, FITSFixedWarning
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from .files import inside_file_roots
+from .files import inside_file_roots, refused
+from .identity import reading
 
 CIRCLE_POINTS = 36  # vertices of the polygon a circle is cut as
 RANGE_SAMPLES = 65  # pixels sampled along each axis to find what a RANGE contains
@@ -239,14 +240,16 @@ async def soda_sync(request: Request) -> Response:
         bands = [interval(b, "BAND") for b in params.get("BAND", [])]
         times = [interval(t, "TIME") for t in params.get("TIME", [])]
         pols = [polarization(p) for p in params.get("POL", [])]
-        async with request.app.state.pool.connection() as conn:
+        async with reading(request) as conn:
             cursor = await conn.execute("SELECT * FROM hstvo.soda_target(%s, %s, %s, %s)", (
                 ids[0], bands or None, times or None, pols or None))
             target = await cursor.fetchone()
             path = await inside_file_roots(conn, target[0] if target else None)
         if path is None:
             raise SodaError(f"NotFound: no data product with ID {ids[0]}", status=404)
-        _, overlaps, why = target
+        _, overlaps, why, access = target
+        if access == "denied":
+            return refused(request, f"AuthorizationError: the data of {ids[0]} are proprietary")
         if not overlaps:
             raise SodaError(f"NoOverlap: {why}")
         if not shapes:

@@ -22,6 +22,7 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 
 from . import results
 from .errors import database_message
+from .identity import Caller, caller_of, forbidden, unauthorized
 from .fits_output import fits_document
 from .streaming import StreamAborted
 from .tap_sync import (FITS, LIMITS, VOTABLE, TapError, catalog_of_connection, dali_parameters,
@@ -109,6 +110,21 @@ def _not_found(job_id: str) -> Response:
     return Response(f"no job {job_id}\n", status_code=404, media_type="text/plain")
 
 
+async def _refused(request: Request, conn: psycopg.AsyncConnection, job_id: str) -> Response | None:
+    """The answer when the caller may not reach this job (uws.job_access), else None."""
+    caller = caller_of(request)
+    cursor = await conn.execute("SELECT uws.job_access(%s, %s)", (job_id, caller.name))
+    access = (await cursor.fetchone())[0]
+    if access is None:
+        return _not_found(job_id)
+    if access == "denied":
+        if caller.name is None:
+            return unauthorized(base_url(request), f"job {job_id} belongs to a user: "
+                                "authenticate as its owner", invalid=False)
+        return forbidden(f"job {job_id} is not yours")
+    return None
+
+
 async def job_list(request: Request) -> Response:
     """GET /tap/async (filters PHASE, AFTER, LAST); POST /tap/async creates a job."""
     if request.method == "POST":
@@ -117,12 +133,15 @@ async def job_list(request: Request) -> Response:
     phases = [p.upper() for p in params.getlist("PHASE")] or None
     after = params.get("AFTER")
     last = params.get("LAST")
+    # a caller's own jobs; anonymous jobs are reached by their URL only
     sql = ("SELECT job_id, phase, run_id, owner, creation_time FROM uws.job"
-           " WHERE (%(phases)s::text[] IS NULL AND phase <> 'ARCHIVED' OR phase = ANY(%(phases)s))"
+           " WHERE owner = %(caller)s"
+           " AND (%(phases)s::text[] IS NULL AND phase <> 'ARCHIVED' OR phase = ANY(%(phases)s))"
            " AND (%(after)s::timestamptz IS NULL OR creation_time > %(after)s)"
            " ORDER BY creation_time DESC LIMIT %(last)s")
     try:
-        values = {"phases": phases, "after": after, "last": int(last) if last else None}
+        values = {"phases": phases, "after": after, "last": int(last) if last else None,
+                  "caller": caller_of(request).name}
         async with request.app.state.pool.connection() as conn:
             rows = await (await conn.execute(sql, values)).fetchall()
     except (ValueError, psycopg.DataError):
@@ -152,9 +171,9 @@ async def create_job(request: Request) -> Response:
     client = request.client.host if request.client else None
     async with request.app.state.pool.connection() as conn:
         async with conn.transaction():
-            cursor = await conn.execute("SELECT uws.create_job(%s, false, %s, %s)",
+            cursor = await conn.execute("SELECT uws.create_job(%s, false, %s, %s, %s)",
                                         (psycopg.types.json.Jsonb(params), params.get("RUNID"),
-                                         client))
+                                         client, caller_of(request).name))
             job_id = (await cursor.fetchone())[0]
             for part, content in parts.items():
                 await conn.execute("INSERT INTO uws.job_upload (job_id, part, content)"
@@ -191,17 +210,17 @@ async def job(request: Request) -> Response:
     if request.method == "DELETE" or (request.method == "POST" and (
             await dali_parameters(request)).get("ACTION", "").upper() == "DELETE"):
         async with request.app.state.pool.connection() as conn:
-            if await _job(conn, job_id) is None:
-                return _not_found(job_id)
+            if (refused := await _refused(request, conn, job_id)) is not None:
+                return refused
             await conn.execute("SELECT uws.job_phase_change(%s, 'ABORT')", (job_id,))
             stored = await (await conn.execute("SELECT uws.delete_job(%s)", (job_id,))).fetchone()
         results.remove_results(request.app.state.storage_dir, [stored[0]])
         return RedirectResponse(_jobs_url(request), status_code=303)
     wait = request.query_params.get("WAIT")
     async with request.app.state.pool.connection() as conn:
+        if (refused := await _refused(request, conn, job_id)) is not None:
+            return refused
         found = await _job(conn, job_id)
-        if found is None:
-            return _not_found(job_id)
         if wait is not None:
             found = await _wait(conn, found, wait, request.query_params.get("PHASE"))
     return _xml(job_xml(found, _jobs_url(request)))
@@ -232,9 +251,9 @@ async def job_attribute(request: Request) -> Response:
     owner|results}."""
     job_id, attribute = request.path_params["job_id"], request.path_params["attribute"]
     async with request.app.state.pool.connection() as conn:
+        if (refused := await _refused(request, conn, job_id)) is not None:
+            return refused
         found = await _job(conn, job_id)
-        if found is None:
-            return _not_found(job_id)
         if request.method == "POST":
             params = await dali_parameters(request)
             try:
@@ -290,6 +309,8 @@ async def job_result(request: Request) -> Response:
     """GET /tap/async/{id}/results/result."""
     job_id = request.path_params["job_id"]
     async with request.app.state.pool.connection() as conn:
+        if (refused := await _refused(request, conn, job_id)) is not None:
+            return refused
         row = await (await conn.execute(
             "SELECT phase, result_file, result_type, error_summary, result"
             " FROM uws.job WHERE job_id = %s", (job_id,))).fetchone()
@@ -373,7 +394,9 @@ async def _execute(conn: psycopg.AsyncConnection, state,
                 known = await create_uploads(conn, known, query.uploads, files,
                                              state.query_role, state.public_url)
             translation = await translate_off_loop(query.query, known)
-            running = await open_query(conn, translation, query, timeout, state.query_role)
+            # the job's owner is who asks (anonymous when it had none)
+            running = await open_query(conn, translation, query, timeout, state.query_role,
+                                       Caller(claimed["owner"], "job"))
             chunks = result_chunks(running, query, timeout)
             name = results.result_name(job_id, query.media_type)
             try:

@@ -33,6 +33,7 @@ from hstvo.config import load_tap_limits
 from .adql import AdqlError, Catalog, Translation, load_catalog_async, translate
 from . import offload
 from .errors import database_message
+from .identity import Caller, begin, caller_of
 from .fits_output import fits_document
 from .streaming import StreamAborted, TimedStreamingResponse
 from .votable import (PG_TYPES, Base64Stream, Field, binary2_head, binary2_tail,
@@ -164,18 +165,23 @@ def upload_list(value: str) -> list[tuple[str, str]]:
     return uploads
 
 
-async def query_role(conn: psycopg.AsyncConnection) -> str | None:
-    """QUERY_ROLE when this connection's user may become it (sql/62_tap_role.sql), else None."""
+async def usable_role(conn: psycopg.AsyncConnection, role: str) -> str | None:
+    """`role` when this connection's user may become it, else None (logged as an error: the
+    service's reads then run as its own user, which the access rules do not bind)."""
     cursor = await conn.execute(
         "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %(r)s)"
         " AND pg_has_role(current_user, (SELECT oid FROM pg_roles WHERE rolname = %(r)s), 'MEMBER')",
-        {"r": QUERY_ROLE})
+        {"r": role})
     if (await cursor.fetchone())[0]:
-        return QUERY_ROLE
-    log.warning("role %s is missing or not granted to the service user: TAP queries run as the "
-                "service user, guarded by the ADQL translator only (see sql/62_tap_role.sql)",
-                QUERY_ROLE)
+        return role
+    log.error("role %s is missing or not granted to the service user: a DBA must run hstvo db "
+              "upgrade as a superuser (see sql/62_tap_role.sql and sql/92_access_rules.sql)", role)
     return None
+
+
+async def query_role(conn: psycopg.AsyncConnection) -> str | None:
+    """QUERY_ROLE when this connection's user may become it (sql/62_tap_role.sql), else None."""
+    return await usable_role(conn, QUERY_ROLE)
 
 
 async def translate_off_loop(query_text: str, catalog: Catalog) -> Translation:
@@ -262,18 +268,17 @@ class OpenQuery:
 
 
 async def open_query(conn: psycopg.AsyncConnection, translation: Translation, query: QueryRequest,
-                     timeout_seconds: int, role: str | None) -> OpenQuery:
+                     timeout_seconds: int, role: str | None, caller: Caller) -> OpenQuery:
     """Start a translated query inside the connection's open transaction (read-only, as `role`
-    when given, under a statement timeout; 0 means none). TapError when the database refuses it."""
+    when given, for `caller` under the access rules, under a statement timeout; 0 means none).
+    TapError when the database refuses it."""
     # cursor_tuple_fraction: a TAP client reads the whole result (up to the LIMIT the wrapping
     # query has), so plan for all rows, not for the first tenth as PostgreSQL does for cursors
     # (twice as fast for a large result: a hash join instead of a nested loop)
     settings = ["SET TRANSACTION READ ONLY", "SET LOCAL cursor_tuple_fraction = 1.0",
                 f"SET LOCAL statement_timeout = '{int(timeout_seconds)}s'"]
-    if role:
-        settings.append(psycopg.sql.SQL("SET LOCAL ROLE {}").format(
-            psycopg.sql.Identifier(role)).as_string(conn))
     await conn.execute("; ".join(settings))  # one round trip
+    await begin(conn, caller, role)  # who asks, and the query role (pyserver/identity.py)
     columns = await describe(conn, translation.sql)
     type_names = await _type_names(conn, columns)
     fields = result_fields(translation, columns, type_names)
@@ -356,7 +361,7 @@ async def run_query(request: Request, query: QueryRequest) -> Response:
                                          str(request.base_url), _upload_depth(request))
         translation = await translate_off_loop(query.query, known)
         running = await open_query(conn, translation, query, SYNC_TIMEOUT_SECONDS,
-                                   request.app.state.query_role)
+                                   request.app.state.query_role, caller_of(request))
     except BaseException as exc:
         try:
             if transaction is not None:

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import tap_sync
+from .identity import security_methods_xml
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 TR = "ivo://ivoa.net/std/TAPRegExt"
@@ -45,9 +46,11 @@ def base_url(request: Request) -> str:
 
 
 def _interface(url: str, role: str | None = None, version: str | None = None) -> str:
+    """A ParamHTTP interface, with the security methods the service accepts on it."""
     extra = (f' role="{role}"' if role else "") + (f' version="{version}"' if version else "")
     return (f'<interface xsi:type="vs:ParamHTTP"{extra}>'
-            f'<accessURL use="base">{escape(url)}</accessURL></interface>')
+            f'<accessURL use="base">{escape(url)}</accessURL>{security_methods_xml()}'
+            f'</interface>')
 
 
 async def capabilities(request: Request) -> Response:

@@ -36,15 +36,18 @@ CREATE INDEX IF NOT EXISTS job_destruction_idx ON uws.job (destruction);
 COMMENT ON TABLE uws.job IS 'TAP async jobs (UWS 1.1); rows past their destruction time are deleted by uws.reap()';
 
 -- a new job; run = true queues it at once (PHASE=RUN in the creating POST)
+-- (owner: the authenticated user who created it; NULL for an anonymous job)
 DROP FUNCTION IF EXISTS uws.create_job(jsonb, boolean, text);
+DROP FUNCTION IF EXISTS uws.create_job(jsonb, boolean, text, text);
 CREATE OR REPLACE FUNCTION uws.create_job(parameters jsonb, run boolean DEFAULT false,
-                                          run_id text DEFAULT NULL, client text DEFAULT NULL)
+                                          run_id text DEFAULT NULL, client text DEFAULT NULL,
+                                          owner text DEFAULT NULL)
 RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     id text;
 BEGIN
-    INSERT INTO uws.job (parameters, run_id, phase, client)
-    VALUES (parameters, run_id, CASE WHEN run THEN 'QUEUED' ELSE 'PENDING' END, client)
+    INSERT INTO uws.job (parameters, run_id, phase, client, owner)
+    VALUES (parameters, run_id, CASE WHEN run THEN 'QUEUED' ELSE 'PENDING' END, client, owner)
     RETURNING job_id INTO id;
     IF run THEN
         PERFORM pg_notify('uws_job', id);
@@ -178,3 +181,10 @@ CREATE TABLE IF NOT EXISTS uws.job_upload (
     PRIMARY KEY (job_id, part)
 );
 COMMENT ON TABLE uws.job_upload IS 'VOTables uploaded with TAP async jobs, by form part name';
+
+-- Who may see, change and delete a job: its owner; a job created anonymously, whoever has its
+-- URL (its ID is random). 'allowed', 'denied', or NULL when there is no such job.
+CREATE OR REPLACE FUNCTION uws.job_access(id text, caller text) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN j.owner IS NULL OR j.owner = caller THEN 'allowed' ELSE 'denied' END
+      FROM uws.job j WHERE j.job_id = id $$;

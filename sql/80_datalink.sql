@@ -14,13 +14,11 @@
 --   #cutout                    the SODA service descriptor, for planes with a sky footprint
 -- An unknown ID gets one row with error_message (NotFoundFault), never an HTTP error.
 
--- the plane an ID names (NULL when none, or when its metadata is not public yet)
+-- the plane an ID names (NULL when none, or when it is hidden from the caller: the row
+-- policies of sql/92_access_rules.sql, under which the service reads)
 CREATE OR REPLACE FUNCTION hstvo.datalink_plane(id text) RETURNS uuid
 LANGUAGE sql STABLE AS $$
-    SELECT p.planeid FROM caom2.plane p
-     WHERE (p.planeuri = id OR p.publisherid = id)
-       AND (p.metarelease IS NULL OR p.metarelease <= caom2.now_utc())
-     LIMIT 1 $$;
+    SELECT p.planeid FROM caom2.plane p WHERE (p.planeuri = id OR p.publisherid = id) LIMIT 1 $$;
 
 -- the last segment of an artifact URI: the archive file name (mast:HST/product/x_flt.fits)
 CREATE OR REPLACE FUNCTION hstvo.artifact_file_name(uri text) RETURNS text
@@ -69,15 +67,14 @@ WITH asked AS (
     -- (hstvo.datalink_plane, written out: a called SQL function is planned on every call)
     SELECT i.id, i.n,
            (SELECT p.planeid FROM caom2.plane p
-             WHERE (p.planeuri = i.id OR p.publisherid = i.id)
-               AND (p.metarelease IS NULL OR p.metarelease <= caom2.now_utc())
-             LIMIT 1) AS planeid
+             WHERE (p.planeuri = i.id OR p.publisherid = i.id) LIMIT 1) AS planeid
       FROM unnest(ids) WITH ORDINALITY AS i(id, n)),
 planes AS (
     SELECT a.id, a.n, p.*, o.typecode, o.obsid AS observation,
            hstvo.setting('service_url') AS base,
-           -- data not yet public: the links need authorization (this service has none yet)
-           p.datarelease IS NOT NULL AND p.datarelease > caom2.now_utc() AS proprietary
+           -- data not yet public: the links need authorization, which the caller may have
+           p.datarelease IS NOT NULL AND p.datarelease > caom2.now_utc() AS proprietary,
+           auth.data_readable(p.datarelease, p.datareadgroups, auth.caller_groups()) AS readable
       FROM asked a JOIN caom2.plane p ON p.planeid = a.planeid
       JOIN caom2.observation o ON o.obsid = p.obsid),
 links AS (
@@ -92,7 +89,7 @@ links AS (
                AS content_qualifier,
            a.producttype AS local_semantics,
            CASE WHEN p.proprietary THEN 'true' ELSE 'false' END AS link_auth,
-           NOT p.proprietary AS link_authorized
+           p.readable AS link_authorized
       FROM planes p JOIN caom2.artifact a ON a.planeid = p.planeid
     UNION ALL
     -- progenitors: provenance inputs, or for a composite the members' planes
@@ -125,7 +122,7 @@ links AS (
     SELECT p.n, 4, '', p.id, NULL, 'soda', NULL,
            'SODA cutout of ' || p.productid || ' (POS, CIRCLE, POLYGON)', '#cutout',
            'application/fits', NULL, NULL, 'cutout',
-           CASE WHEN p.proprietary THEN 'true' ELSE 'false' END, NOT p.proprietary
+           CASE WHEN p.proprietary THEN 'true' ELSE 'false' END, p.readable
       FROM planes p WHERE p.position_bounds_spoly IS NOT NULL
     UNION ALL
     -- an ID that names nothing

@@ -4,8 +4,9 @@
 --   hstvo.coverage_moc(collection, instrument, filter, calib_level, order)  -> smoc
 --
 -- instrument matches the instrument and its detectors (ACS matches ACS/WFC and ACS/HRC),
--- filter the plane's bandpass name (F606W); NULL selects everything. Only planes whose
--- metadata is public are counted.
+-- filter the plane's bandpass name (F606W); NULL selects everything. Only the planes the
+-- caller may see count (the row policies of sql/92_access_rules.sql: the service reads as
+-- hstvo_reader); the cache holds what anonymous callers get, and serves only them.
 
 CREATE TABLE IF NOT EXISTS hstvo.moc_cache (
     query     text PRIMARY KEY,            -- the parameters, as a key
@@ -38,6 +39,9 @@ BEGIN
     IF moc_order NOT BETWEEN 0 AND 29 THEN
         RAISE EXCEPTION 'MOC order % is not between 0 and 29', moc_order USING ERRCODE = 'MO001';
     END IF;
+    IF auth.caller() IS NOT NULL THEN
+        key := NULL;  -- a member may see more than anonymous: neither read nor fill the cache
+    END IF;
     SELECT c.moc, c.planes, true INTO moc, planes, cached FROM hstvo.moc_cache c WHERE c.query = key;
     IF FOUND THEN
         RETURN;
@@ -53,7 +57,6 @@ BEGIN
                       FROM caom2.plane p JOIN caom2.observation o ON o.obsid = p.obsid
                      WHERE o.collection = coverage_moc.collection
                        AND p.position_bounds_spoly IS NOT NULL
-                       AND (p.metarelease IS NULL OR p.metarelease <= caom2.now_utc())
                        AND (coverage_moc.instrument IS NULL
                             OR upper(o.instrument_name) = upper(coverage_moc.instrument)
                             OR upper(o.instrument_name) LIKE upper(coverage_moc.instrument) || '/%')
@@ -63,6 +66,8 @@ BEGIN
                             OR p.calibrationlevel = coverage_moc.calib_level)
                      GROUP BY 3) AS leaf
              GROUP BY leaf.bucket % 64) AS middle;
-    INSERT INTO hstvo.moc_cache (query, moc, planes) VALUES (key, moc, planes)
-    ON CONFLICT (query) DO NOTHING;
+    IF key IS NOT NULL THEN
+        INSERT INTO hstvo.moc_cache (query, moc, planes) VALUES (key, moc, planes)
+        ON CONFLICT (query) DO NOTHING;
+    END IF;
 END $$;

@@ -13,23 +13,25 @@ RETURNS text LANGUAGE sql IMMUTABLE AS $$
      WHERE lower IS NULL OR intervals[i][1] > upper OR intervals[i][2] < lower
      ORDER BY i LIMIT 1 $$;
 
--- hstvo.soda_target: the file of the plane's science artifact, and whether the plane is in
--- every BAND (metres) and TIME (MJD) interval and POL state asked for; NULL path when the ID
--- names nothing this archive holds the file of
+-- hstvo.soda_target: the file of the plane's science artifact, whether the caller may read
+-- it (`access`: auth.plane_data_access), and whether the plane is in every BAND (metres) and
+-- TIME (MJD) interval and POL state asked for; NULL path when the ID names nothing this
+-- archive holds the file of, or a plane hidden from the caller (sql/92_access_rules.sql)
+DROP FUNCTION IF EXISTS hstvo.soda_target(text, double precision[], double precision[], text[]);
 CREATE OR REPLACE FUNCTION hstvo.soda_target(id text, bands double precision[] DEFAULT NULL,
                                              times double precision[] DEFAULT NULL,
                                              pols text[] DEFAULT NULL,
-                                             OUT path text, OUT in_range boolean, OUT why text)
+                                             OUT path text, OUT in_range boolean, OUT why text,
+                                             OUT access text)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     plane caom2.plane;
 BEGIN
-    SELECT p.* INTO plane FROM caom2.plane p
-     WHERE p.planeid = hstvo.datalink_plane(id)
-       AND (p.datarelease IS NULL OR p.datarelease <= caom2.now_utc());
+    SELECT p.* INTO plane FROM caom2.plane p WHERE p.planeid = hstvo.datalink_plane(id);
     IF plane.planeid IS NULL THEN
         RETURN;
     END IF;
+    access := auth.plane_data_access(plane.planeid);
     SELECT hstvo.file_path('HST', hstvo.artifact_file_name(a.uri)) INTO path
       FROM caom2.artifact a
      WHERE a.planeid = plane.planeid AND a.producttype = 'science'

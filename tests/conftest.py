@@ -106,6 +106,21 @@ def run_hstvo(*args: str, db_url: str, check: bool = False, **kw) -> subprocess.
                           capture_output=True, check=check, cwd=PROJECT_ROOT, **kw)
 
 
+def add_writer(db_url: str, token: str, user: str = "writer") -> None:
+    """A user in the writers group whose bearer token is `token` (what `hstvo users bootstrap`
+    makes for admin and the workers, with a token a test knows)."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        writers = conn.execute("SELECT hstvo.setting('writers_group')").fetchone()[0]
+        if not conn.execute("SELECT 1 FROM auth.user WHERE name = %s", (user,)).fetchone():
+            conn.execute("SELECT auth.add_user(%s)", (user,))
+        if not conn.execute("SELECT 1 FROM auth.group WHERE name = %s", (writers,)).fetchone():
+            conn.execute("SELECT auth.create_group(%s, %s)", (writers, user))
+        conn.execute("SELECT auth.add_member(%s, %s)", (writers, user))
+        if not conn.execute("SELECT 1 FROM auth.token WHERE token_hash = digest(%s, 'sha256')",
+                            (token,)).fetchone():
+            conn.execute("SELECT auth.add_token(%s, %s, 'test writer')", (user, token))
+
+
 @contextlib.contextmanager
 def serving(db_url: str, log_path: Path, **env: str) -> Iterator[str]:
     """`hstvo serve` running for real (uvicorn, loopback) on `db_url`, with `env` added to its
@@ -120,6 +135,8 @@ def serving_process(db_url: str, log_path: Path,
     """serving(), yielding the server's process too. Its storage (HSTVO_STORAGE, where async
     results are written) is a directory beside the log unless `env` names one."""
     port = free_port()
+    if env.get("HSTVO_TOKEN"):
+        add_writer(db_url, env["HSTVO_TOKEN"])
     env = {**os.environ, "DATABASE_URL": db_url, "HSTVO_PORT": str(port),
            "HSTVO_PUBLIC_URL": f"http://127.0.0.1:{port}",
            "HSTVO_STORAGE": str(log_path.parent / "storage"), **env}

@@ -10,7 +10,7 @@ import pytest
 from astropy.io.votable import parse_single_table
 from lxml import etree
 
-from .conftest import run_hstvo, tap_service
+from .conftest import add_writer, run_hstvo, tap_service
 
 UWS = {"uws": "http://www.ivoa.net/xml/UWS/v1.0"}
 
@@ -21,8 +21,8 @@ def tap(db_url, http_server):
     return http_server + "/tap"
 
 
-def _job(url: str, **params) -> etree._Element:
-    return etree.fromstring(httpx.get(url, params=params, timeout=90).content)
+def _job(url: str, headers: dict | None = None, **params) -> etree._Element:
+    return etree.fromstring(httpx.get(url, params=params, headers=headers, timeout=90).content)
 
 
 def _phase(url: str) -> str:
@@ -96,17 +96,27 @@ def test_abort_cancels_a_running_query(tap, db_url):
             time.sleep(0.1)
 
 
-def test_job_list_filters_and_attributes(tap):
+def test_job_list_filters_and_attributes(tap, db_url):
+    add_writer(db_url, "lister-token", user="lister")
+    mine = {"Authorization": "Bearer lister-token"}
     for run in (False, True):
         httpx.post(tap + "/async", data={"LANG": "ADQL", "QUERY": "SELECT 1 AS one FROM ivoa.ObsCore",
-                                         **({"PHASE": "RUN"} if run else {})})
+                                         **({"PHASE": "RUN"} if run else {})}, headers=mine)
+    httpx.post(tap + "/async", data={"LANG": "ADQL", "QUERY": "SELECT 1 AS one FROM ivoa.ObsCore"})
     time.sleep(1.0)
-    jobs = _job(tap + "/async")
+    jobs = _job(tap + "/async", headers=mine)  # the caller's own jobs only
     assert len(jobs.findall("uws:jobref", namespaces=UWS)) == 2
-    pending = _job(tap + "/async", PHASE="PENDING")
+    assert {o.text for o in jobs.iterfind(".//uws:ownerId", namespaces=UWS)} == {"lister"}
+    assert not _job(tap + "/async").findall("uws:jobref", namespaces=UWS)  # anonymous: by URL
+    pending = _job(tap + "/async", PHASE="PENDING", headers=mine)
     [ref] = pending.findall("uws:jobref", namespaces=UWS)
     url = ref.get("{http://www.w3.org/1999/xlink}href")
-    assert len(_job(tap + "/async", LAST="1").findall("uws:jobref", namespaces=UWS)) == 1
+    assert httpx.get(url + "/phase").status_code == 401  # lister's job: not for anonymous
+    assert len(_job(tap + "/async", LAST="1", headers=mine).findall("uws:jobref",
+                                                                    namespaces=UWS)) == 1
+    # the rest on an anonymous job, which whoever has its URL may change
+    url = httpx.post(tap + "/async", data={"LANG": "ADQL", "QUERY": "SELECT 1 AS one FROM "
+                                           "ivoa.ObsCore"}).headers["location"]
     assert httpx.post(url + "/executionduration", data={"EXECUTIONDURATION": "30"}).status_code == 303
     assert httpx.get(url + "/executionduration").text == "30"
     assert httpx.post(url + "/destruction", data={"DESTRUCTION": "2030-01-01T00:00:00Z"}).status_code == 303

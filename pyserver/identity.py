@@ -1,0 +1,241 @@
+"""Who is asking: the caller of every request, and how the database learns it.
+
+A request may carry, in this order of precedence:
+  - `Authorization: Bearer <token>`: a token from `hstvo token create` (or the value of a
+    session from /login, which pyvo's `ivoa_bearer` flow receives in X-VO-Bearer);
+  - `Authorization: Basic`: a user's name and password (argon2 hashes in auth.user);
+  - the `hstvo_session` cookie that POST /login sets for browsers;
+  - a certificate's subject, in the header a trusted front proxy sets (HSTVO_AUTH_DN_HEADER;
+    off by default, since anyone can send a header to a service that is not behind one).
+No credential is anonymous. A credential that names nobody (unknown, revoked, expired,
+forged, a wrong password, a disabled user) is a 401 with WWW-Authenticate challenges (RFC 6750
+and the IVOA SSO ones pyvo looks for); it never falls back to anonymous.
+
+The database checks every credential (auth.authenticate) and then knows the caller by a signed
+identity in each transaction (auth.begin_request, sql/91_auth_session.sql): the row policies
+of sql/92_access_rules.sql decide what the caller sees, whichever service asks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import hashlib
+import logging
+import os
+import re
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import psycopg
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+
+log = logging.getLogger("hstvo.auth")
+
+COOKIE = "hstvo_session"
+READER_ROLE = "hstvo_reader"  # the role of every read path (sql/92_access_rules.sql)
+SESSION_FORM = re.compile(r"^.+:[0-9]+:[0-9a-f]{64}$")
+PASSWORDS = PasswordHasher()
+# a verified password is remembered (by its SHA-256) this long: argon2 is slow on purpose,
+# and Basic sends the password with every request
+VERIFIED_SECONDS = 60.0
+_verified: dict[tuple[str, bytes], float] = {}
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The user a request acts for (None: anonymous) and how it proved it."""
+
+    name: str | None = None
+    method: str | None = None  # token, basic, cookie, dn
+
+
+ANONYMOUS = Caller()
+
+
+# what the VOSI capabilities declare for each interface: anonymous (the empty method), and
+# the ways to authenticate (pyvo's AuthSession and cadcutils pick one from these)
+SECURITY_METHODS = ("", "ivo://ivoa.net/sso#token", "ivo://ivoa.net/sso#BasicAA",
+                    "ivo://ivoa.net/sso#cookie")
+
+
+def security_methods_xml() -> str:
+    """The <securityMethod> elements of an interface (VOResource 1.1)."""
+    return "".join(f'<securityMethod standardID="{m}"/>' if m else "<securityMethod/>"
+                   for m in SECURITY_METHODS)
+
+
+class AuthenticationFailed(Exception):
+    """A credential that names nobody: the request is a 401."""
+
+
+def caller_of(request: Request) -> Caller:
+    """The caller the middleware found for this request."""
+    return getattr(request.state, "caller", ANONYMOUS)
+
+
+def challenges(base_url: str) -> list[str]:
+    """WWW-Authenticate values: RFC 6750's and RFC 7617's, and the IVOA SSO 2.0 ones with
+    the login endpoint (pyvo's AuthSession and cadcutils find the methods from them)."""
+    login = f"{base_url.rstrip('/')}/login"
+    return [f'ivoa_bearer standard_id="ivo://ivoa.net/sso#tls-with-password", access_url="{login}"',
+            f'ivoa_cookie standard_id="ivo://ivoa.net/sso#tls-with-password", access_url="{login}"',
+            'Bearer realm="hstvo"', 'Basic realm="hstvo"']
+
+
+def unauthorized(base_url: str, message: str, invalid: bool = True) -> PlainTextResponse:
+    """A 401 that says why and how to authenticate."""
+    values = challenges(base_url)
+    if invalid:  # RFC 6750 section 3: the token presented was not valid
+        values[2] = 'Bearer realm="hstvo", error="invalid_token"'
+    response = PlainTextResponse(message.rstrip("\n") + "\n", status_code=401)
+    for value in values:
+        response.headers.append("WWW-Authenticate", value)
+    return response
+
+
+def forbidden(message: str) -> PlainTextResponse:
+    return PlainTextResponse(message.rstrip("\n") + "\n", status_code=403)
+
+
+def _credential(request: Request) -> tuple[str, str, str] | None:
+    """(kind for auth.authenticate, value, method) of the request's credential, if any."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    value = value.strip()
+    if scheme.lower() == "bearer" and value:
+        return ("session" if SESSION_FORM.match(value) else "token"), value, "token"
+    if scheme.lower() == "basic" and value:
+        return "basic", value, "basic"
+    if header:
+        raise AuthenticationFailed(f"Authorization scheme {scheme!r} is not supported: "
+                                   "use Bearer or Basic")
+    if request.cookies.get(COOKIE):
+        return "session", request.cookies[COOKIE], "cookie"
+    dn_header = os.environ.get("HSTVO_AUTH_DN_HEADER")
+    if dn_header and request.headers.get(dn_header):
+        return "dn", request.headers[dn_header], "dn"
+    return None
+
+
+async def authenticate(request: Request) -> Caller:
+    """The request's caller; AuthenticationFailed when its credential names nobody."""
+    found = _credential(request)
+    if found is None:
+        return ANONYMOUS
+    kind, value, method = found
+    async with request.app.state.pool.connection() as conn:
+        if kind == "basic":
+            kind, value = "user", await _basic_user(conn, value)
+        try:
+            cursor = await conn.execute("SELECT auth.authenticate(%s, %s)", (kind, value))
+        except psycopg.Error as exc:
+            if exc.sqlstate == "AU401":
+                raise AuthenticationFailed(exc.diag.message_primary) from None
+            raise
+        return Caller((await cursor.fetchone())[0], method)
+
+
+async def _basic_user(conn: psycopg.AsyncConnection, value: str) -> str:
+    """The user whose password Basic credentials carry, verified against its argon2 hash."""
+    try:
+        name, _, password = base64.b64decode(value, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        raise AuthenticationFailed("the Basic credentials cannot be read") from None
+    return await verify_password(conn, name, password)
+
+
+async def verify_password(conn: psycopg.AsyncConnection, name: str, password: str) -> str:
+    """`name`, when `password` is its password; AuthenticationFailed otherwise."""
+    key = (name, hashlib.sha256(password.encode()).digest())
+    if _verified.get(key, 0) > time.monotonic():
+        return name
+    stored = (await (await conn.execute("SELECT auth.password_hash(%s)", (name,))).fetchone())[0]
+    try:
+        if stored is None:
+            raise VerificationError()
+        PASSWORDS.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        raise AuthenticationFailed("wrong user name or password") from None
+    _verified[key] = time.monotonic() + VERIFIED_SECONDS
+    return name
+
+
+async def begin(conn: psycopg.AsyncConnection, caller: Caller, role: str | None) -> None:
+    """Make `caller` the identity of the connection's open transaction, and take `role`
+    (hstvo_reader or the TAP query role) for the rest of it: one round trip."""
+    if role:
+        await conn.execute("SELECT auth.begin_request(%s), set_config('role', %s, true)",
+                           (caller.name, role))
+    else:
+        await conn.execute("SELECT auth.begin_request(%s)", (caller.name,))
+
+
+@contextlib.asynccontextmanager
+async def reading(request: Request, pool=None) -> AsyncIterator[psycopg.AsyncConnection]:
+    """A connection in a transaction that reads as the request's caller, under the access
+    rules (hstvo_reader). Every read path of the service takes its connection here."""
+    async with (pool or request.app.state.pool).connection() as conn:
+        async with conn.transaction():
+            await begin(conn, caller_of(request), getattr(request.app.state, "reader_role", None))
+            yield conn
+
+
+class Authentication:
+    """ASGI middleware: request.state.caller for every request, or a 401."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            caller = await authenticate(request)
+        except AuthenticationFailed as exc:
+            log.info("401 %s %s: %s", request.method, request.url.path, exc)
+            base = getattr(request.app.state, "public_url", None) or str(request.base_url)
+            await unauthorized(base, str(exc))(scope, receive, send)
+            _audit(request, ANONYMOUS, 401)
+            return
+        scope.setdefault("state", {})["caller"] = caller
+        status = 500
+
+        async def remember_status(message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, remember_status)
+        finally:
+            if caller.name is not None or status in (401, 403):
+                _audit(request, caller, status)
+
+
+def _audit(request: Request, caller: Caller, status: int) -> None:
+    """One row of auth.audit (sql/94_auth_audit.sql), written after the answer."""
+    async def record() -> None:
+        try:
+            async with request.app.state.pool.connection() as conn:
+                await conn.execute("SELECT auth.record(%s, %s, %s, %s, %s)", (
+                    caller.name, caller.method, f"{request.method} {request.url.path}",
+                    request.query_params.get("ID") or request.path_params.get("file_name"),
+                    status))
+        except Exception as exc:  # the audit must never break a request
+            log.warning("audit row not written: %s", exc)
+    task = asyncio.get_running_loop().create_task(record())
+    _pending.add(task)
+    task.add_done_callback(_pending.discard)
+
+
+_pending: set = set()  # audit writes in flight (kept referenced until done)

@@ -1,0 +1,151 @@
+-- The caller of a request, as PostgreSQL knows it: a signed identity in the transaction.
+--
+-- The service authenticates a request (a bearer token, a password, a cookie, or a certificate's
+-- distinguished name from a trusted proxy) and then, inside the request's transaction, calls
+-- auth.begin_request(user): it sets hstvo.identity to the user's name signed with a key
+-- (auth.secret) that only the service's own user can read, and bound to this session and this
+-- transaction. auth.caller() verifies the signature; a value set by anyone else (an ADQL query
+-- cannot call set_config, raw SQL as the TAP role can but cannot sign) is refused with an
+-- error, and one copied from another transaction does not verify. Nothing is written: the
+-- identity lives in the transaction, so a read-only hot standby serves it the same way.
+
+CREATE TABLE IF NOT EXISTS auth.secret (
+    id   boolean PRIMARY KEY DEFAULT true CHECK (id),   -- one row
+    key  bytea NOT NULL DEFAULT public.gen_random_bytes(32)
+);
+INSERT INTO auth.secret DEFAULT VALUES ON CONFLICT DO NOTHING;
+REVOKE ALL ON auth.secret FROM PUBLIC;
+COMMENT ON TABLE auth.secret IS 'the key that signs callers'' identities (readable by the service''s user only)';
+
+-- the signature of a user's identity in this session and transaction
+CREATE OR REPLACE FUNCTION auth.identity_signature(user_name text) RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+    SELECT encode(public.hmac(convert_to(user_name || ':' || pg_backend_pid() || ':'
+                                         || extract(epoch FROM now())::text, 'UTF8'),
+                              (SELECT key FROM auth.secret), 'sha256'), 'hex') $$;
+REVOKE ALL ON FUNCTION auth.identity_signature(text) FROM PUBLIC;
+
+-- the request's caller is `user_name` (NULL: anonymous), for the rest of this transaction.
+-- Raises AU401 when the user is unknown or disabled. Only the service's own user may call it.
+CREATE OR REPLACE FUNCTION auth.begin_request(user_name text) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+BEGIN
+    IF user_name IS NULL THEN
+        PERFORM set_config('hstvo.identity', '', true);
+        RETURN NULL;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM auth.user u WHERE u.name = user_name AND NOT u.disabled) THEN
+        RAISE EXCEPTION 'user % is unknown or disabled', user_name USING ERRCODE = 'AU401';
+    END IF;
+    PERFORM set_config('hstvo.identity', user_name || ':' || auth.identity_signature(user_name),
+                       true);
+    RETURN user_name;
+END $$;
+REVOKE ALL ON FUNCTION auth.begin_request(text) FROM PUBLIC;
+
+-- the same for a bearer token: its user, or AU401 when it is unknown, revoked or expired
+CREATE OR REPLACE FUNCTION auth.begin_token_request(token text) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+    found text := auth.token_user(token);
+BEGIN
+    IF found IS NULL THEN
+        RAISE EXCEPTION 'the token is not valid (unknown, revoked or expired)'
+            USING ERRCODE = 'AU401';
+    END IF;
+    RETURN auth.begin_request(found);
+END $$;
+REVOKE ALL ON FUNCTION auth.begin_token_request(text) FROM PUBLIC;
+
+-- the user whose request this transaction serves; NULL for anonymous. A forged identity
+-- is an error, never a silent anonymous.
+CREATE OR REPLACE FUNCTION auth.caller() RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+    identity text := coalesce(current_setting('hstvo.identity', true), '');
+    name text;
+BEGIN
+    IF identity = '' THEN
+        RETURN NULL;
+    END IF;
+    name := regexp_replace(identity, ':[0-9a-f]*$', '');
+    IF identity <> name || ':' || auth.identity_signature(name) THEN
+        RAISE EXCEPTION 'the identity of this transaction was not set by the service'
+            USING ERRCODE = 'AU403';
+    END IF;
+    RETURN name;
+END $$;
+GRANT EXECUTE ON FUNCTION auth.caller() TO PUBLIC;
+
+-- true, once the caller's identity is verified (an error when it is forged)
+CREATE OR REPLACE FUNCTION auth.caller_checked() RETURNS boolean
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+BEGIN
+    PERFORM auth.caller();
+    RETURN true;
+END $$;
+GRANT EXECUTE ON FUNCTION auth.caller_checked() TO PUBLIC;
+
+-- the groups (URIs) of the caller, directly or nested; empty for anonymous. The access rules
+-- call it as (SELECT auth.caller_groups()), which PostgreSQL evaluates once per statement.
+CREATE OR REPLACE FUNCTION auth.caller_groups() RETURNS text[]
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+    SELECT CASE WHEN auth.caller() IS NULL THEN '{}'::text[]
+                ELSE auth.user_groups(auth.caller()) END $$;
+GRANT EXECUTE ON FUNCTION auth.caller_groups() TO PUBLIC;
+
+-- ---------------------------------------------------------------------------------------------
+-- Authenticating a request (the service's own user calls these before begin_request)
+-- ---------------------------------------------------------------------------------------------
+
+-- a user's password hash, for the service to verify a password against (argon2, in Python)
+CREATE OR REPLACE FUNCTION auth.password_hash(user_name text) RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+    SELECT u.password_hash FROM auth.user u WHERE u.name = user_name AND NOT u.disabled $$;
+REVOKE ALL ON FUNCTION auth.password_hash(text) FROM PUBLIC;
+
+-- a browser session: the cookie's value is user:expiry:signature (nothing is stored)
+CREATE OR REPLACE FUNCTION auth.session_signature(user_name text, expires bigint) RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+    SELECT encode(public.hmac(convert_to('session:' || user_name || ':' || expires, 'UTF8'),
+                              (SELECT key FROM auth.secret), 'sha256'), 'hex') $$;
+REVOKE ALL ON FUNCTION auth.session_signature(text, bigint) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION auth.issue_session(user_name text, lifetime interval DEFAULT '12 hours')
+RETURNS text LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+    SELECT user_name || ':' || e || ':' || auth.session_signature(user_name, e)
+      FROM (SELECT extract(epoch FROM now() + lifetime)::bigint AS e) AS expiry $$;
+REVOKE ALL ON FUNCTION auth.issue_session(text, interval) FROM PUBLIC;
+
+-- who a credential names: kind 'token' (a bearer token), 'session' (a cookie's value), 'dn'
+-- (a certificate's subject, from a trusted proxy) or 'user' (a name whose password the
+-- service verified). AU401 when it names nobody (unknown, revoked, expired, forged, disabled).
+CREATE OR REPLACE FUNCTION auth.authenticate(kind text, credential text) RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+    found text;
+    parts text[];
+BEGIN
+    IF kind = 'token' THEN
+        found := auth.token_user(credential);
+    ELSIF kind = 'session' THEN
+        parts := regexp_match(credential, '^(.+):([0-9]+):([0-9a-f]{64})$');
+        IF parts IS NOT NULL AND parts[2]::bigint > extract(epoch FROM now())
+           AND parts[3] = auth.session_signature(parts[1], parts[2]::bigint) THEN
+            found := parts[1];
+        END IF;
+    ELSIF kind = 'dn' THEN
+        SELECT u.name INTO found FROM auth.user u WHERE u.dn = credential;
+    ELSIF kind = 'user' THEN
+        found := credential;
+    END IF;
+    IF found IS NULL OR NOT EXISTS (SELECT 1 FROM auth.user u
+                                     WHERE u.name = found AND NOT u.disabled) THEN
+        RAISE EXCEPTION 'the % is not valid (unknown, revoked, expired or disabled)',
+            CASE kind WHEN 'token' THEN 'token' WHEN 'session' THEN 'session cookie'
+                      WHEN 'dn' THEN 'certificate' ELSE 'user' END
+            USING ERRCODE = 'AU401';
+    END IF;
+    RETURN found;
+END $$;
+REVOKE ALL ON FUNCTION auth.authenticate(text, text) FROM PUBLIC;

@@ -1,0 +1,224 @@
+-- Who may see what: proprietary metadata and data, enforced by PostgreSQL's row security.
+--
+-- CAOM 2.4's rules: an observation, or a plane, may be seen by everyone once its metaRelease
+-- has passed (a NULL metaRelease declares no embargo), and before that by the members of its
+-- metaReadGroups; a plane's files may be read once its dataRelease has passed, or by the
+-- members of its dataReadGroups. Membership counts through nested groups (auth.user_groups).
+-- Children inherit: a plane is seen only when its observation is too, an artifact, part or
+-- chunk only when its plane is.
+--
+-- The rules are row policies on the caom2 tables, so they hold for every reader that is not
+-- the tables' owner: the TAP query role (hstvo_tap), and hstvo_reader, the role every read
+-- path of the service (DataLink, SODA, /files, MOC, the repository's reads, the landing page)
+-- takes for its transaction. ivoa.ObsCore and caom2.EnumField belong to hstvo_reader, so the
+-- rules apply inside them too. Writers (ingest, the repository's writes, harvest, the worker)
+-- write as the owner and see everything.
+--
+-- The caller's groups come from (SELECT auth.caller_groups()): once per statement. A plane
+-- carries its observation's rules (obs_metarelease, obs_metareadgroups, kept by triggers), so
+-- that its policy reads only its own row.
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'hstvo_reader') THEN
+        CREATE ROLE hstvo_reader NOLOGIN;
+    END IF;
+    EXECUTE format('GRANT hstvo_reader TO %I', current_user);
+EXCEPTION WHEN insufficient_privilege THEN
+    RAISE WARNING 'cannot create or grant role hstvo_reader (%): a DBA must create it (CREATE ROLE hstvo_reader NOLOGIN) and re-run hstvo db upgrade', SQLERRM;
+END $$;
+
+-- ---------------------------------------------------------------------------------------------
+-- The rules
+-- ---------------------------------------------------------------------------------------------
+
+-- metadata: public once released (or never embargoed), else for the groups named.
+-- `checked` is (SELECT auth.caller_checked()): the caller's identity is verified by every
+-- statement that reads a row, so a forged one is an error even where all rows are public.
+-- Each argument is used once, so that PostgreSQL inlines the function into the policy.
+CREATE OR REPLACE FUNCTION auth.meta_visible(release timestamp, read_groups text,
+                                             caller_groups text[], checked boolean)
+RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT checked
+       AND (release IS NULL OR release <= caom2.now_utc()
+            OR (read_groups IS NOT NULL
+                AND regexp_split_to_array(btrim(read_groups), '\s+') && caller_groups)) $$;
+
+-- a plane: its own rules and its observation's (carried on the plane)
+CREATE OR REPLACE FUNCTION auth.plane_visible(release timestamp, read_groups text,
+                                              obs_release timestamp, obs_read_groups text,
+                                              caller_groups text[], again text[], checked boolean)
+RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT checked
+       AND (release IS NULL OR release <= caom2.now_utc()
+            OR (read_groups IS NOT NULL
+                AND regexp_split_to_array(btrim(read_groups), '\s+') && caller_groups))
+       AND (obs_release IS NULL OR obs_release <= caom2.now_utc()
+            OR (obs_read_groups IS NOT NULL
+                AND regexp_split_to_array(btrim(obs_read_groups), '\s+') && again)) $$;
+
+-- data (files, cutouts): public once released (a NULL dataRelease declares no embargo, as
+-- for metadata: the HST ingest always sets one), else for the groups named
+CREATE OR REPLACE FUNCTION auth.data_readable(release timestamp, read_groups text,
+                                              caller_groups text[]) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT release IS NULL OR release <= caom2.now_utc()
+        OR (read_groups IS NOT NULL AND cardinality(caller_groups) > 0
+            AND regexp_split_to_array(btrim(read_groups), '\s+') && caller_groups) $$;
+
+-- ---------------------------------------------------------------------------------------------
+-- A plane carries its observation's rules
+-- ---------------------------------------------------------------------------------------------
+
+DROP FUNCTION IF EXISTS auth.meta_visible(timestamp, text, text[]);
+DROP FUNCTION IF EXISTS auth.plane_visible(timestamp, text, timestamp, text, text[]);
+ALTER TABLE caom2.plane ADD COLUMN IF NOT EXISTS obs_metarelease timestamp;
+ALTER TABLE caom2.plane ADD COLUMN IF NOT EXISTS obs_metareadgroups text;
+INSERT INTO tap_schema.column_annotation
+    (table_name, column_name, published, description, unit, principal, column_index) VALUES
+    ('caom2.Plane', 'obs_metarelease', false, 'the observation''s metaRelease (access rules)', NULL, 0, NULL),
+    ('caom2.Plane', 'obs_metareadgroups', false, 'the observation''s metaReadGroups (access rules)', NULL, 0, NULL)
+ON CONFLICT DO NOTHING;
+
+CREATE OR REPLACE FUNCTION auth.plane_takes_observation_rules() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    SELECT o.metarelease, o.metareadgroups INTO NEW.obs_metarelease, NEW.obs_metareadgroups
+      FROM caom2.observation o WHERE o.obsid = NEW.obsid;
+    RETURN NEW;
+END $$;
+DROP TRIGGER IF EXISTS plane_observation_rules ON caom2.plane;
+CREATE TRIGGER plane_observation_rules BEFORE INSERT OR UPDATE OF obsid ON caom2.plane
+    FOR EACH ROW EXECUTE FUNCTION auth.plane_takes_observation_rules();
+
+CREATE OR REPLACE FUNCTION auth.observation_rules_to_planes() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE caom2.plane p SET obs_metarelease = NEW.metarelease,
+                             obs_metareadgroups = NEW.metareadgroups
+     WHERE p.obsid = NEW.obsid
+       AND (p.obs_metarelease, p.obs_metareadgroups)
+           IS DISTINCT FROM (NEW.metarelease, NEW.metareadgroups);
+    RETURN NULL;
+END $$;
+DROP TRIGGER IF EXISTS observation_rules_to_planes ON caom2.observation;
+CREATE TRIGGER observation_rules_to_planes AFTER UPDATE OF metarelease, metareadgroups
+    ON caom2.observation FOR EACH ROW
+    WHEN ((OLD.metarelease, OLD.metareadgroups) IS DISTINCT FROM (NEW.metarelease, NEW.metareadgroups))
+    EXECUTE FUNCTION auth.observation_rules_to_planes();
+
+-- planes stored before the rules existed
+UPDATE caom2.plane p SET obs_metarelease = o.metarelease, obs_metareadgroups = o.metareadgroups
+  FROM caom2.observation o
+ WHERE o.obsid = p.obsid
+   AND (p.obs_metarelease, p.obs_metareadgroups) IS DISTINCT FROM (o.metarelease, o.metareadgroups);
+
+-- ---------------------------------------------------------------------------------------------
+-- Row policies (PUBLIC: every role but the owner; the owner writes)
+-- ---------------------------------------------------------------------------------------------
+
+DROP POLICY IF EXISTS meta_rules ON caom2.observation;
+CREATE POLICY meta_rules ON caom2.observation FOR SELECT TO PUBLIC
+    USING (auth.meta_visible(metarelease, metareadgroups, (SELECT auth.caller_groups()),
+                             (SELECT auth.caller_checked())));
+ALTER TABLE caom2.observation ENABLE ROW LEVEL SECURITY;
+
+DROP POLICY IF EXISTS meta_rules ON caom2.plane;
+CREATE POLICY meta_rules ON caom2.plane FOR SELECT TO PUBLIC
+    USING (auth.plane_visible(metarelease, metareadgroups, obs_metarelease, obs_metareadgroups,
+                              (SELECT auth.caller_groups()), (SELECT auth.caller_groups()),
+                              (SELECT auth.caller_checked())));
+ALTER TABLE caom2.plane ENABLE ROW LEVEL SECURITY;
+
+DO $$
+DECLARE
+    child text;
+BEGIN
+    FOREACH child IN ARRAY ARRAY['artifact', 'part', 'chunk'] LOOP
+        EXECUTE format('DROP POLICY IF EXISTS meta_rules ON caom2.%I', child);
+        EXECUTE format('CREATE POLICY meta_rules ON caom2.%I FOR SELECT TO PUBLIC USING '
+                       '(EXISTS (SELECT 1 FROM caom2.plane p WHERE p.planeid = %I.planeid))',
+                       child, child);
+        EXECUTE format('ALTER TABLE caom2.%I ENABLE ROW LEVEL SECURITY', child);
+    END LOOP;
+END $$;
+
+DROP POLICY IF EXISTS meta_rules ON caom2.provenanceinput;
+CREATE POLICY meta_rules ON caom2.provenanceinput FOR SELECT TO PUBLIC
+    USING (EXISTS (SELECT 1 FROM caom2.plane p WHERE p.planeid = provenanceinput.outputid));
+ALTER TABLE caom2.provenanceinput ENABLE ROW LEVEL SECURITY;
+
+DROP POLICY IF EXISTS meta_rules ON caom2.observationmember;
+CREATE POLICY meta_rules ON caom2.observationmember FOR SELECT TO PUBLIC
+    USING (EXISTS (SELECT 1 FROM caom2.observation o WHERE o.obsid = observationmember.parentid));
+ALTER TABLE caom2.observationmember ENABLE ROW LEVEL SECURITY;
+
+-- ---------------------------------------------------------------------------------------------
+-- hstvo_reader: what the service's read paths may read, under the policies
+-- ---------------------------------------------------------------------------------------------
+
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'hstvo_reader') THEN
+        GRANT USAGE ON SCHEMA caom2, ivoa, hst, hstvo, tap_schema, adql, votable TO hstvo_reader;
+        GRANT SELECT ON ALL TABLES IN SCHEMA caom2, ivoa, hst, tap_schema TO hstvo_reader;
+        GRANT SELECT (name, value) ON hstvo.setting TO hstvo_reader;
+        GRANT SELECT ON hstvo.file_root TO hstvo_reader;
+        GRANT SELECT ON public.alembic_version TO hstvo_reader;  -- the landing page's revision
+        -- the coverage cache is filled on first read (sql/81_moc.sql)
+        GRANT SELECT, INSERT, UPDATE, DELETE ON hstvo.moc_cache TO hstvo_reader;
+        DROP POLICY IF EXISTS reader_public_settings ON hstvo.setting;
+        CREATE POLICY reader_public_settings ON hstvo.setting FOR SELECT TO hstvo_reader
+            USING (public);
+        -- the views answer with the rules of their owner's reads: hstvo_reader's
+        ALTER VIEW ivoa.obscore OWNER TO hstvo_reader;
+        ALTER VIEW caom2.enumfield OWNER TO hstvo_reader;
+    END IF;
+EXCEPTION WHEN insufficient_privilege THEN
+    RAISE WARNING 'cannot give hstvo_reader its grants (%): a DBA must run hstvo db upgrade as the tables'' owner', SQLERRM;
+END $$;
+
+-- pgsphere's comparison operators are pure computations on their two arguments: marked
+-- LEAKPROOF, row policies still let PostgreSQL use the GiST indexes for them (a policy
+-- otherwise forces a user's condition to wait until after the policy, row by row). Only a
+-- superuser can mark them; without it, position queries are correct but slower.
+DO $$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOR f IN SELECT DISTINCT o.oprcode::regprocedure FROM pg_operator o
+              WHERE o.oprname IN ('&&', '<@', '@>', '<->', '=', '<>', '!&&')
+                AND o.oprleft::regtype::text IN ('spoint', 'scircle', 'spoly', 'sbox')
+                AND o.oprright::regtype::text IN ('spoint', 'scircle', 'spoly', 'sbox') LOOP
+        EXECUTE format('ALTER FUNCTION %s LEAKPROOF', f);
+    END LOOP;
+EXCEPTION WHEN insufficient_privilege THEN
+    RAISE NOTICE 'pgsphere''s operators are not marked LEAKPROOF (needs a superuser): position queries under access rules will not use their indexes';
+END $$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Data rights: what /files, SODA and DataLink ask
+-- ---------------------------------------------------------------------------------------------
+
+-- what the caller may do with a plane's files: 'public' (released), 'granted' (a member of
+-- its dataReadGroups), 'denied'; NULL when the plane is unknown or hidden from the caller
+CREATE OR REPLACE FUNCTION auth.plane_data_access(plane uuid) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN p.datarelease IS NULL OR p.datarelease <= caom2.now_utc() THEN 'public'
+                WHEN auth.data_readable(p.datarelease, p.datareadgroups, auth.caller_groups())
+                THEN 'granted' ELSE 'denied' END
+      FROM caom2.plane p WHERE p.planeid = plane $$;
+
+-- the same for a file /files serves: reference files are public; a science file follows its
+-- plane. NULL when there is no such file, or its plane is hidden from the caller.
+CREATE OR REPLACE FUNCTION hstvo.file_access(area text, file_name text) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT CASE area
+        WHEN 'reference' THEN (SELECT 'public' FROM hst.reference_file r
+                                WHERE r.file_name = file_access.file_name)
+        WHEN 'HST' THEN (SELECT auth.plane_data_access(p.planeid)
+                           FROM hst.archive_file f
+                           JOIN caom2.observation o ON o.observationid = f.observationid
+                           JOIN caom2.plane p ON p.obsid = o.obsid AND p.productid = f.product_id
+                          WHERE f.file_name = file_access.file_name)
+    END $$;
