@@ -6,7 +6,8 @@ Builds (once; kept between runs) a scratch database `hstvo_datalink_bench` holdi
 planes, each with a science and an auxiliary artifact and four reference files, written
 set-wise with the lifecycle triggers off. Starts `hstvo serve --workers N` on it, then
 `clients` concurrent clients ask for the links of random planes (one ID per request) for
-`seconds`, and it prints requests per second and the median and 99th-percentile latency.
+`seconds`, and it prints requests per second and the median and 99th-percentile latency: with
+the access rules off, and with them on as anonymous and as a member of 50 groups.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import time
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.scratch import filled_scratch_database, serve  # noqa: E402
+from bench.scratch import access_modes, filled_scratch_database, serve, set_row_security  # noqa: E402
 from hstvo.config import load_settings  # noqa: E402
 from hstvo.db import database_url  # noqa: E402
 
@@ -70,11 +71,13 @@ def build(base_url: str, planes: int) -> str:
         (planes, planes))
 
 
-async def load(port: int, planes: int, seconds: float, clients: int) -> list[float]:
+async def load(port: int, planes: int, seconds: float, clients: int,
+               headers: dict[str, str] | None = None) -> list[float]:
     """`clients` keep-alive connections asking for random planes' links until time is up.
     A few lines of HTTP/1.1 instead of an HTTP library: the client shares the two cores with
     the server and the database, and must cost as little as it can."""
     rng = random.Random(5)
+    extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
     deadline = time.monotonic() + seconds
     latencies: list[float] = []
 
@@ -85,7 +88,7 @@ async def load(port: int, planes: int, seconds: float, clients: int) -> list[flo
                 i = rng.randint(1, planes)
                 started = time.perf_counter()
                 writer.write(f"GET /datalink?ID=caom:HST/d{i}/d{i}_flt HTTP/1.1\r\n"
-                             f"Host: 127.0.0.1\r\n\r\n".encode())
+                             f"Host: 127.0.0.1\r\n{extra}\r\n".encode())
                 head = await reader.readuntil(b"\r\n\r\n")
                 length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
                 body = await reader.readexactly(length)
@@ -109,18 +112,25 @@ def main() -> None:
     args = parser.parse_args()
     url = build(database_url(load_settings()), args.planes)
     process = serve(url, args.port, args.workers, probe="/datalink")
+    print(f"DataLink, {args.planes} planes, {args.workers} server processes, {args.clients} "
+          f"clients on loopback, {args.seconds:.0f} s each:")
+    rates: dict[str, float] = {}
     try:
-        asyncio.run(load(args.port, args.planes, 2, args.clients))  # warm-up
-        latencies = asyncio.run(load(args.port, args.planes, args.seconds, args.clients))
+        for mode, headers in access_modes(url):
+            set_row_security(url, mode != "rules off")
+            asyncio.run(load(args.port, args.planes, 2, args.clients, headers))  # warm-up
+            latencies = sorted(asyncio.run(load(args.port, args.planes, args.seconds,
+                                                args.clients, headers)))
+            rates[mode] = len(latencies) / args.seconds
+            change = "" if mode == "rules off" else \
+                f" ({rates[mode] / rates['rules off'] - 1:+.0%} against the rules off)"
+            print(f"  {mode}: {rates[mode]:,.0f} requests/s{change}; latency median "
+                  f"{1000 * statistics.median(latencies):.1f} ms, 99th percentile "
+                  f"{1000 * latencies[int(0.99 * len(latencies))]:.1f} ms")
     finally:
+        set_row_security(url, True)
         process.terminate()
         process.wait(timeout=10)
-    latencies.sort()
-    print(f"DataLink, {args.planes} planes, {args.workers} server processes, {args.clients} "
-          f"clients on loopback, {args.seconds:.0f} s:")
-    print(f"  {len(latencies) / args.seconds:,.0f} requests/s; latency median "
-          f"{1000 * statistics.median(latencies):.1f} ms, 99th percentile "
-          f"{1000 * latencies[int(0.99 * len(latencies))]:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -61,3 +61,41 @@ def serve(url: str, port: int, workers: int = 1, probe: str = "/tap/availability
             time.sleep(0.1)
     process.terminate()
     raise RuntimeError("hstvo serve did not start")
+
+
+# the tables whose row policies decide what a caller sees (sql/92_access_rules.sql)
+POLICED = ["caom2.observation", "caom2.plane", "caom2.artifact", "caom2.part", "caom2.chunk",
+           "caom2.provenanceinput", "caom2.observationmember"]
+
+
+def set_row_security(url: str, on: bool) -> None:
+    """Turn the access rules on or off in a scratch database (to measure what they cost)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        for table in POLICED:
+            conn.execute(f"ALTER TABLE {table} {'ENABLE' if on else 'DISABLE'} ROW LEVEL SECURITY")
+
+
+def member_of_groups(url: str, groups: int = 50) -> str:
+    """A user `bench-member` in `groups` groups (half of them through nesting); its token."""
+    token = "bench-member-token"
+    with psycopg.connect(url, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM auth.user WHERE name = 'bench-member'").fetchone():
+            return token
+        conn.execute("SELECT auth.add_user('bench-member')")
+        for i in range(groups):
+            conn.execute("SELECT auth.create_group(%s, 'bench-member')", (f"bench-{i}",))
+        for i in range(groups // 2):  # direct
+            conn.execute("SELECT auth.add_member(%s, 'bench-member')", (f"bench-{i}",))
+        for i in range(groups // 2, groups):  # each holds the one before it
+            conn.execute("SELECT auth.add_member(%s, %s)", (f"bench-{i}", f"group:bench-{i - 1}"))
+        conn.execute("SELECT auth.add_token('bench-member', %s)", (token,))
+    return token
+
+
+def access_modes(url: str, groups: int = 50) -> list[tuple[str, dict[str, str]]]:
+    """(name, headers) of the three ways a benchmark asks: with the access rules off, and with
+    them on as anonymous and as a member of `groups` groups. The caller calls
+    set_row_security(url, name != 'rules off') before each."""
+    token = member_of_groups(url, groups)
+    return [("rules off", {}), ("anonymous", {}),
+            (f"member of {groups} groups", {"Authorization": f"Bearer {token}"})]

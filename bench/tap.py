@@ -7,7 +7,8 @@ DATABASE_URL or the embedded cluster, holding `rows` planes (one per observation
 the sky with 6-arcminute square footprints. The rows are written set-wise with the lifecycle
 triggers off: the checksums are not what is measured here. Then it starts `hstvo serve` on it
 and prints the median latency of a TOP 10 query and of a cone search (random centres, 6 arcmin
-radius), and the rows per second of a `stream`-row result as BINARY2 and as CSV.
+radius), and the rows per second of a `stream`-row result as BINARY2, CSV and VOTable: with the
+access rules off, and with them on as anonymous and as a member of 50 groups.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.scratch import filled_scratch_database, serve  # noqa: E402
+from bench.scratch import access_modes, filled_scratch_database, serve, set_row_security  # noqa: E402
 from hstvo.config import load_settings  # noqa: E402
 from hstvo.db import database_url  # noqa: E402
 
@@ -67,25 +68,28 @@ def build(base_url: str, rows: int) -> str:
                                    "SELECT count(*) FROM caom2.plane", (rows,))
 
 
-def latency(client: httpx.Client, tap: str, queries: list[str]) -> float:
+def latency(client: httpx.Client, tap: str, queries: list[str],
+            headers: dict[str, str] | None = None) -> float:
     """Median milliseconds of a sync query, over `queries` (after one warm-up)."""
-    client.get(tap + "/sync", params={"LANG": "ADQL", "QUERY": queries[0]})
+    client.get(tap + "/sync", params={"LANG": "ADQL", "QUERY": queries[0]}, headers=headers)
     times = []
     for query in queries:
         started = time.perf_counter()
-        response = client.get(tap + "/sync", params={"LANG": "ADQL", "QUERY": query})
+        response = client.get(tap + "/sync", params={"LANG": "ADQL", "QUERY": query},
+                              headers=headers)
         response.raise_for_status()
         times.append(1000 * (time.perf_counter() - started))
     return statistics.median(times)
 
 
-def stream_rate(client: httpx.Client, tap: str, rows: int, fmt: str) -> tuple[float, int]:
+def stream_rate(client: httpx.Client, tap: str, rows: int, fmt: str,
+                headers: dict[str, str] | None = None) -> tuple[float, int]:
     query = f"SELECT TOP {rows} obs_id, s_ra, s_dec, t_min, t_exptime, calib_level FROM ivoa.ObsCore"
     started = time.perf_counter()
     size = 0
     with client.stream("GET", tap + "/sync", params={"LANG": "ADQL", "QUERY": query,
                                                       "MAXREC": rows, "RESPONSEFORMAT": fmt},
-                       timeout=600) as response:
+                       headers=headers, timeout=600) as response:
         for chunk in response.iter_bytes():
             size += len(chunk)
     return rows / (time.perf_counter() - started), size
@@ -104,20 +108,29 @@ def main() -> None:
     process = serve(url, args.port)
     tap = f"http://127.0.0.1:{args.port}/tap"
     rng = random.Random(1)
+    cones = [f"SELECT obs_id, s_ra, s_dec, t_min FROM ivoa.ObsCore WHERE 1 = INTERSECTS("
+             f"s_region, CIRCLE('ICRS', {rng.uniform(0, 360):.4f}, "
+             f"{rng.uniform(-80, 80):.4f}, 0.1))" for _ in range(args.repeat)]
+    figures: dict[str, dict[str, float]] = {}
     try:
         with httpx.Client(timeout=60) as client:
-            top = latency(client, tap, ["SELECT TOP 10 * FROM ivoa.ObsCore"] * args.repeat)
-            cones = [f"SELECT obs_id, s_ra, s_dec, t_min FROM ivoa.ObsCore WHERE 1 = INTERSECTS("
-                     f"s_region, CIRCLE('ICRS', {rng.uniform(0, 360):.4f}, "
-                     f"{rng.uniform(-80, 80):.4f}, 0.1))" for _ in range(args.repeat)]
-            cone = latency(client, tap, cones)
             print(f"{args.rows} ObsCore rows, HTTP on loopback, median of {args.repeat}:")
-            print(f"  TOP 10 * : {top:.1f} ms")
-            print(f"  cone search (6 arcmin, random centres): {cone:.1f} ms")
-            for fmt in ("votable/b2", "csv", "votable"):
-                rate, size = stream_rate(client, tap, args.stream, fmt)
-                print(f"  {args.stream} rows as {fmt}: {rate:,.0f} rows/s ({size / 1e6:.0f} MB)")
+            for mode, headers in access_modes(url):
+                set_row_security(url, mode != "rules off")
+                got = figures[mode] = {
+                    "TOP 10 * (ms)": latency(client, tap, ["SELECT TOP 10 * FROM ivoa.ObsCore"]
+                                             * args.repeat, headers),
+                    "cone search, 6 arcmin (ms)": latency(client, tap, cones, headers)}
+                for fmt in ("votable/b2", "csv", "votable"):
+                    got[f"{args.stream} rows as {fmt} (rows/s)"] = stream_rate(
+                        client, tap, args.stream, fmt, headers)[0]
+                print(f"  {mode}:")
+                for name, value in got.items():
+                    change = value / figures["rules off"][name] - 1
+                    print(f"    {name}: {value:,.1f}" + ("" if mode == "rules off" else
+                          f"  ({change:+.0%} against the rules off)"))
     finally:
+        set_row_security(url, True)
         process.terminate()
         process.wait(timeout=10)
 

@@ -18,7 +18,7 @@ from hstvo.config import load_settings
 from hstvo.db import database_url
 
 from .db import POOL_WAIT_SECONDS, make_pool
-from . import caom2repo, offload
+from . import caom2repo, gms, offload
 from .datalink import datalink
 from .examples import examples
 from .files import get_file, put_file
@@ -109,6 +109,8 @@ def create_app(url: str | None = None) -> Starlette:
         Route("/moc", moc),
         Route("/reg/resource-caps", resource_caps),
         Route("/login", login, methods=["GET", "POST"]),
+        Route("/gms/search", gms.search),
+        Route("/gms/capabilities", gms.capabilities),
         Route("/logout", logout, methods=["GET", "POST"]),
         Route("/caom2repo", caom2repo.home),
         Route("/caom2repo/capabilities", caom2repo.capabilities),

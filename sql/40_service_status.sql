@@ -24,6 +24,6 @@ LANGUAGE sql STABLE AS
 $$
 SELECT hstvo.setting('publisher_authority') || '/' || service,
        rtrim(base_url, '/') || '/' || service || '/capabilities'
-  FROM unnest(ARRAY['caom2repo', 'tap']) AS service
+  FROM unnest(ARRAY['caom2repo', 'gms', 'tap']) AS service
  ORDER BY service
 $$;

@@ -77,14 +77,20 @@ BEGIN
 END $$;
 GRANT EXECUTE ON FUNCTION auth.caller() TO PUBLIC;
 
--- true, once the caller's identity is verified (an error when it is forged)
-CREATE OR REPLACE FUNCTION auth.caller_checked() RETURNS boolean
+-- until when the caller may see metadata: now (UTC), or for members of the writers group
+-- 'infinity' (they see everything: sql/93_auth_writers.sql). An error when the identity is
+-- forged: every row policy asks it.
+CREATE OR REPLACE FUNCTION auth.caller_horizon() RETURNS timestamp
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+    who text := auth.caller();
 BEGIN
-    PERFORM auth.caller();
-    RETURN true;
+    IF who IS NOT NULL AND auth.may_write(who) THEN
+        RETURN 'infinity';
+    END IF;
+    RETURN (now() AT TIME ZONE 'UTC')::timestamp;
 END $$;
-GRANT EXECUTE ON FUNCTION auth.caller_checked() TO PUBLIC;
+GRANT EXECUTE ON FUNCTION auth.caller_horizon() TO PUBLIC;
 
 -- the groups (URIs) of the caller, directly or nested; empty for anonymous. The access rules
 -- call it as (SELECT auth.caller_groups()), which PostgreSQL evaluates once per statement.

@@ -33,27 +33,28 @@ END $$;
 -- ---------------------------------------------------------------------------------------------
 
 -- metadata: public once released (or never embargoed), else for the groups named.
--- `checked` is (SELECT auth.caller_checked()): the caller's identity is verified by every
--- statement that reads a row, so a forged one is an error even where all rows are public.
--- Each argument is used once, so that PostgreSQL inlines the function into the policy.
+-- `horizon` is (SELECT auth.caller_horizon()): now for every caller but the writers, who see
+-- everything (they may write it all anyway: workers, harvesters, the archive's staff). It is
+-- compared first, so that every statement that reads a row verifies the caller's identity
+-- (a forged one is an error even where all rows are public). Each argument is used once, so
+-- that PostgreSQL inlines the function into the policy.
 CREATE OR REPLACE FUNCTION auth.meta_visible(release timestamp, read_groups text,
-                                             caller_groups text[], checked boolean)
+                                             caller_groups text[], horizon timestamp)
 RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT checked
-       AND (release IS NULL OR release <= caom2.now_utc()
-            OR (read_groups IS NOT NULL
-                AND regexp_split_to_array(btrim(read_groups), '\s+') && caller_groups)) $$;
+    SELECT coalesce(release, '-infinity'::timestamp) <= horizon
+        OR (read_groups IS NOT NULL
+            AND regexp_split_to_array(btrim(read_groups), '\s+') && caller_groups) $$;
 
 -- a plane: its own rules and its observation's (carried on the plane)
 CREATE OR REPLACE FUNCTION auth.plane_visible(release timestamp, read_groups text,
                                               obs_release timestamp, obs_read_groups text,
-                                              caller_groups text[], again text[], checked boolean)
+                                              caller_groups text[], again text[],
+                                              horizon timestamp, horizon_again timestamp)
 RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT checked
-       AND (release IS NULL OR release <= caom2.now_utc()
+    SELECT (coalesce(release, '-infinity'::timestamp) <= horizon
             OR (read_groups IS NOT NULL
                 AND regexp_split_to_array(btrim(read_groups), '\s+') && caller_groups))
-       AND (obs_release IS NULL OR obs_release <= caom2.now_utc()
+       AND (coalesce(obs_release, '-infinity'::timestamp) <= horizon_again
             OR (obs_read_groups IS NOT NULL
                 AND regexp_split_to_array(btrim(obs_read_groups), '\s+') && again)) $$;
 
@@ -70,8 +71,8 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
 -- A plane carries its observation's rules
 -- ---------------------------------------------------------------------------------------------
 
-DROP FUNCTION IF EXISTS auth.meta_visible(timestamp, text, text[]);
-DROP FUNCTION IF EXISTS auth.plane_visible(timestamp, text, timestamp, text, text[]);
+DROP POLICY IF EXISTS meta_rules ON caom2.observation;
+DROP POLICY IF EXISTS meta_rules ON caom2.plane;
 ALTER TABLE caom2.plane ADD COLUMN IF NOT EXISTS obs_metarelease timestamp;
 ALTER TABLE caom2.plane ADD COLUMN IF NOT EXISTS obs_metareadgroups text;
 INSERT INTO tap_schema.column_annotation
@@ -120,14 +121,14 @@ UPDATE caom2.plane p SET obs_metarelease = o.metarelease, obs_metareadgroups = o
 DROP POLICY IF EXISTS meta_rules ON caom2.observation;
 CREATE POLICY meta_rules ON caom2.observation FOR SELECT TO PUBLIC
     USING (auth.meta_visible(metarelease, metareadgroups, (SELECT auth.caller_groups()),
-                             (SELECT auth.caller_checked())));
+                             (SELECT auth.caller_horizon())));
 ALTER TABLE caom2.observation ENABLE ROW LEVEL SECURITY;
 
 DROP POLICY IF EXISTS meta_rules ON caom2.plane;
 CREATE POLICY meta_rules ON caom2.plane FOR SELECT TO PUBLIC
     USING (auth.plane_visible(metarelease, metareadgroups, obs_metarelease, obs_metareadgroups,
                               (SELECT auth.caller_groups()), (SELECT auth.caller_groups()),
-                              (SELECT auth.caller_checked())));
+                              (SELECT auth.caller_horizon()), (SELECT auth.caller_horizon())));
 ALTER TABLE caom2.plane ENABLE ROW LEVEL SECURITY;
 
 DO $$
@@ -206,6 +207,7 @@ CREATE OR REPLACE FUNCTION auth.plane_data_access(plane uuid) RETURNS text
 LANGUAGE sql STABLE AS $$
     SELECT CASE WHEN p.datarelease IS NULL OR p.datarelease <= caom2.now_utc() THEN 'public'
                 WHEN auth.data_readable(p.datarelease, p.datareadgroups, auth.caller_groups())
+                     OR p.datarelease <= auth.caller_horizon()  -- a writer
                 THEN 'granted' ELSE 'denied' END
       FROM caom2.plane p WHERE p.planeid = plane $$;
 

@@ -109,13 +109,19 @@ def run_hstvo(*args: str, db_url: str, check: bool = False, **kw) -> subprocess.
 def add_writer(db_url: str, token: str, user: str = "writer") -> None:
     """A user in the writers group whose bearer token is `token` (what `hstvo users bootstrap`
     makes for admin and the workers, with a token a test knows)."""
+    add_account(db_url, user, token, writer=True)
+
+
+def add_account(db_url: str, user: str, token: str, writer: bool = False) -> None:
+    """A user whose bearer token is `token`; in the writers group when `writer`."""
     with psycopg.connect(db_url, autocommit=True) as conn:
         writers = conn.execute("SELECT hstvo.setting('writers_group')").fetchone()[0]
         if not conn.execute("SELECT 1 FROM auth.user WHERE name = %s", (user,)).fetchone():
             conn.execute("SELECT auth.add_user(%s)", (user,))
-        if not conn.execute("SELECT 1 FROM auth.group WHERE name = %s", (writers,)).fetchone():
-            conn.execute("SELECT auth.create_group(%s, %s)", (writers, user))
-        conn.execute("SELECT auth.add_member(%s, %s)", (writers, user))
+        if writer:
+            if not conn.execute("SELECT 1 FROM auth.group WHERE name = %s", (writers,)).fetchone():
+                conn.execute("SELECT auth.create_group(%s, %s)", (writers, user))
+            conn.execute("SELECT auth.add_member(%s, %s)", (writers, user))
         if not conn.execute("SELECT 1 FROM auth.token WHERE token_hash = digest(%s, 'sha256')",
                             (token,)).fetchone():
             conn.execute("SELECT auth.add_token(%s, %s, 'test writer')", (user, token))

@@ -1,0 +1,54 @@
+"""The IVOA Group Membership Service 1.0 at /gms: which groups the caller belongs to.
+
+    GET /gms/search                  the caller's groups, one name per line (text/plain)
+    GET /gms/search?group=A&group=B  of those named, the ones the caller belongs to
+    GET /gms/capabilities            VOSI
+
+Membership counts through nested groups (auth.user_group_names, sql/90_auth_identities.sql).
+A group is named as its identifier's query part (ivo://<authority>/gms?NAME): the
+parameter takes the name or the whole identifier. Anonymous callers are asked to authenticate.
+"""
+
+from __future__ import annotations
+
+from xml.sax.saxutils import escape
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from .identity import caller_of, security_methods_xml, unauthorized
+from .vosi import base_url
+
+SEARCH_STANDARD = "ivo://ivoa.net/std/GMS#search-1.0"
+
+
+async def search(request: Request) -> Response:
+    """GET /gms/search."""
+    caller = caller_of(request)
+    if caller.name is None:
+        return unauthorized(base_url(request), "the groups of whom? authenticate to ask for "
+                            "your own", invalid=False)
+    asked = request.query_params.getlist("group")
+    async with request.app.state.pool.connection() as conn:
+        cursor = await conn.execute(
+            "SELECT g FROM auth.user_group_names(%s) AS g"
+            " WHERE %s::text[] = '{}' OR g = ANY (SELECT auth.group_name(a) FROM unnest(%s::text[]) AS a)"
+            " ORDER BY g", (caller.name, asked, asked))
+        names = [name for (name,) in await cursor.fetchall()]
+    return PlainTextResponse("".join(f"{name}\n" for name in names))
+
+
+async def capabilities(request: Request) -> Response:
+    """GET /gms/capabilities."""
+    base = escape(base_url(request) + "/gms")
+    body = ('<?xml version="1.0" encoding="UTF-8"?>\n<vosi:capabilities '
+            'xmlns:vosi="http://www.ivoa.net/xml/VOSICapabilities/v1.0" '
+            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+            'xmlns:vs="http://www.ivoa.net/xml/VODataService/v1.1">'
+            f'<capability standardID="ivo://ivoa.net/std/VOSI#capabilities"><interface '
+            f'xsi:type="vs:ParamHTTP"><accessURL use="full">{base}/capabilities</accessURL>'
+            f'</interface></capability>'
+            f'<capability standardID="{SEARCH_STANDARD}"><interface xsi:type="vs:ParamHTTP" '
+            f'role="std"><accessURL use="base">{base}/search</accessURL>'
+            f'{security_methods_xml()}</interface></capability></vosi:capabilities>\n')
+    return Response(body, media_type="text/xml")
