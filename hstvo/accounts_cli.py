@@ -69,6 +69,11 @@ def add_commands(commands: argparse._SubParsersAction, url) -> None:
     actions.add_parser("list", help="list users")
     actions.add_parser("bootstrap", help="make run's accounts: admin (token in var/admin-token) "
                                          "and worker, both writers; nothing once admin exists")
+    audit = actions.add_parser("audit", help="the audit trail: authenticated requests, refusals")
+    audit.add_argument("--user", help="only this user's requests")
+    audit.add_argument("--refusals", action="store_true", help="only the refusals (401, 403)")
+    audit.add_argument("--limit", type=int, default=50, help="rows (default 50, newest last)")
+    audit.add_argument("--prune", metavar="AGE", help="delete rows older than AGE ('90 days')")
     for name, text in (("disable", "disable a user (every credential stops working)"),
                        ("enable", "enable a disabled user")):
         each = actions.add_parser(name, help=text)
@@ -141,6 +146,8 @@ def cmd_users(args: argparse.Namespace, url: str) -> int:
                               hash_password(password) if password else None))
                 print(f"user {args.name} added" + ("" if password else
                       " (no password: `hstvo token create` gives it a token)"))
+            elif args.action == "audit":
+                return _audit(conn, args)
             elif args.action == "bootstrap":
                 from .config import load_settings
 
@@ -189,6 +196,24 @@ def cmd_groups(args: argparse.Namespace, url: str) -> int:
                 return _list_groups(conn, args.member)
         except psycopg.Error as exc:
             return _fail(exc)
+    return 0
+
+
+def _audit(conn: psycopg.Connection, args: argparse.Namespace) -> int:
+    if args.prune:
+        gone = conn.execute("SELECT auth.prune_audit(%s::interval)", (args.prune,)).fetchone()[0]
+        print(f"{gone} audit rows older than {args.prune} deleted")
+        return 0
+    rows = conn.execute(
+        "SELECT at, user_name, method, endpoint, object, outcome, status FROM auth.audit"
+        " WHERE (%(u)s::text IS NULL OR user_name = %(u)s)"
+        "   AND (NOT %(r)s OR status IN (401, 403)) ORDER BY at DESC LIMIT %(n)s",
+        {"u": args.user, "r": args.refusals, "n": args.limit}).fetchall()
+    if not rows:
+        print("no audit rows" + (" for that user" if args.user else ""))
+    for at, user, method, endpoint, thing, outcome, status in reversed(rows):
+        print(f"{at:%Y-%m-%d %H:%M:%S} {user or 'anonymous':16} {method or '-':7} {status} "
+              f"{outcome:16} {endpoint} {thing or ''}".rstrip())
     return 0
 
 

@@ -54,7 +54,7 @@ async def capabilities(request: Request) -> Response:
     base = (await _base(request)) + "/caom2repo"
 
     def capability(standard: str, url: str, secured: bool) -> str:
-        security = security_methods_xml() if secured else ""
+        security = security_methods_xml(token=True) if secured else ""
         return (f'<capability standardID="{standard}"><interface xsi:type="vs:ParamHTTP" '
                 f'role="std"><accessURL use="base">{url}</accessURL>{security}</interface>'
                 f'</capability>')

@@ -50,5 +50,5 @@ async def capabilities(request: Request) -> Response:
             f'</interface></capability>'
             f'<capability standardID="{SEARCH_STANDARD}"><interface xsi:type="vs:ParamHTTP" '
             f'role="std"><accessURL use="base">{base}/search</accessURL>'
-            f'{security_methods_xml()}</interface></capability></vosi:capabilities>\n')
+            f'{security_methods_xml(token=True)}</interface></capability></vosi:capabilities>\n')
     return Response(body, media_type="text/xml")

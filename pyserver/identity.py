@@ -60,15 +60,19 @@ ANONYMOUS = Caller()
 
 
 # what the VOSI capabilities declare for each interface: anonymous (the empty method), and
-# the ways to authenticate (pyvo's AuthSession and cadcutils pick one from these)
-SECURITY_METHODS = ("", "ivo://ivoa.net/sso#token", "ivo://ivoa.net/sso#BasicAA",
-                    "ivo://ivoa.net/sso#cookie")
+# the ways to authenticate that SSO 2.0 names (pyvo's AuthSession picks one from these)
+SECURITY_METHODS = ("", "ivo://ivoa.net/sso#BasicAA", "ivo://ivoa.net/sso#cookie")
+# bearer tokens: CADC's services and clients (cadcutils) name them so; SSO 2.0 does not, and
+# taplint warns about it, so the TAP service accepts tokens without declaring them
+TOKEN_METHOD = "ivo://ivoa.net/sso#token"
 
 
-def security_methods_xml() -> str:
-    """The <securityMethod> elements of an interface (VOResource 1.1)."""
+def security_methods_xml(token: bool = False) -> str:
+    """The <securityMethod> elements of an interface (VOResource 1.1); with the token method
+    where CADC's clients look for it."""
+    methods = SECURITY_METHODS + ((TOKEN_METHOD,) if token else ())
     return "".join(f'<securityMethod standardID="{m}"/>' if m else "<securityMethod/>"
-                   for m in SECURITY_METHODS)
+                   for m in methods)
 
 
 class AuthenticationFailed(Exception):

@@ -1,7 +1,7 @@
 -- The audit trail: every authenticated request and every refusal, one row each, for a DBA:
 --   SELECT * FROM auth.audit WHERE outcome <> 'ok' AND at > now() - interval '1 day';
 -- The service records rows after answering (on the primary: nothing is written in a read's
--- own transaction). auth.prune_audit(age) deletes what is older; `hstvo users audit --prune`.
+-- own transaction). auth.prune_audit(age) deletes what is older (`hstvo users audit --prune AGE`).
 
 CREATE TABLE IF NOT EXISTS auth.audit (
     at         timestamptz NOT NULL DEFAULT now(),

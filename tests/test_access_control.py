@@ -365,6 +365,8 @@ def test_pyvo_authsession_with_a_token_and_with_basic(archive):
     bearer = requests.Session()
     bearer.headers["Authorization"] = f"Bearer {TOKENS['alice']}"
     token.credentials.set("ivo://ivoa.net/sso#token", bearer)
+    # (SSO 2.0 names no token method, so the TAP capabilities declare none: say where it goes)
+    token.add_security_method_for_url(base + "/tap", "ivo://ivoa.net/sso#token")
     assert list(pyvo.dal.TAPService(base + "/tap", session=token).run_sync(query)["obs_id"]) \
         == ["j8bt05njq"]
     basic = AuthSession()
@@ -449,3 +451,19 @@ def test_writers_see_everything(archive):
     assert count.text.split() == ["COUNT", "11"] or count.text.split()[-1] == "11"
     for name in ("j8bt05njq_raw.fits", "j94f05bgq_flt.fits"):
         assert httpx.get(base + f"/files/HST/{name}", headers=writer).status_code == 200
+
+
+def test_authenticated_requests_and_refusals_are_audited(archive):
+    base, db_url = archive
+    httpx.get(base + "/files/HST/j94f05bgq_flt.fits", headers=_as("bob"))  # 403
+    httpx.get(base + "/tap/sync", params={"LANG": "ADQL", "QUERY": "SELECT 1 FROM ivoa.ObsCore"},
+              headers={"Authorization": "Bearer forged"})                 # 401
+    httpx.get(base + "/datalink", params={"ID": HIDDEN_IDS[0]}, headers=_as("alice"))
+    time.sleep(0.5)  # rows are written after the answers
+    shown = run_hstvo("users", "audit", "--limit", "200", db_url=db_url, check=True).stdout
+    assert "bob              token   403 forbidden        GET /files/HST/j94f05bgq_flt.fits" in shown
+    assert "anonymous        -       401 unauthenticated  GET /tap/sync" in shown
+    assert f"alice            token   200 ok               GET /datalink {HIDDEN_IDS[0]}" in shown
+    refusals = run_hstvo("users", "audit", "--refusals", db_url=db_url, check=True).stdout
+    assert " 200 " not in refusals and " 403 " in refusals
+    assert "forged" not in shown  # never a credential
