@@ -29,8 +29,10 @@ import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import psycopg
+from psycopg.types.json import Jsonb
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from starlette.requests import Request
@@ -227,19 +229,36 @@ class Authentication:
 
 
 def _audit(request: Request, caller: Caller, status: int) -> None:
-    """One row of auth.audit (sql/94_auth_audit.sql), written after the answer."""
-    async def record() -> None:
+    """One row of auth.audit (sql/94_auth_audit.sql), written after the answer, in a batch
+    with the others of the next half second."""
+    _backlog.append({
+        "at": datetime.now(timezone.utc).isoformat(), "user_name": caller.name,
+        "method": caller.method, "endpoint": f"{request.method} {request.url.path}",
+        "object": request.query_params.get("ID") or request.path_params.get("file_name"),
+        "status": status})
+    if not _pending:
+        task = asyncio.get_running_loop().create_task(_flush(request.app.state.pool))
+        _pending.add(task)
+        task.add_done_callback(_pending.discard)
+
+
+async def _flush(pool) -> None:
+    """Write the audit rows gathered in each AUDIT_SECONDS in one statement, until none are
+    left (nothing runs between the last check and the task's end: no row is left behind)."""
+    while _backlog:
+        await asyncio.sleep(AUDIT_SECONDS)
+        rows = _backlog[:]
+        del _backlog[:len(rows)]
         try:
-            async with request.app.state.pool.connection() as conn:
-                await conn.execute("SELECT auth.record(%s, %s, %s, %s, %s)", (
-                    caller.name, caller.method, f"{request.method} {request.url.path}",
-                    request.query_params.get("ID") or request.path_params.get("file_name"),
-                    status))
+            async with pool.connection() as conn:
+                async with conn.transaction():
+                    # an audit row may wait for the disk with the next commits; a request not
+                    await conn.execute("SET LOCAL synchronous_commit = off")
+                    await conn.execute("SELECT auth.record_batch(%s)", (Jsonb(rows),))
         except Exception as exc:  # the audit must never break a request
-            log.warning("audit row not written: %s", exc)
-    task = asyncio.get_running_loop().create_task(record())
-    _pending.add(task)
-    task.add_done_callback(_pending.discard)
+            log.warning("%d audit rows not written: %s", len(rows), exc)
 
 
+_backlog: list[dict] = []  # audit rows not yet written
+AUDIT_SECONDS = 0.5
 _pending: set = set()  # audit writes in flight (kept referenced until done)

@@ -102,21 +102,46 @@ DROP TRIGGER IF EXISTS group_member_no_cycles ON auth.group_member;
 CREATE TRIGGER group_member_no_cycles BEFORE INSERT OR UPDATE ON auth.group_member
     FOR EACH ROW EXECUTE FUNCTION auth.refuse_cycles();
 
+-- Membership, resolved: every (user, group) pair, direct or through nested groups. Kept by
+-- a statement trigger on auth.group_member (memberships change rarely; they are read by every
+-- authenticated request, which then finds a user's groups by one index lookup).
+CREATE TABLE IF NOT EXISTS auth.user_membership (
+    user_name   text NOT NULL,
+    group_name  text NOT NULL,
+    PRIMARY KEY (user_name, group_name)
+);
+COMMENT ON TABLE auth.user_membership IS 'every group each user belongs to, nested included (kept by auth.resolve_memberships)';
+
+CREATE OR REPLACE FUNCTION auth.resolve_memberships() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM auth.user_membership;
+    INSERT INTO auth.user_membership (user_name, group_name)
+    WITH RECURSIVE belongs(user_name, group_name) AS (
+        SELECT m.member_user, m.group_name FROM auth.group_member m
+         WHERE m.member_user IS NOT NULL AND NOT m.admin
+        UNION
+        SELECT b.user_name, m.group_name FROM auth.group_member m
+          JOIN belongs b ON m.member_group = b.group_name
+         WHERE NOT m.admin)
+    SELECT user_name, group_name FROM belongs;
+    RETURN NULL;
+END $$;
+DROP TRIGGER IF EXISTS group_member_resolves ON auth.group_member;
+CREATE TRIGGER group_member_resolves AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON auth.group_member FOR EACH STATEMENT EXECUTE FUNCTION auth.resolve_memberships();
+
 -- every group a user belongs to, directly or through nested groups (names)
 CREATE OR REPLACE FUNCTION auth.user_group_names(user_name text) RETURNS SETOF text
 LANGUAGE sql STABLE AS $$
-    WITH RECURSIVE belongs(name) AS (
-        SELECT m.group_name FROM auth.group_member m
-         WHERE m.member_user = user_name AND NOT m.admin
-        UNION
-        SELECT m.group_name FROM auth.group_member m JOIN belongs b ON m.member_group = b.name
-         WHERE NOT m.admin)
-    SELECT name FROM belongs $$;
+    SELECT m.group_name FROM auth.user_membership m WHERE m.user_name = user_group_names.user_name $$;
 
 -- ... as the URIs CAOM's metaReadGroups and dataReadGroups hold
 CREATE OR REPLACE FUNCTION auth.user_groups(user_name text) RETURNS text[]
 LANGUAGE sql STABLE AS $$
-    SELECT coalesce(array_agg(auth.group_uri(g)), '{}') FROM auth.user_group_names(user_name) AS g $$;
+    SELECT coalesce(array_agg(a.authority || '/gms?' || g), '{}')
+      FROM auth.user_group_names(user_name) AS g,
+           (SELECT hstvo.setting('publisher_authority') AS authority) AS a $$;
 
 -- may `user_name` change group `group_name`: its owner, or one of its administrators (a user,
 -- or a member of an administering group)
