@@ -23,7 +23,7 @@ from .datalink import datalink
 from .examples import examples
 from .files import get_file, put_file
 from .landing import landing
-from .identity import READER_ROLE, Authentication
+from .identity import READER_ROLE, Authentication, AuthenticationFailed, authentication_failed
 from .limits import RequestLimits
 from .login import login, logout
 from .moc import moc
@@ -128,7 +128,8 @@ def create_app(url: str | None = None) -> Starlette:
                     middleware=[Middleware(RequestLimits, max_body_bytes=LIMITS.body_bytes,
                                            max_form_bytes=2 * LIMITS.query_bytes + 65_536),
                                 Middleware(Authentication)],
-                    exception_handlers={PoolTimeout: busy, psycopg.OperationalError: unavailable})
+                    exception_handlers={PoolTimeout: busy, psycopg.OperationalError: unavailable,
+                                        AuthenticationFailed: authentication_failed})
     app.state.pool = pool
     app.state.stream_pool = stream_pool
     app.state.job_pool = job_pool

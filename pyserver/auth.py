@@ -10,13 +10,13 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .identity import caller_of, forbidden, unauthorized
+from .identity import caller_of, forbidden, resolved, unauthorized
 from .vosi import base_url
 
 
 async def write_authorized(request: Request) -> bool:
     """May the request's caller write (a member of the writers group)?"""
-    caller = caller_of(request)
+    caller = await resolved(request)
     if caller.name is None:
         return False
     async with request.app.state.pool.connection() as conn:

@@ -16,7 +16,7 @@ from xml.sax.saxutils import escape
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from .identity import caller_of, security_methods_xml, unauthorized
+from .identity import resolved, security_methods_xml, unauthorized
 from .vosi import base_url
 
 SEARCH_STANDARD = "ivo://ivoa.net/std/GMS#search-1.0"
@@ -24,7 +24,7 @@ SEARCH_STANDARD = "ivo://ivoa.net/std/GMS#search-1.0"
 
 async def search(request: Request) -> Response:
     """GET /gms/search."""
-    caller = caller_of(request)
+    caller = await resolved(request)
     if caller.name is None:
         return unauthorized(base_url(request), "the groups of whom? authenticate to ask for "
                             "your own", invalid=False)

@@ -36,7 +36,7 @@ from psycopg.types.json import Jsonb
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse
+from starlette.responses import PlainTextResponse, Response
 
 log = logging.getLogger("hstvo.auth")
 
@@ -52,10 +52,17 @@ _verified: dict[tuple[str, bytes], float] = {}
 
 @dataclass(frozen=True)
 class Caller:
-    """The user a request acts for (None: anonymous) and how it proved it."""
+    """The user a request acts for (None: anonymous) and how it proved it. A token, session
+    or certificate not yet checked is `credential` (kind, value): the database checks it in
+    the request's own transaction (begin), or when the name is needed first (resolved)."""
 
     name: str | None = None
     method: str | None = None  # token, basic, cookie, dn
+    credential: tuple[str, str] | None = None
+
+    @property
+    def anonymous(self) -> bool:
+        return self.name is None and self.credential is None
 
 
 ANONYMOUS = Caller()
@@ -106,6 +113,13 @@ def unauthorized(base_url: str, message: str, invalid: bool = True) -> PlainText
     return response
 
 
+async def authentication_failed(request: Request, exc: AuthenticationFailed) -> Response:
+    """The app's answer when the database refuses a request's credential (a 401)."""
+    log.info("401 %s %s: %s", request.method, request.url.path, exc)
+    base = getattr(request.app.state, "public_url", None) or str(request.base_url)
+    return unauthorized(base, str(exc))
+
+
 def forbidden(message: str) -> PlainTextResponse:
     return PlainTextResponse(message.rstrip("\n") + "\n", status_code=403)
 
@@ -131,21 +145,44 @@ def _credential(request: Request) -> tuple[str, str, str] | None:
 
 
 async def authenticate(request: Request) -> Caller:
-    """The request's caller; AuthenticationFailed when its credential names nobody."""
+    """The request's caller: a password is verified here; a token, a session or a certificate
+    is left for the database to check with the request's first statement (no extra round
+    trip). AuthenticationFailed when a credential names nobody."""
     found = _credential(request)
     if found is None:
         return ANONYMOUS
     kind, value, method = found
+    if kind == "basic":
+        async with request.app.state.pool.connection() as conn:
+            return Caller(await _basic_user(conn, value), method)
+    return Caller(None, method, (kind, value))
+
+
+async def resolved(request: Request) -> Caller:
+    """The request's caller with its name, the credential checked by the database now when
+    no transaction of the request has checked it yet."""
+    caller = caller_of(request)
+    if caller.credential is None:
+        return caller
     async with request.app.state.pool.connection() as conn:
-        if kind == "basic":
-            kind, value = "user", await _basic_user(conn, value)
         try:
-            cursor = await conn.execute("SELECT auth.authenticate(%s, %s)", (kind, value))
+            cursor = await conn.execute("SELECT auth.authenticate(%s, %s)", caller.credential)
         except psycopg.Error as exc:
-            if exc.sqlstate == "AU401":
-                raise AuthenticationFailed(exc.diag.message_primary) from None
+            _refusal(exc)
             raise
-        return Caller((await cursor.fetchone())[0], method)
+        name = (await cursor.fetchone())[0]
+    return _remember(request, Caller(name, caller.method))
+
+
+def _refusal(exc: psycopg.Error) -> None:
+    """AuthenticationFailed for the database's refusal of a credential (AU401)."""
+    if exc.sqlstate == "AU401":
+        raise AuthenticationFailed(exc.diag.message_primary) from None
+
+
+def _remember(request: Request, caller: Caller) -> Caller:
+    request.state.caller = caller
+    return caller
 
 
 async def _basic_user(conn: psycopg.AsyncConnection, value: str) -> str:
@@ -173,14 +210,23 @@ async def verify_password(conn: psycopg.AsyncConnection, name: str, password: st
     return name
 
 
-async def begin(conn: psycopg.AsyncConnection, caller: Caller, role: str | None) -> None:
-    """Make `caller` the identity of the connection's open transaction, and take `role`
-    (hstvo_reader or the TAP query role) for the rest of it: one round trip."""
-    if role:
-        await conn.execute("SELECT auth.begin_request(%s), set_config('role', %s, true)",
-                           (caller.name, role))
+async def begin(conn: psycopg.AsyncConnection, caller: Caller, role: str | None) -> Caller:
+    """Make `caller` the identity of the connection's open transaction (checking its
+    credential first when it has one: AuthenticationFailed when it names nobody), and take
+    `role` (hstvo_reader or the TAP query role) for the rest of it: one round trip. Returns
+    the caller with its name."""
+    if caller.credential is not None:
+        start, args = "SELECT auth.begin_request_as(%s, %s)", list(caller.credential)
     else:
-        await conn.execute("SELECT auth.begin_request(%s)", (caller.name,))
+        start, args = "SELECT auth.begin_request(%s)", [caller.name]
+    if role:
+        start, args = start + ", set_config('role', %s, true)", args + [role]
+    try:
+        cursor = await conn.execute(start, args)
+    except psycopg.Error as exc:
+        _refusal(exc)
+        raise
+    return Caller((await cursor.fetchone())[0], caller.method)
 
 
 @contextlib.asynccontextmanager
@@ -189,8 +235,21 @@ async def reading(request: Request, pool=None) -> AsyncIterator[psycopg.AsyncCon
     rules (hstvo_reader). Every read path of the service takes its connection here."""
     async with (pool or request.app.state.pool).connection() as conn:
         async with conn.transaction():
-            await begin(conn, caller_of(request), getattr(request.app.state, "reader_role", None))
+            _remember(request, await begin(conn, caller_of(request),
+                                           getattr(request.app.state, "reader_role", None)))
             yield conn
+
+
+# paths whose handlers check a credential with their first statement (begin, reading): the
+# others (capabilities, availability, tables, login, ...) have it checked before they run, so
+# that a wrong credential is a 401 wherever it is sent
+CHECKED_IN_TRANSACTION = ("/tap/sync", "/tap/async", "/datalink", "/soda/", "/files/", "/moc",
+                          "/caom2repo/observations", "/caom2repo/deletions", "/gms/search")
+
+
+def _checked_later(request: Request) -> bool:
+    path = request.url.path
+    return path == "/" or path.startswith(CHECKED_IN_TRANSACTION)
 
 
 class Authentication:
@@ -206,13 +265,15 @@ class Authentication:
         request = Request(scope, receive)
         try:
             caller = await authenticate(request)
+            scope.setdefault("state", {})["caller"] = caller
+            if caller.credential is not None and not _checked_later(request):
+                caller = await resolved(request)
         except AuthenticationFailed as exc:
             log.info("401 %s %s: %s", request.method, request.url.path, exc)
             base = getattr(request.app.state, "public_url", None) or str(request.base_url)
             await unauthorized(base, str(exc))(scope, receive, send)
             _audit(request, ANONYMOUS, 401)
             return
-        scope.setdefault("state", {})["caller"] = caller
         status = 500
 
         async def remember_status(message) -> None:
@@ -224,7 +285,8 @@ class Authentication:
         try:
             await self.app(scope, receive, remember_status)
         finally:
-            if caller.name is not None or status in (401, 403):
+            caller = scope["state"].get("caller", caller)  # with its name, once checked
+            if not caller.anonymous or status in (401, 403):
                 _audit(request, caller, status)
 
 

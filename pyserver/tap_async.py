@@ -22,7 +22,7 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 
 from . import results
 from .errors import database_message
-from .identity import Caller, caller_of, forbidden, unauthorized
+from .identity import Caller, forbidden, resolved, unauthorized
 from .fits_output import fits_document
 from .streaming import StreamAborted
 from .tap_sync import (FITS, LIMITS, VOTABLE, TapError, catalog_of_connection, dali_parameters,
@@ -112,7 +112,7 @@ def _not_found(job_id: str) -> Response:
 
 async def _refused(request: Request, conn: psycopg.AsyncConnection, job_id: str) -> Response | None:
     """The answer when the caller may not reach this job (uws.job_access), else None."""
-    caller = caller_of(request)
+    caller = await resolved(request)
     cursor = await conn.execute("SELECT uws.job_access(%s, %s)", (job_id, caller.name))
     access = (await cursor.fetchone())[0]
     if access is None:
@@ -141,7 +141,7 @@ async def job_list(request: Request) -> Response:
            " ORDER BY creation_time DESC LIMIT %(last)s")
     try:
         values = {"phases": phases, "after": after, "last": int(last) if last else None,
-                  "caller": caller_of(request).name}
+                  "caller": (await resolved(request)).name}
         async with request.app.state.pool.connection() as conn:
             rows = await (await conn.execute(sql, values)).fetchall()
     except (ValueError, psycopg.DataError):
@@ -173,7 +173,7 @@ async def create_job(request: Request) -> Response:
         async with conn.transaction():
             cursor = await conn.execute("SELECT uws.create_job(%s, false, %s, %s, %s)",
                                         (psycopg.types.json.Jsonb(params), params.get("RUNID"),
-                                         client, caller_of(request).name))
+                                         client, (await resolved(request)).name))
             job_id = (await cursor.fetchone())[0]
             for part, content in parts.items():
                 await conn.execute("INSERT INTO uws.job_upload (job_id, part, content)"

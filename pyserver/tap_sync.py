@@ -265,6 +265,7 @@ class OpenQuery:
     first: list[tuple]
     fields: list[Field]
     rows_sent: int = 0
+    caller: Caller | None = None  # who asked, its credential checked
 
 
 async def open_query(conn: psycopg.AsyncConnection, translation: Translation, query: QueryRequest,
@@ -278,7 +279,7 @@ async def open_query(conn: psycopg.AsyncConnection, translation: Translation, qu
     settings = ["SET TRANSACTION READ ONLY", "SET LOCAL cursor_tuple_fraction = 1.0",
                 f"SET LOCAL statement_timeout = '{int(timeout_seconds)}s'"]
     await conn.execute("; ".join(settings))  # one round trip
-    await begin(conn, caller, role)  # who asks, and the query role (pyserver/identity.py)
+    caller = await begin(conn, caller, role)  # who asks, and the query role (pyserver/identity.py)
     columns = await describe(conn, translation.sql)
     type_names = await _type_names(conn, columns)
     fields = result_fields(translation, columns, type_names)
@@ -291,7 +292,7 @@ async def open_query(conn: psycopg.AsyncConnection, translation: Translation, qu
         first = await cursor.fetchmany(min(FETCH_ROWS, query.maxrec + 1))
     except psycopg.Error as exc:
         raise TapError(_database_message(exc, timeout_seconds, query.asynchronous)) from None
-    return OpenQuery(cursor, first, fields)
+    return OpenQuery(cursor, first, fields, caller=caller)
 
 
 async def result_chunks(running: OpenQuery, query: QueryRequest,
@@ -362,6 +363,7 @@ async def run_query(request: Request, query: QueryRequest) -> Response:
         translation = await translate_off_loop(query.query, known)
         running = await open_query(conn, translation, query, SYNC_TIMEOUT_SECONDS,
                                    request.app.state.query_role, caller_of(request))
+        request.state.caller = running.caller  # named, for the audit
     except BaseException as exc:
         try:
             if transaction is not None:

@@ -159,3 +159,9 @@ BEGIN
     RETURN found;
 END $$;
 REVOKE ALL ON FUNCTION auth.authenticate(text, text) FROM PUBLIC;
+
+-- authenticate and begin in one call (the request's first statement: no extra round trip)
+CREATE OR REPLACE FUNCTION auth.begin_request_as(kind text, credential text) RETURNS text
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+    SELECT auth.begin_request(auth.authenticate(kind, credential)) $$;
+REVOKE ALL ON FUNCTION auth.begin_request_as(text, text) FROM PUBLIC;
