@@ -264,7 +264,9 @@ class Authentication:
             return
         request = Request(scope, receive)
         try:
-            caller = await authenticate(request)
+            # logging in and out must work with an expired session cookie still in the browser
+            caller = ANONYMOUS if request.url.path in ("/login", "/logout") \
+                else await authenticate(request)
             scope.setdefault("state", {})["caller"] = caller
             if caller.credential is not None and not _checked_later(request):
                 caller = await resolved(request)

@@ -325,6 +325,10 @@ def test_login_gives_a_session_cookie_and_bearer(archive):
     login = httpx.post(base + "/login", data={"username": "carol", "password": CAROL_PASSWORD})
     assert login.status_code == 200 and login.cookies.get("hstvo_session")
     session = login.headers["x-vo-bearer"]
+    expired = {"hstvo_session": "carol:1:" + "0" * 64}  # an old cookie does not bar logging in
+    assert httpx.get(base + "/login", cookies=expired).status_code == 200
+    assert httpx.post(base + "/login", cookies=expired, data={
+        "username": "carol", "password": CAROL_PASSWORD}).status_code == 200
     with httpx.Client(cookies=login.cookies) as browser:
         assert browser.get(base + "/files/HST/j94f05bgq_flt.fits").status_code == 200
     assert httpx.get(base + "/files/HST/j94f05bgq_flt.fits",
