@@ -111,6 +111,14 @@ def main() -> None:
     cones = [f"SELECT obs_id, s_ra, s_dec, t_min FROM ivoa.ObsCore WHERE 1 = INTERSECTS("
              f"s_region, CIRCLE('ICRS', {rng.uniform(0, 360):.4f}, "
              f"{rng.uniform(-80, 80):.4f}, 0.1))" for _ in range(args.repeat)]
+    centres = [(rng.uniform(0, 360), rng.uniform(-80, 80)) for _ in range(args.repeat)]
+    # the most common ObsCore query in the wild: a point (s_ra, s_dec) in a polygon or circle
+    in_polygon = [f"SELECT obs_id, s_ra, s_dec FROM ivoa.ObsCore WHERE 1 = CONTAINS(POINT('ICRS', "
+                  f"s_ra, s_dec), POLYGON('ICRS', {ra - .3:.4f}, {dec - .3:.4f}, {ra + .3:.4f}, "
+                  f"{dec - .3:.4f}, {ra + .3:.4f}, {dec + .3:.4f}, {ra - .3:.4f}, {dec + .3:.4f}))"
+                  for ra, dec in centres]
+    within = [f"SELECT obs_id FROM ivoa.ObsCore WHERE DISTANCE(POINT('ICRS', s_ra, s_dec), "
+              f"POINT('ICRS', {ra:.4f}, {dec:.4f})) < 0.5" for ra, dec in centres]
     figures: dict[str, dict[str, float]] = {}
     try:
         with httpx.Client(timeout=60) as client:
@@ -120,7 +128,11 @@ def main() -> None:
                 got = figures[mode] = {
                     "TOP 10 * (ms)": latency(client, tap, ["SELECT TOP 10 * FROM ivoa.ObsCore"]
                                              * args.repeat, headers),
-                    "cone search, 6 arcmin (ms)": latency(client, tap, cones, headers)}
+                    "cone search, 6 arcmin (ms)": latency(client, tap, cones, headers),
+                    "point (s_ra, s_dec) in a 0.6 deg polygon (ms)": latency(
+                        client, tap, in_polygon, headers),
+                    "DISTANCE(POINT(s_ra, s_dec), ...) < 0.5 deg (ms)": latency(
+                        client, tap, within, headers)}
                 for fmt in ("votable/b2", "csv", "votable"):
                     got[f"{args.stream} rows as {fmt} (rows/s)"] = stream_rate(
                         client, tap, args.stream, fmt, headers)[0]

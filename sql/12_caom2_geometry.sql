@@ -31,7 +31,8 @@ SELECT spoly(spoint(lon0 + atan2(sin(az) * sin(d) * cos(lat0), cos(d) - sin(lat0
 CREATE OR REPLACE FUNCTION caom2.bounds_spoly(bounds double precision[]) RETURNS spoly
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
 $$ BEGIN RETURN (SELECT CASE
-    WHEN bounds IS NULL THEN NULL
+    -- (a NULL point would crash pgsphere's polygon aggregate, and the server process with it)
+    WHEN bounds IS NULL OR array_position(bounds, NULL) IS NOT NULL THEN NULL
     WHEN cardinality(bounds) = 3 THEN caom2.circle_spoly(bounds[1], bounds[2], bounds[3], 16)
     ELSE (SELECT spoly(spoint(radians(bounds[2*i+1]), radians(bounds[2*i+2])) ORDER BY i)
             FROM generate_series(0, cardinality(bounds)/2 - 1) AS i)
@@ -42,7 +43,8 @@ END); END $$;
 CREATE OR REPLACE FUNCTION caom2.bounds_center(bounds double precision[]) RETURNS spoint
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
 $$ BEGIN RETURN (SELECT CASE
-    WHEN bounds IS NULL THEN NULL
+    -- (a NULL point would crash pgsphere's polygon aggregate, and the server process with it)
+    WHEN bounds IS NULL OR array_position(bounds, NULL) IS NOT NULL THEN NULL
     WHEN cardinality(bounds) = 3 THEN spoint(radians(bounds[1]), radians(bounds[2]))
     ELSE (SELECT spoint(atan2(sy, sx), atan2(sz, sqrt(sx * sx + sy * sy)))
             FROM (SELECT sum(cos(radians(bounds[2*i+2])) * cos(radians(bounds[2*i+1]))) AS sx,
@@ -55,7 +57,8 @@ END); END $$;
 CREATE OR REPLACE FUNCTION caom2.bounds_area(bounds double precision[]) RETURNS double precision
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
 $$ BEGIN RETURN (SELECT CASE
-    WHEN bounds IS NULL THEN NULL
+    -- (a NULL point would crash pgsphere's polygon aggregate, and the server process with it)
+    WHEN bounds IS NULL OR array_position(bounds, NULL) IS NOT NULL THEN NULL
     WHEN cardinality(bounds) = 3 THEN degrees(degrees(2 * pi() * (1 - cos(radians(bounds[3])))))
     ELSE degrees(degrees(area(caom2.bounds_spoly(bounds))))
 END); END $$;
@@ -64,7 +67,8 @@ END); END $$;
 CREATE OR REPLACE FUNCTION caom2.bounds_size(bounds double precision[]) RETURNS double precision
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
 $$ BEGIN RETURN (SELECT CASE
-    WHEN bounds IS NULL THEN NULL
+    -- (a NULL point would crash pgsphere's polygon aggregate, and the server process with it)
+    WHEN bounds IS NULL OR array_position(bounds, NULL) IS NOT NULL THEN NULL
     WHEN cardinality(bounds) = 3 THEN 2 * bounds[3]
     ELSE (SELECT 2 * degrees(max(caom2.bounds_center(bounds)
                                  <-> spoint(radians(bounds[2*i+1]), radians(bounds[2*i+2]))))

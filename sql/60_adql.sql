@@ -21,6 +21,11 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT scircle(center, radians(radius
 CREATE OR REPLACE FUNCTION adql.polygon(VARIADIC corners double precision[]) RETURNS spoly
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 BEGIN
+    -- a missing coordinate makes no polygon (SQL's NULL); pgsphere's polygon aggregate must
+    -- never see a NULL point: it crashes the server process
+    IF corners IS NULL OR array_position(corners, NULL) IS NOT NULL THEN
+        RETURN NULL;
+    END IF;
     IF cardinality(corners) < 6 OR cardinality(corners) % 2 <> 0 THEN
         RAISE EXCEPTION 'POLYGON needs at least three vertices, as pairs of coordinates; it has % numbers',
             cardinality(corners) USING ERRCODE = '22AD0';

@@ -40,6 +40,8 @@ BEGIN
     -- the pgsphere column that geometry functions on caom2.Plane.position_bounds read
     -- (pyserver/adql/translate.py, QUERY_GEOMETRY)
     EXECUTE format('GRANT SELECT (position_bounds_spoly) ON caom2.plane TO %I', role);
+    -- ... and the indexed point that POINT(s_ra, s_dec) reads in ObsCore (INDEXED_POINTS)
+    EXECUTE format('GRANT SELECT (position_bounds_center) ON ivoa.obscore TO %I', role);
     -- ObsCore's access_url and publisher DIDs come from functions that read the service's
     -- public configuration (service URL, authority): keep secrets out of hstvo.setting
     EXECUTE format('GRANT USAGE ON SCHEMA hstvo TO %I', role);

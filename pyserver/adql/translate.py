@@ -85,6 +85,10 @@ CAST_TYPES = {
 # CAOM XML gives), and the pgsphere column that geometry functions read instead (CADC's TAP
 # service accepts INTERSECTS(CIRCLE(...), position_bounds), and clients rely on it)
 QUERY_GEOMETRY = {("caom2", "plane", "position_bounds"): "position_bounds_spoly"}
+# ObsCore's s_ra and s_dec are the degrees of a pgsphere point that has a GiST index:
+# POINT(s_ra, s_dec) reads that point instead, so that CONTAINS, INTERSECTS and DISTANCE
+# bounds on it use the index (the values are the same; the index is only on the point)
+INDEXED_POINTS = {("ivoa", "obscore"): ("s_ra", "s_dec", "position_bounds_center")}
 GEOMETRY_FUNCTIONS = {"CONTAINS", "INTERSECTS", "AREA", "CENTROID", "COORD1", "COORD2",
                       "DISTANCE"}
 # sqlglot's parse errors that say what was expected in words a user wrote ("Expecting )")
@@ -645,7 +649,9 @@ def _without_coordsys(args: list[exp.Expr]) -> list[exp.Expr]:
 
 
 def _is_point(node: exp.Expr) -> bool:
-    return isinstance(node, exp.Anonymous) and node.name == "adql.point"
+    """A point: adql.point(...), or an indexed point column POINT(s_ra, s_dec) became."""
+    return (isinstance(node, exp.Anonymous) and node.name == "adql.point") or (
+        isinstance(node, exp.Column) and any(node.name == c[2] for c in INDEXED_POINTS.values()))
 
 
 def _geometry_call(node: exp.Expr) -> exp.Expr:
@@ -660,7 +666,7 @@ def _geometry_call(node: exp.Expr) -> exp.Expr:
     if name == "POINT":
         args = _without_coordsys(args)
         _arity(node, "POINT", args, 2)
-        return _call("point", *args)
+        return _point(node, args, _compared(node))
     if name == "CIRCLE":
         args = _without_coordsys(args)
         if len(args) == 3:
@@ -677,7 +683,7 @@ def _geometry_call(node: exp.Expr) -> exp.Expr:
         return _call("polygon", *args)
     if name == "DISTANCE":
         if len(args) == 4:
-            args = [_call("point", args[0], args[1]), _call("point", args[2], args[3])]
+            args = [_point(node, args[:2], True), _point(node, args[2:], True)]
         _arity(node, "DISTANCE", args, 2)
         return _call("distance", *args)
     if name in ("AREA", "CENTROID", "COORD1", "COORD2"):
@@ -707,6 +713,63 @@ def _geometry_call(node: exp.Expr) -> exp.Expr:
     return node
 
 
+def _point(node: exp.Expr, args: list[exp.Expr], indexable: bool) -> exp.Expr:
+    """adql.point(lon, lat); or, where the point is compared (`indexable`), the indexed point
+    column those two columns are the degrees of (INDEXED_POINTS), when they are the
+    coordinates of a table of this query's own FROM."""
+    indexed = _indexed_point(node, args) if indexable else None
+    return indexed if indexed is not None else _call("point", *args)
+
+
+def _compared(node: exp.Expr) -> bool:
+    """Whether a POINT is an argument of CONTAINS, INTERSECTS, DISTANCE or a CIRCLE's centre
+    (not a corner of a POLYGON or BOX, which take its coordinates)."""
+    parent = node.parent
+    while isinstance(parent, exp.Paren):
+        parent = parent.parent
+    return isinstance(parent, exp.Contains) or (
+        isinstance(parent, exp.Anonymous)
+        and parent.name.upper() in ("CONTAINS", "INTERSECTS", "DISTANCE", "CIRCLE"))
+
+
+def _indexed_point(node: exp.Expr, args: list[exp.Expr]) -> exp.Column | None:
+    if len(args) != 2 or not all(isinstance(a, exp.Column) for a in args):
+        return None
+    lon, lat = args
+    select = node.find_ancestor(exp.Select)
+    if lon.table.lower() != lat.table.lower() or select is None:
+        return None
+    items = [select.args["from_"].this] if select.args.get("from_") else []
+    items += [j.this for j in select.args.get("joins") or []]
+    for item in items:
+        if not isinstance(item, exp.Table):
+            continue
+        columns = INDEXED_POINTS.get((item.db.lower(), item.name.lower()))
+        named = (item.alias_or_name.lower() == lon.table.lower()) if lon.table else len(items) == 1
+        if columns and named and (lon.name.lower(), lat.name.lower()) == columns[:2]:
+            return exp.column(columns[2], table=lon.table or None)
+    return None
+
+
+def _distance_bound(node: exp.Expr) -> exp.Expr:
+    """DISTANCE(p, q) < r with p an indexed point: also p inside the circle of radius r around
+    q, which the index answers (the distance is still compared, exactly)."""
+    if not isinstance(node, (exp.LT, exp.LTE)) or not isinstance(node.expression, exp.Literal):
+        return node
+    call = node.this
+    if not (isinstance(call, exp.Anonymous) and call.name == "adql.distance"):
+        return node
+    points = list(call.expressions)
+    indexed = [p for p in points if isinstance(p, exp.Column)
+               and any(p.name == c[2] for c in INDEXED_POINTS.values())]
+    if len(points) != 2 or not indexed:
+        return node
+    other = points[1] if points[0] is indexed[0] else points[0]
+    inside = SphereContainedBy(this=indexed[0].copy(),
+                               expression=_call("circle", other.copy(), node.expression.copy()))
+    return exp.Paren(this=exp.And(this=inside, expression=node.copy()))
+
+
 def _arity(node: exp.Expr, name: str, args: list, count: int) -> None:
     if len(args) != count:
         raise AdqlError(f"{name} takes {count} arguments here, not {len(args)}", *_position(node))
@@ -715,7 +778,7 @@ def _arity(node: exp.Expr, name: str, args: list, count: int) -> None:
 def _rewrite_geometry(tree: exp.Expr) -> exp.Expr:
     """Geometry functions to adql.*; CONTAINS/INTERSECTS compared with 1 or 0 to predicates,
     and to 1/0 values wherever else they stand."""
-    for rewrite in (_geometry_call, _comparison):
+    for rewrite in (_geometry_call, _comparison, _distance_bound):
         # children first: a rewritten call keeps its (already rewritten) arguments
         for node in reversed(list(tree.dfs())):
             replacement = rewrite(node)
