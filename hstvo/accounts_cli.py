@@ -235,7 +235,7 @@ def _show_group(conn: psycopg.Connection, name: str) -> int:
 def _list_groups(conn: psycopg.Connection, member: str | None) -> int:
     rows = conn.execute(
         "SELECT g.name, g.owner, auth.group_uri(g.name), g.description FROM auth.group g "
-        "WHERE %(m)s::text IS NULL OR g.name IN (SELECT auth.user_group_names(%(m)s)) "
+        "WHERE %(m)s::text IS NULL OR g.name IN (SELECT auth.memberships(%(m)s)) "
         "ORDER BY g.name", {"m": member}).fetchall()
     if not rows:
         print("no groups" + (f" with member {member}" if member else "")

@@ -4,7 +4,7 @@
     GET /gms/search?group=A&group=B  of those named, the ones the caller belongs to
     GET /gms/capabilities            VOSI
 
-Membership counts through nested groups (auth.user_group_names, sql/90_auth_identities.sql).
+Membership counts through nested groups (auth.memberships, sql/90_auth_identities.sql).
 A group is named as its identifier's query part (ivo://<authority>/gms?NAME): the
 parameter takes the name or the whole identifier. Anonymous callers are asked to authenticate.
 """
@@ -30,10 +30,7 @@ async def search(request: Request) -> Response:
                             "your own", invalid=False)
     asked = request.query_params.getlist("group")
     async with request.app.state.pool.connection() as conn:
-        cursor = await conn.execute(
-            "SELECT g FROM auth.user_group_names(%s) AS g"
-            " WHERE %s::text[] = '{}' OR g = ANY (SELECT auth.group_name(a) FROM unnest(%s::text[]) AS a)"
-            " ORDER BY g", (caller.name, asked, asked))
+        cursor = await conn.execute("SELECT auth.memberships(%s, %s)", (caller.name, asked))
         names = [name for (name,) in await cursor.fetchall()]
     return PlainTextResponse("".join(f"{name}\n" for name in names))
 

@@ -42,7 +42,7 @@ log = logging.getLogger("hstvo.auth")
 
 COOKIE = "hstvo_session"
 READER_ROLE = "hstvo_reader"  # the role of every read path (sql/92_access_rules.sql)
-SESSION_FORM = re.compile(r"^.+:[0-9]+:[0-9a-f]{64}$")
+SESSION_FORM = re.compile(r"^.+:[0-9]{1,12}:[0-9a-f]{64}$")
 PASSWORDS = PasswordHasher()
 # a verified password is remembered (by its SHA-256) this long: argon2 is slow on purpose,
 # and Basic sends the password with every request
@@ -203,7 +203,8 @@ async def verify_password(conn: psycopg.AsyncConnection, name: str, password: st
     try:
         if stored is None:
             raise VerificationError()
-        PASSWORDS.verify(stored, password)
+        # argon2 is slow on purpose (tens of milliseconds): not on the loop that serves everyone
+        await asyncio.to_thread(PASSWORDS.verify, stored, password)
     except (VerificationError, InvalidHashError):
         raise AuthenticationFailed("wrong user name or password") from None
     _verified[key] = time.monotonic() + VERIFIED_SECONDS
@@ -271,9 +272,7 @@ class Authentication:
             if caller.credential is not None and not _checked_later(request):
                 caller = await resolved(request)
         except AuthenticationFailed as exc:
-            log.info("401 %s %s: %s", request.method, request.url.path, exc)
-            base = getattr(request.app.state, "public_url", None) or str(request.base_url)
-            await unauthorized(base, str(exc))(scope, receive, send)
+            await (await authentication_failed(request, exc))(scope, receive, send)
             _audit(request, ANONYMOUS, 401)
             return
         status = 500

@@ -22,7 +22,7 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 
 from . import results
 from .errors import database_message
-from .identity import Caller, forbidden, resolved, unauthorized
+from .identity import AuthenticationFailed, Caller, forbidden, resolved, unauthorized
 from .fits_output import fits_document
 from .streaming import StreamAborted
 from .tap_sync import (FITS, LIMITS, VOTABLE, TapError, catalog_of_connection, dali_parameters,
@@ -353,6 +353,8 @@ async def run_one(conn: psycopg.AsyncConnection, state) -> bool:
         name, size, query, rows = await _execute(conn, state, claimed)
     except TapError as exc:
         message = str(exc)
+    except AuthenticationFailed as exc:  # its owner was disabled since it was created
+        message = f"the job's owner cannot run queries any more: {exc}"
     except psycopg.Error as exc:
         message = database_message(exc)
         log.warning("job %s: the database refused it: %s %s", job_id, exc.sqlstate,

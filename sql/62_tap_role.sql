@@ -7,16 +7,21 @@
 -- hstvo_tap once (CREATE ROLE hstvo_tap NOLOGIN) and re-runs `hstvo db upgrade`; until then
 -- the service logs a warning and relies on the translator alone.
 
-DO $$
+-- a NOLOGIN role the migrating (service) user may become; a warning saying what a DBA must
+-- do where the migrating user may not create or grant roles. hstvo_reader (sql/92) too.
+CREATE OR REPLACE FUNCTION hstvo.ensure_role(role name, without text) RETURNS void
+LANGUAGE plpgsql AS $$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'hstvo_tap') THEN
-        CREATE ROLE hstvo_tap NOLOGIN;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = role) THEN
+        EXECUTE format('CREATE ROLE %I NOLOGIN', role);
     END IF;
-    -- the service's own user may become hstvo_tap
-    EXECUTE format('GRANT hstvo_tap TO %I', current_user);
+    EXECUTE format('GRANT %I TO %I', role, current_user);
 EXCEPTION WHEN insufficient_privilege THEN
-    RAISE WARNING 'cannot create or grant role hstvo_tap (%): TAP queries will run as the service user', SQLERRM;
+    RAISE WARNING 'cannot create or grant role % (%): %; a DBA creates it (CREATE ROLE % NOLOGIN) and re-runs hstvo db upgrade',
+        role, SQLERRM, without, role;
 END $$;
+
+SELECT hstvo.ensure_role('hstvo_tap', 'TAP queries will run as the service user');
 
 -- grant `role` SELECT on every published column and USAGE on their schemas; returns the
 -- number of columns granted. Run again after TAP_SCHEMA changes (the migration does).

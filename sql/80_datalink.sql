@@ -74,7 +74,8 @@ planes AS (
            hstvo.setting('service_url') AS base,
            -- data not yet public: the links need authorization, which the caller may have
            p.datarelease IS NOT NULL AND p.datarelease > caom2.now_utc() AS proprietary,
-           auth.data_readable(p.datarelease, p.datareadgroups, auth.caller_groups()) AS readable
+           auth.data_readable(p.datarelease, p.datareadgroups, auth.caller_groups(),
+                              auth.caller_horizon()) AS readable
       FROM asked a JOIN caom2.plane p ON p.planeid = a.planeid
       JOIN caom2.observation o ON o.obsid = p.obsid),
 links AS (

@@ -143,15 +143,14 @@ LANGUAGE sql STABLE AS $$
       FROM auth.user_group_names(user_name) AS g,
            (SELECT hstvo.setting('publisher_authority') AS authority) AS a $$;
 
--- may `user_name` change group `group_name`: its owner, or one of its administrators (a user,
--- or a member of an administering group)
-CREATE OR REPLACE FUNCTION auth.may_administer(user_name text, group_name text) RETURNS boolean
-LANGUAGE sql STABLE AS $$
-    SELECT EXISTS (SELECT 1 FROM auth.group g WHERE g.name = group_name AND g.owner = user_name)
-        OR EXISTS (SELECT 1 FROM auth.group_member m
-                    WHERE m.group_name = may_administer.group_name AND m.admin
-                      AND (m.member_user = user_name
-                           OR m.member_group IN (SELECT auth.user_group_names(user_name)))) $$;
+-- of the groups `asked` (names or URIs; none: all), those `user_name` belongs to, nested
+-- included: the GMS search (/gms/search) and `hstvo groups list --member`
+CREATE OR REPLACE FUNCTION auth.memberships(user_name text, asked text[] DEFAULT '{}')
+RETURNS SETOF text LANGUAGE sql STABLE AS $$
+    SELECT g FROM auth.user_group_names(user_name) AS g
+     WHERE cardinality(asked) = 0
+        OR g IN (SELECT auth.group_name(a) FROM unnest(asked) AS a)
+     ORDER BY g $$;
 
 -- ---------------------------------------------------------------------------------------------
 -- Tokens

@@ -40,8 +40,6 @@ CREATE OR REPLACE FUNCTION auth.begin_request(user_name text) RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
     content text;
-    names text[];
-    prefix text := hstvo.setting('publisher_authority') || '/gms?';
 BEGIN
     IF user_name IS NULL THEN
         PERFORM set_config('hstvo.identity', '', true);
@@ -50,11 +48,9 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM auth.user u WHERE u.name = user_name AND NOT u.disabled) THEN
         RAISE EXCEPTION 'user % is unknown or disabled', user_name USING ERRCODE = 'AU401';
     END IF;
-    -- membership resolved once (nested groups), for the whole request
-    names := ARRAY(SELECT auth.user_group_names(user_name));
-    content := user_name || '|'
-               || CASE WHEN hstvo.setting('writers_group') = ANY (names) THEN '1' ELSE '0' END
-               || '|' || coalesce((SELECT string_agg(prefix || n, ' ') FROM unnest(names) AS n), '');
+    -- membership resolved once (nested groups: auth.user_membership), for the whole request
+    content := user_name || '|' || CASE WHEN auth.may_write(user_name) THEN '1' ELSE '0' END
+               || '|' || array_to_string(auth.user_groups(user_name), ' ');
     PERFORM set_config('hstvo.identity', content || '|' || auth.identity_signature(content), true);
     RETURN user_name;
 END $$;
@@ -139,7 +135,7 @@ BEGIN
     IF kind = 'token' THEN
         found := auth.token_user(credential);
     ELSIF kind = 'session' THEN
-        parts := regexp_match(credential, '^(.+):([0-9]+):([0-9a-f]{64})$');
+        parts := regexp_match(credential, '^(.+):([0-9]{1,12}):([0-9a-f]{64})$');
         IF parts IS NOT NULL AND parts[2]::bigint > extract(epoch FROM now())
            AND parts[3] = auth.session_signature(parts[1], parts[2]::bigint) THEN
             found := parts[1];

@@ -18,15 +18,7 @@
 -- carries its observation's rules (obs_metarelease, obs_metareadgroups, kept by triggers), so
 -- that its policy reads only its own row.
 
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'hstvo_reader') THEN
-        CREATE ROLE hstvo_reader NOLOGIN;
-    END IF;
-    EXECUTE format('GRANT hstvo_reader TO %I', current_user);
-EXCEPTION WHEN insufficient_privilege THEN
-    RAISE WARNING 'cannot create or grant role hstvo_reader (%): a DBA must create it (CREATE ROLE hstvo_reader NOLOGIN) and re-run hstvo db upgrade', SQLERRM;
-END $$;
+SELECT hstvo.ensure_role('hstvo_reader', 'the service''s reads are not bound by the access rules');
 
 -- ---------------------------------------------------------------------------------------------
 -- The rules
@@ -59,12 +51,13 @@ RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE AS $$
                 AND regexp_split_to_array(btrim(obs_read_groups), '\s+') && again)) $$;
 
 -- data (files, cutouts): public once released (a NULL dataRelease declares no embargo, as
--- for metadata: the HST ingest always sets one), else for the groups named
+-- for metadata: the HST ingest always sets one), else for the groups named; `horizon` as for
+-- metadata (auth.caller_horizon: writers read everything)
 CREATE OR REPLACE FUNCTION auth.data_readable(release timestamp, read_groups text,
-                                              caller_groups text[]) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT release IS NULL OR release <= caom2.now_utc()
-        OR (read_groups IS NOT NULL AND cardinality(caller_groups) > 0
+                                              caller_groups text[], horizon timestamp)
+RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT coalesce(release, '-infinity'::timestamp) <= horizon
+        OR (read_groups IS NOT NULL
             AND regexp_split_to_array(btrim(read_groups), '\s+') && caller_groups) $$;
 
 -- ---------------------------------------------------------------------------------------------
@@ -163,6 +156,9 @@ BEGIN
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'hstvo_reader') THEN
         GRANT USAGE ON SCHEMA caom2, ivoa, hst, hstvo, tap_schema, adql, votable TO hstvo_reader;
         GRANT SELECT ON ALL TABLES IN SCHEMA caom2, ivoa, hst, tap_schema TO hstvo_reader;
+        -- ... and the tables later migrations create there
+        ALTER DEFAULT PRIVILEGES IN SCHEMA caom2, ivoa, hst, tap_schema
+            GRANT SELECT ON TABLES TO hstvo_reader;
         GRANT SELECT (name, value) ON hstvo.setting TO hstvo_reader;
         GRANT SELECT ON hstvo.file_root TO hstvo_reader;
         GRANT SELECT ON public.alembic_version TO hstvo_reader;  -- the landing page's revision
@@ -206,9 +202,9 @@ END $$;
 CREATE OR REPLACE FUNCTION auth.plane_data_access(plane uuid) RETURNS text
 LANGUAGE sql STABLE AS $$
     SELECT CASE WHEN p.datarelease IS NULL OR p.datarelease <= caom2.now_utc() THEN 'public'
-                WHEN auth.data_readable(p.datarelease, p.datareadgroups, auth.caller_groups())
-                     OR p.datarelease <= auth.caller_horizon()  -- a writer
-                THEN 'granted' ELSE 'denied' END
+                WHEN auth.data_readable(p.datarelease, p.datareadgroups, auth.caller_groups(),
+                                        auth.caller_horizon()) THEN 'granted'
+                ELSE 'denied' END
       FROM caom2.plane p WHERE p.planeid = plane $$;
 
 -- the same for a file /files serves: reference files are public; a science file follows its

@@ -298,7 +298,9 @@ def test_bad_credentials_are_401_never_anonymous(archive):
     for headers in ({"Authorization": "Bearer not-a-token"},
                     {"Authorization": "Basic " + base64.b64encode(b"carol:wrong").decode()},
                     {"Authorization": "Negotiate abc"},
-                    {"Cookie": "hstvo_session=alice:9999999999:" + "0" * 64}):
+                    {"Cookie": "hstvo_session=alice:9999999999:" + "0" * 64},
+                    {"Cookie": "hstvo_session=alice:99999999999999999999999:" + "0" * 64},
+                    {"Authorization": "Bearer alice:99999999999999999999999:" + "0" * 64}):
         response = httpx.get(base + "/tap/sync", params=query, headers=headers)
         assert response.status_code == 401, headers
         assert 'Bearer realm="hstvo", error="invalid_token"' in response.headers.get_list(
@@ -455,6 +457,10 @@ def test_writers_see_everything(archive):
     assert count.text.split() == ["COUNT", "11"] or count.text.split()[-1] == "11"
     for name in ("j8bt05njq_raw.fits", "j94f05bgq_flt.fits"):
         assert httpx.get(base + f"/files/HST/{name}", headers=writer).status_code == 200
+    links = parse_single_table(io.BytesIO(httpx.get(  # and DataLink says so, as /files does
+        base + "/datalink", params={"ID": "caom:HST/j94f05bgq/j94f05bgq_flt"},
+        headers=writer).content)).to_table()
+    assert bool(links[links["semantics"] == "#this"][0]["link_authorized"])
 
 
 def test_authenticated_requests_and_refusals_are_audited(archive):

@@ -16,7 +16,8 @@ branch_labels = None
 depends_on = None
 
 # 20, 61, 80, 81, 82 again: ObsCore, DataLink, MOC and SODA leave visibility to the policies
-FILES = ["90_auth_identities.sql", "91_auth_session.sql", "92_access_rules.sql",
+# 62 first: hstvo.ensure_role, which 92 calls
+FILES = ["62_tap_role.sql", "90_auth_identities.sql", "91_auth_session.sql", "92_access_rules.sql",
          "93_auth_writers.sql", "94_auth_audit.sql", "20_ivoa_obscore.sql", "61_uws.sql",
          "80_datalink.sql", "81_moc.sql", "82_soda.sql"]
 

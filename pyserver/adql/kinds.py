@@ -37,7 +37,10 @@ FUNCTION_KINDS = {
 NUMERIC_NODES = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.Neg, exp.Abs, exp.Ceil,
                  exp.Exp, exp.Floor, exp.Ln, exp.Log, exp.Pow, exp.Sqrt, exp.Rand, exp.Round,
                  exp.Count, exp.Avg, exp.Sum, exp.Contains, exp.HexString, exp.BitwiseAnd,
-                 exp.BitwiseOr, exp.BitwiseXor, exp.BitwiseNot)
+                 exp.BitwiseOr, exp.BitwiseXor, exp.BitwiseNot) + tuple(
+    getattr(exp, name) for name in (  # the trigonometry sqlglot types (versions differ)
+        "Pi", "Sin", "Cos", "Tan", "Cot", "Asin", "Acos", "Atan", "Atan2", "Degrees", "Radians",
+        "Sign") if hasattr(exp, name))
 STRING_NODES = (exp.Lower, exp.Upper, exp.DPipe)
 CAST_KINDS = {"point": "point", "circle": "circle", "polygon": "polygon"}
 DALI_EXAMPLES = {"point": "'10.68 41.27'", "circle": "'10.68 41.27 0.5'",
@@ -78,11 +81,7 @@ def kind_of(node: exp.Expr, lookup: ColumnLookup) -> str | None:
         if target.is_type(*exp.DataType.TEXT_TYPES):
             return "string"
         return "timestamp" if target.is_type(exp.DataType.Type.TIMESTAMP) else "number"
-    if isinstance(node, NUMERIC_NODES) or (
-            getattr(exp, "Pi", None) and isinstance(node, tuple(
-                getattr(exp, n) for n in ("Pi", "Sin", "Cos", "Tan", "Cot", "Asin", "Acos",
-                                          "Atan", "Atan2", "Degrees", "Radians", "Sign")
-                if hasattr(exp, n)))):
+    if isinstance(node, NUMERIC_NODES):
         return "number"
     if isinstance(node, STRING_NODES):
         return "string"

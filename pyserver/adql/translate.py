@@ -89,6 +89,7 @@ QUERY_GEOMETRY = {("caom2", "plane", "position_bounds"): "position_bounds_spoly"
 # POINT(s_ra, s_dec) reads that point instead, so that CONTAINS, INTERSECTS and DISTANCE
 # bounds on it use the index (the values are the same; the index is only on the point)
 INDEXED_POINTS = {("ivoa", "obscore"): ("s_ra", "s_dec", "position_bounds_center")}
+INDEXED_POINT_COLUMNS = {point for _, _, point in INDEXED_POINTS.values()}
 GEOMETRY_FUNCTIONS = {"CONTAINS", "INTERSECTS", "AREA", "CENTROID", "COORD1", "COORD2",
                       "DISTANCE"}
 # sqlglot's parse errors that say what was expected in words a user wrote ("Expecting )")
@@ -651,7 +652,7 @@ def _without_coordsys(args: list[exp.Expr]) -> list[exp.Expr]:
 def _is_point(node: exp.Expr) -> bool:
     """A point: adql.point(...), or an indexed point column POINT(s_ra, s_dec) became."""
     return (isinstance(node, exp.Anonymous) and node.name == "adql.point") or (
-        isinstance(node, exp.Column) and any(node.name == c[2] for c in INDEXED_POINTS.values()))
+        isinstance(node, exp.Column) and node.name in INDEXED_POINT_COLUMNS)
 
 
 def _geometry_call(node: exp.Expr) -> exp.Expr:
@@ -761,7 +762,7 @@ def _distance_bound(node: exp.Expr) -> exp.Expr:
         return node
     points = list(call.expressions)
     indexed = [p for p in points if isinstance(p, exp.Column)
-               and any(p.name == c[2] for c in INDEXED_POINTS.values())]
+               and p.name in INDEXED_POINT_COLUMNS]
     if len(points) != 2 or not indexed:
         return node
     other = points[1] if points[0] is indexed[0] else points[0]
