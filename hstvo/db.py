@@ -40,8 +40,14 @@ def upgrade(url: str, settings: Settings | None = None) -> str:
     """
     from alembic import command
 
+    from migrations.sqlfiles import refresh
+
     command.upgrade(alembic_config(url), "head")
     with psycopg.connect(url, autocommit=True) as conn:
+        changed = refresh(conn)
+        if changed:
+            log.info("sql/ files changed since they were applied (%s): all applied again",
+                     ", ".join(changed))
         if settings is not None:
             conn.execute("SELECT hstvo.set_service_url(%s)", (settings.public_url,))
             conn.execute("UPDATE hstvo.setting SET value = %(v)s "

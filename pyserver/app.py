@@ -18,7 +18,8 @@ from hstvo.config import load_settings
 from hstvo.db import database_url
 
 from .db import POOL_WAIT_SECONDS, make_pool
-from . import caom2repo, gms, offload
+from . import caom2repo, offload
+from .gms import groups as gms_groups, search as gms
 from .datalink import datalink
 from .examples import examples
 from .files import get_file, put_file
@@ -111,6 +112,12 @@ def create_app(url: str | None = None) -> Starlette:
         Route("/login", login, methods=["GET", "POST"]),
         Route("/gms/search", gms.search),
         Route("/gms/capabilities", gms.capabilities),
+        Route("/gms/groups", gms_groups.collection, methods=["GET", "PUT"]),
+        Route("/gms/groups/{name}", gms_groups.group, methods=["GET", "POST", "DELETE"]),
+        Route("/gms/groups/{name}/userMembers/{member:path}", gms_groups.user_member,
+              methods=["PUT", "DELETE"]),
+        Route("/gms/groups/{name}/groupMembers/{member}", gms_groups.group_member,
+              methods=["PUT", "DELETE"]),
         Route("/logout", logout, methods=["GET", "POST"]),
         Route("/caom2repo", caom2repo.home),
         Route("/caom2repo/capabilities", caom2repo.capabilities),

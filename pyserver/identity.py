@@ -241,11 +241,23 @@ async def reading(request: Request, pool=None) -> AsyncIterator[psycopg.AsyncCon
             yield conn
 
 
+@contextlib.asynccontextmanager
+async def acting(request: Request) -> AsyncIterator[psycopg.AsyncConnection]:
+    """A connection in a transaction as the service's own user, with the request's caller as
+    its identity: for the functions that decide by auth.caller() themselves (the group
+    management of sql/95_auth_group_management.sql)."""
+    async with request.app.state.pool.connection() as conn:
+        async with conn.transaction():
+            _remember(request, await begin(conn, caller_of(request), None))
+            yield conn
+
+
 # paths whose handlers check a credential with their first statement (begin, reading): the
 # others (capabilities, availability, tables, login, ...) have it checked before they run, so
 # that a wrong credential is a 401 wherever it is sent
 CHECKED_IN_TRANSACTION = ("/tap/sync", "/tap/async", "/datalink", "/soda/", "/files/", "/moc",
-                          "/caom2repo/observations", "/caom2repo/deletions", "/gms/search")
+                          "/caom2repo/observations", "/caom2repo/deletions", "/gms/search",
+                          "/gms/groups")
 
 
 def _checked_later(request: Request) -> bool:

@@ -80,3 +80,29 @@ def test_sql_files_are_idempotent_when_replayed(db_url):
         for name in files:
             conn.execute((SQL_DIR / name).read_text())
     assert _schema_snapshot(db_url) == before
+
+
+def test_every_sql_file_is_recorded_at_its_current_version(db_url):
+    from migrations.sqlfiles import changed_files
+
+    with psycopg.connect(db_url) as conn:
+        assert changed_files(conn) == []
+        recorded = conn.execute("SELECT count(*) FROM hstvo.sql_file").fetchone()[0]
+    assert recorded == len(list(SQL_DIR.glob("*.sql")))
+
+
+def test_upgrade_applies_a_file_changed_after_its_last_migration(db_url):
+    """A database upgraded before a file changed (here: hstvo.registry as it was before the
+    GMS service was listed) gets the file's new content from the next `hstvo db upgrade`,
+    though no new migration names the file."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("""CREATE OR REPLACE FUNCTION hstvo.registry(base_url text)
+                        RETURNS TABLE (resource_id text, capabilities_url text)
+                        LANGUAGE sql STABLE AS $$ SELECT 'ivo://old/tap', base_url $$""")
+        conn.execute("UPDATE hstvo.sql_file SET sha256 = 'older' WHERE name = '40_service_status.sql'")
+    upgrade(db_url)
+    with psycopg.connect(db_url) as conn:
+        services = [r for (r,) in conn.execute("SELECT resource_id FROM hstvo.registry('http://x')")]
+        assert services == ["ivo://hstvo.example/caom2repo", "ivo://hstvo.example/gms",
+                            "ivo://hstvo.example/tap"]
+        assert conn.execute("SELECT count(*) FROM hstvo.sql_file WHERE sha256 = 'older'").fetchone()[0] == 0

@@ -2,6 +2,8 @@
 
     GET /gms/search                  the caller's groups, one name per line (text/plain)
     GET /gms/search?group=A&group=B  of those named, the ones the caller belongs to
+    GET /gms/search?role=R[&groupID=G]  CADC's search: the groups where the caller is a
+                                     member, owner or admin, as a <groups> document
     GET /gms/capabilities            VOSI
 
 Membership counts through nested groups (auth.memberships, sql/90_auth_identities.sql).
@@ -13,11 +15,14 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
+import psycopg
+
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from .identity import resolved, security_methods_xml, unauthorized
-from .vosi import base_url
+from ..identity import acting, resolved, security_methods_xml, unauthorized
+from ..vosi import base_url
+from .group_xml import group_authority, write_groups
 
 SEARCH_STANDARD = "ivo://ivoa.net/std/GMS#search-1.0"
 
@@ -28,11 +33,31 @@ async def search(request: Request) -> Response:
     if caller.name is None:
         return unauthorized(base_url(request), "the groups of whom? authenticate to ask for "
                             "your own", invalid=False)
+    if "role" in request.query_params:
+        return await _search_by_role(request)
     asked = request.query_params.getlist("group")
     async with request.app.state.pool.connection() as conn:
         cursor = await conn.execute("SELECT auth.memberships(%s, %s)", (caller.name, asked))
         names = [name for (name,) in await cursor.fetchall()]
     return PlainTextResponse("".join(f"{name}\n" for name in names))
+
+
+async def _search_by_role(request: Request) -> Response:
+    """CADC's search (cadcutils GroupsClient.get_membership): the groups where the caller has
+    the role, as a <groups> document."""
+    asked = request.query_params.getlist("groupID")
+    async with acting(request) as conn:
+        try:
+            cursor = await conn.execute(
+                "SELECT array(SELECT auth.gms_groups_with_role(%s, %s)), "
+                "hstvo.setting('publisher_authority')", (request.query_params["role"], asked))
+        except psycopg.Error as exc:
+            if exc.sqlstate != "AU013":
+                raise
+            return PlainTextResponse(f"{exc.diag.message_primary}\n", status_code=400)
+        names, authority = await cursor.fetchone()
+    groups_base = group_authority(authority, request.headers.get("user-agent", ""))
+    return Response(write_groups(names, groups_base), media_type="application/xml")
 
 
 async def capabilities(request: Request) -> Response:
