@@ -31,12 +31,13 @@ def filled_scratch_database(base_url: str, name: str, fill: str, check: str, exp
     filled by the `;`-separated statements of `fill`."""
     url = f"{base_url.rpartition('/')[0]}/{name}"
     try:
-        with psycopg.connect(url) as conn:
-            if conn.execute(check).fetchone() == expected:
-                upgrade(url)
-                return url
+        with psycopg.connect(url, autocommit=True) as conn:
+            reusable = conn.execute(check).fetchone() == expected
     except psycopg.OperationalError:
-        pass
+        reusable = False
+    if reusable:   # (upgraded with no connection of ours open: it may replace triggers)
+        upgrade(url)
+        return url
     started = time.perf_counter()
     url = scratch_database(base_url, name)
     with psycopg.connect(url, autocommit=True) as conn:

@@ -75,7 +75,7 @@ planes AS (
            -- data not yet public: the links need authorization, which the caller may have
            p.datarelease IS NOT NULL AND p.datarelease > caom2.now_utc() AS proprietary,
            auth.data_readable(p.datarelease, p.datareadgroups, auth.caller_groups(),
-                              auth.caller_horizon()) AS readable
+                              auth.caller_is_writer()) AS readable
       FROM asked a JOIN caom2.plane p ON p.planeid = a.planeid
       JOIN caom2.observation o ON o.obsid = p.obsid),
 links AS (

@@ -17,10 +17,10 @@ INSERT INTO auth.secret DEFAULT VALUES ON CONFLICT DO NOTHING;
 REVOKE ALL ON auth.secret FROM PUBLIC;
 COMMENT ON TABLE auth.secret IS 'the key that signs callers'' identities (readable by the service''s user only)';
 
--- The identity is `name|writer|groups|signature`: the user, whether it is a writer (1/0), the
--- URIs of its groups (nested ones included) separated by spaces, and the HMAC of all of that
--- with this session's process and this transaction's start. Membership is resolved once, when
--- the request begins; every statement after only checks the signature.
+-- The identity is `name|writer|signature`: the user, whether it is a writer (1/0), and the
+-- HMAC of both with this session's process and this transaction's start. A statement checks
+-- the signature, and looks the caller's groups up (auth.caller_groups), when it meets a row
+-- not yet released, which most never do: over public rows, who asks costs nothing.
 
 -- the signature of an identity's content in this session and transaction (plpgsql: its plan
 -- is kept for the session, where a SQL function would be planned at every call, and every
@@ -48,56 +48,60 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM auth.user u WHERE u.name = user_name AND NOT u.disabled) THEN
         RAISE EXCEPTION 'user % is unknown or disabled', user_name USING ERRCODE = 'AU401';
     END IF;
-    -- membership resolved once (nested groups: auth.user_membership), for the whole request
-    content := user_name || '|' || CASE WHEN auth.may_write(user_name) THEN '1' ELSE '0' END
-               || '|' || array_to_string(auth.user_groups(user_name), ' ');
+    content := user_name || '|' || CASE WHEN auth.may_write(user_name) THEN '1' ELSE '0' END;
     PERFORM set_config('hstvo.identity', content || '|' || auth.identity_signature(content), true);
     RETURN user_name;
 END $$;
 REVOKE ALL ON FUNCTION auth.begin_request(text) FROM PUBLIC;
 
--- the verified parts of this transaction's identity: (name, writer, groups); a row of NULLs
--- for anonymous. A forged identity is an error, never a silent anonymous.
-CREATE OR REPLACE FUNCTION auth.identity(OUT name text, OUT writer boolean, OUT groups text[])
+-- the verified parts of this transaction's identity: (name, writer); a row of NULLs for
+-- anonymous. A forged identity is an error, never a silent anonymous. (Until 0018 the identity
+-- carried the caller's groups too: auth.identity, with three parts.)
+DROP FUNCTION IF EXISTS auth.identity();
+CREATE OR REPLACE FUNCTION auth.verified_identity(OUT name text, OUT writer boolean)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
     identity text := coalesce(current_setting('hstvo.identity', true), '');
-    -- (split, not a regular expression: PostgreSQL's takes a quarter of a millisecond on the
-    -- two kilobytes of fifty groups, and every statement asks)
+    -- (split, not a regular expression: every statement asks)
     parts text[] := string_to_array(identity, '|');
 BEGIN
     IF identity = '' THEN
         RETURN;
     END IF;
-    IF cardinality(parts) <> 4 OR parts[2] NOT IN ('0', '1')
-       OR parts[4] <> auth.identity_signature(parts[1] || '|' || parts[2] || '|' || parts[3]) THEN
+    IF cardinality(parts) <> 3 OR parts[2] NOT IN ('0', '1')
+       OR parts[3] <> auth.identity_signature(parts[1] || '|' || parts[2]) THEN
         RAISE EXCEPTION 'the identity of this transaction was not set by the service'
             USING ERRCODE = 'AU403';
     END IF;
     name := parts[1];
     writer := parts[2] = '1';
-    groups := CASE WHEN parts[3] = '' THEN '{}'::text[] ELSE string_to_array(parts[3], ' ') END;
 END $$;
-GRANT EXECUTE ON FUNCTION auth.identity() TO PUBLIC;
+GRANT EXECUTE ON FUNCTION auth.verified_identity() TO PUBLIC;
 
 -- the user whose request this transaction serves; NULL for anonymous
 CREATE OR REPLACE FUNCTION auth.caller() RETURNS text
-LANGUAGE sql STABLE AS $$ SELECT (auth.identity()).name $$;
+LANGUAGE sql STABLE AS $$ SELECT (auth.verified_identity()).name $$;
 GRANT EXECUTE ON FUNCTION auth.caller() TO PUBLIC;
 
--- until when the caller may see metadata: now (UTC), or for members of the writers group
--- 'infinity' (they see everything: sql/93_auth_writers.sql). An error when the identity is
--- forged: every row policy asks it.
-CREATE OR REPLACE FUNCTION auth.caller_horizon() RETURNS timestamp
+-- is the caller a member of the writers group (who see everything: sql/93_auth_writers.sql)?
+-- An error when the identity is forged. (Anonymous, the commonest caller, is answered without
+-- a call.)
+CREATE OR REPLACE FUNCTION auth.caller_is_writer() RETURNS boolean
 LANGUAGE sql STABLE AS $$
-    SELECT CASE WHEN (auth.identity()).writer THEN 'infinity'::timestamp
-                ELSE (now() AT TIME ZONE 'UTC')::timestamp END $$;
-GRANT EXECUTE ON FUNCTION auth.caller_horizon() TO PUBLIC;
+    SELECT CASE WHEN coalesce(current_setting('hstvo.identity', true), '') = '' THEN false
+                ELSE coalesce((auth.verified_identity()).writer, false) END $$;
+GRANT EXECUTE ON FUNCTION auth.caller_is_writer() TO PUBLIC;
 
 -- the groups (URIs) of the caller, directly or nested; empty for anonymous. The access rules
--- call it as (SELECT auth.caller_groups()), which PostgreSQL evaluates once per statement.
+-- call it as (SELECT auth.caller_groups()), which PostgreSQL evaluates once per statement, and
+-- only when the statement meets a row not yet released.
 CREATE OR REPLACE FUNCTION auth.caller_groups() RETURNS text[]
-LANGUAGE sql STABLE AS $$ SELECT coalesce((auth.identity()).groups, '{}'::text[]) $$;
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+    who text := (auth.verified_identity()).name;
+BEGIN
+    RETURN CASE WHEN who IS NULL THEN '{}'::text[] ELSE auth.user_groups(who) END;
+END $$;
 GRANT EXECUTE ON FUNCTION auth.caller_groups() TO PUBLIC;
 
 -- ---------------------------------------------------------------------------------------------
@@ -158,6 +162,8 @@ REVOKE ALL ON FUNCTION auth.authenticate(text, text) FROM PUBLIC;
 
 -- authenticate and begin in one call (the request's first statement: no extra round trip)
 CREATE OR REPLACE FUNCTION auth.begin_request_as(kind text, credential text) RETURNS text
-LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
-    SELECT auth.begin_request(auth.authenticate(kind, credential)) $$;
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+BEGIN
+    RETURN auth.begin_request(auth.authenticate(kind, credential));
+END $$;
 REVOKE ALL ON FUNCTION auth.begin_request_as(text, text) FROM PUBLIC;

@@ -7,10 +7,15 @@ INSERT INTO hstvo.setting (name, value, description) VALUES
      'members of this group may write: the CAOM2 repository service, workers'' products')
 ON CONFLICT (name) DO NOTHING;
 
+-- (plpgsql, for a plan kept per session: auth.begin_request asks it for every request)
 CREATE OR REPLACE FUNCTION auth.may_write(user_name text) RETURNS boolean
-LANGUAGE sql STABLE AS $$
-    SELECT EXISTS (SELECT 1 FROM auth.user u WHERE u.name = user_name AND NOT u.disabled)
-       AND hstvo.setting('writers_group') IN (SELECT auth.user_group_names(user_name)) $$;
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN EXISTS (SELECT 1 FROM auth.user u WHERE u.name = may_write.user_name AND NOT u.disabled)
+       AND EXISTS (SELECT 1 FROM auth.user_membership m
+                    WHERE m.user_name = may_write.user_name
+                      AND m.group_name = hstvo.setting('writers_group'));
+END $$;
 
 -- the workers' token, where `hstvo worker` finds it with nothing but DATABASE_URL (a secret
 -- setting: the query role and hstvo_reader read only the public ones)
