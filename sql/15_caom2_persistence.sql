@@ -86,7 +86,9 @@ SELECT c || jsonb_build_object('obsid', doc->'observation'->'obsid', 'planeid', 
 $$;
 
 -- The columns of an entity's table that a document sets: all but those the BEFORE triggers
--- derive (URIs, publisher id, pgsphere and range forms of the bounds).
+-- derive (URIs, publisher id, pgsphere and range forms of the bounds, and the observation's
+-- access rules that a plane carries, sql/92_access_rules.sql: a document that set those would
+-- clear them, and show the planes of a proprietary observation).
 CREATE OR REPLACE FUNCTION caom2.document_columns(entity text) RETURNS text[]
 LANGUAGE sql STABLE AS
 $$
@@ -96,7 +98,8 @@ SELECT array_agg(a.attname::text ORDER BY a.attnum)
    AND a.attname <> ALL (ARRAY['observationuri', 'planeuri', 'publisherid',
        'position_bounds_spoly', 'position_bounds_center', 'position_bounds_area',
        'position_bounds_size', 'energy_bounds', 'energy_bounds_width', 'time_bounds',
-       'time_bounds_width', 'custom_bounds', 'custom_bounds_width'])
+       'time_bounds_width', 'custom_bounds', 'custom_bounds_width',
+       'obs_metarelease', 'obs_metareadgroups'])
 $$;
 
 -- The statement that merges a document's rows of one entity type into its table, in place:

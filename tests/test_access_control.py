@@ -435,6 +435,25 @@ def test_repository_writes_need_the_writers_group(archive):
                       headers={"Authorization": "Bearer writer-token"}).status_code == 200
 
 
+def test_rewriting_a_proprietary_observation_keeps_its_planes_hidden(archive):
+    """A writer's update of a meta-proprietary observation (the repository, an XML import, a
+    harvest: caom2.put_observation) leaves the rules its planes carry in place."""
+    base, db_url = archive
+    url = base + "/caom2repo/observations/HST/j8bt05njq"
+    writer = {"Authorization": "Bearer writer-token"}
+    document = httpx.get(url, headers=writer).content
+    assert httpx.post(url, content=document, headers=writer).status_code == 200
+    with psycopg.connect(db_url) as conn:
+        planes, carried = conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE p.obs_metarelease = o.metarelease AND "
+            "p.obs_metareadgroups = o.metareadgroups) FROM caom2.plane p "
+            "JOIN caom2.observation o USING (obsid) WHERE o.observationid = 'j8bt05njq'").fetchone()
+    assert carried == planes > 0
+    for who in (None, "bob"):
+        assert _rows(base, "SELECT productID FROM caom2.Plane WHERE productID LIKE 'j8bt05njq%'",
+                     who) == []
+
+
 def test_gms_search_lists_the_callers_groups_nested_included(archive):
     base, _ = archive
     assert httpx.get(base + "/gms/search").status_code == 401
