@@ -66,7 +66,7 @@ def serve(url: str, port: int, workers: int = 1, probe: str = "/tap/availability
 
 # the tables whose row policies decide what a caller sees (sql/92_access_rules.sql)
 POLICED = ["caom2.observation", "caom2.plane", "caom2.artifact", "caom2.part", "caom2.chunk",
-           "caom2.provenanceinput", "caom2.observationmember"]
+           "caom2.provenanceinput", "caom2.observationmember", "hstvo.obscore_rows"]
 
 
 def set_row_security(url: str, on: bool) -> None:

@@ -196,6 +196,8 @@ BEGIN
              WHERE o.obsid = ANY (obsids) GROUP BY o.obsid) AS n
      WHERE o.obsid = n.obsid AND o.accmetachecksum IS DISTINCT FROM n.acc;
 
+    -- ObsCore's rows of these observations, in the same transaction (sql/20_ivoa_obscore.sql)
+    PERFORM hstvo.refresh_obscore(obsids);
     PERFORM caom2.set_flag('rollup', false);
 END $$;
 

@@ -42,14 +42,37 @@ $$ SELECT CASE WHEN caom_type = 'eventlist' THEN 'event'
                WHEN caom_type LIKE '%#%' THEN split_part(caom_type, '#', 2)
                ELSE caom_type END $$;
 
-CREATE OR REPLACE VIEW ivoa.obscore AS
+-- ObsCore is served from a table, hstvo.obscore_rows: one row per plane, computed by
+-- hstvo.obscore_source (the joins, the artifacts' sizes and previews, the encoded DataLink ID),
+-- and kept current by the database on every write: caom2.rollup, which every write to an
+-- observation, plane, artifact, part or chunk ends in (sql/14_caom2_lifecycle.sql), calls
+-- hstvo.refresh_obscore for the observations it touched, in the same transaction. So a write
+-- is in ObsCore for the next query, and a query reads plain rows: COUNT(*), GROUP BY and a
+-- full-width stream cost what they cost on a table. ivoa.obscore is a view over it that adds
+-- the access URL (the service's URL may change; the rows need not).
+
+-- (the observation's access rules, which a plane carries: sql/92_access_rules.sql keeps them)
+ALTER TABLE caom2.plane ADD COLUMN IF NOT EXISTS obs_metarelease timestamp,
+                        ADD COLUMN IF NOT EXISTS obs_metareadgroups text;
+
+CREATE OR REPLACE VIEW hstvo.obscore_source AS
 SELECT
+    -- what the row policy reads (sql/92_access_rules.sql), first: PostgreSQL takes a row apart
+    -- up to the last column a condition names, so that a policy over these costs the same
+    -- whatever the row holds after them. public_from is from when everyone may see the row
+    -- (its plane's and its observation's metaRelease), the whole test for a public row.
+    greatest(coalesce(p.metarelease, '-infinity'::timestamp),
+             coalesce(p.obs_metarelease, '-infinity'::timestamp)) AS public_from,
+    p.metarelease                                           AS metarelease,
+    p.metareadgroups                                        AS metareadgroups,
+    p.obs_metarelease                                       AS obs_metarelease,
+    p.obs_metareadgroups                                    AS obs_metareadgroups,
     ivoa.obscore_dataproduct_type(p.dataproducttype)        AS dataproduct_type,
     p.calibrationlevel                                      AS calib_level,
     o.collection                                            AS obs_collection,
     o.observationid                                         AS obs_id,
     p.publisherid                                           AS obs_publisher_did,
-    hstvo.datalink_url(p.publisherid)                       AS access_url,
+    hstvo.url_encode(p.publisherid)                         AS datalink_id,
     'application/x-votable+xml;content=datalink'::text      AS access_format,
     (SELECT (sum(a.contentlength) + 1023) / 1024 FROM caom2.artifact a
       WHERE a.planeid = p.planeid)::bigint                  AS access_estsize,
@@ -90,13 +113,83 @@ SELECT
     p.planeid                                               AS planeid,
     p.position_bounds_center                                AS position_bounds_center,
     p.position_bounds_area                                  AS position_bounds_area,
-    p.metarelease                                           AS metarelease,
-    p.metareadgroups                                        AS metareadgroups,
-    p.datareadgroups                                        AS datareadgroups
+    p.datareadgroups                                        AS datareadgroups,
+    p.obsid                                                 AS obsid
   FROM caom2.observation o
   JOIN caom2.plane p ON p.obsid = o.obsid
--- who may see which rows is the row policies' business (sql/92_access_rules.sql): this view
--- belongs to hstvo_reader, whose reads they govern
  WHERE p.calibrationlevel BETWEEN 0 AND 4;
+
+
+CREATE TABLE IF NOT EXISTS hstvo.obscore_rows AS SELECT * FROM hstvo.obscore_source WITH NO DATA;
+COMMENT ON TABLE hstvo.obscore_rows IS 'the rows of ivoa.ObsCore, kept current by hstvo.refresh_obscore';
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'obscore_rows_pkey') THEN
+        ALTER TABLE hstvo.obscore_rows ADD CONSTRAINT obscore_rows_pkey PRIMARY KEY (planeid);
+    END IF;
+END $$;
+-- what ObsCore queries select on (the same as the caom2 tables' indexes)
+CREATE INDEX IF NOT EXISTS obscore_rows_obsid_idx ON hstvo.obscore_rows (obsid);
+CREATE INDEX IF NOT EXISTS obscore_rows_center_idx ON hstvo.obscore_rows USING gist (position_bounds_center);
+CREATE INDEX IF NOT EXISTS obscore_rows_region_idx ON hstvo.obscore_rows USING gist (s_region);
+CREATE INDEX IF NOT EXISTS obscore_rows_obs_id_idx ON hstvo.obscore_rows (obs_id);
+CREATE INDEX IF NOT EXISTS obscore_rows_did_idx ON hstvo.obscore_rows (obs_publisher_did);
+CREATE INDEX IF NOT EXISTS obscore_rows_t_min_idx ON hstvo.obscore_rows (t_min);
+CREATE INDEX IF NOT EXISTS obscore_rows_em_min_idx ON hstvo.obscore_rows (em_min);
+CREATE INDEX IF NOT EXISTS obscore_rows_instrument_idx ON hstvo.obscore_rows (instrument_name);
+CREATE INDEX IF NOT EXISTS obscore_rows_target_idx ON hstvo.obscore_rows (target_name);
+
+-- the ObsCore rows of these observations, computed again: their planes' rows replaced, the
+-- rows of deleted observations or planes removed
+CREATE OR REPLACE FUNCTION hstvo.refresh_obscore(obsids uuid[]) RETURNS void
+LANGUAGE plpgsql SET jit = off AS $$
+BEGIN
+    IF cardinality(obsids) = 0 THEN RETURN; END IF;
+    DELETE FROM hstvo.obscore_rows r WHERE r.obsid = ANY (obsids);
+    INSERT INTO hstvo.obscore_rows SELECT * FROM hstvo.obscore_source s WHERE s.obsid = ANY (obsids);
+END $$;
+COMMENT ON FUNCTION hstvo.refresh_obscore(uuid[]) IS 'ObsCore rows of these observations computed again (called by caom2.rollup)';
+
+-- every row computed again: for a database loaded with the triggers off (bench/, a DBA's bulk
+-- load), or a first load
+CREATE OR REPLACE FUNCTION hstvo.refresh_obscore_all() RETURNS bigint
+LANGUAGE plpgsql SET jit = off AS $$
+DECLARE
+    written bigint;
+BEGIN
+    DELETE FROM hstvo.obscore_rows;
+    INSERT INTO hstvo.obscore_rows SELECT * FROM hstvo.obscore_source;
+    GET DIAGNOSTICS written = ROW_COUNT;
+    ANALYZE hstvo.obscore_rows;
+    RETURN written;
+END $$;
+
+-- filled once, when the table is made (later, the writes keep it)
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM hstvo.obscore_rows)
+       AND EXISTS (SELECT 1 FROM caom2.plane) THEN
+        PERFORM hstvo.refresh_obscore_all();
+    END IF;
+END $$;
+
+-- ObsCore 1.1, as TAP serves it: the rows, and the access URL of each (the DataLink service of
+-- wherever this service answers now: hstvo.setting service_url, read once per query)
+CREATE OR REPLACE VIEW ivoa.obscore AS
+SELECT
+    r.dataproduct_type, r.calib_level, r.obs_collection, r.obs_id, r.obs_publisher_did,
+    (SELECT hstvo.setting('service_url')) || '/datalink?ID=' || r.datalink_id AS access_url,
+    r.access_format, r.access_estsize, r.target_name, r.s_ra, r.s_dec, r.s_fov, r.s_region,
+    r.s_resolution, r.t_min, r.t_max, r.t_exptime, r.t_resolution, r.em_min, r.em_max,
+    r.em_res_power, r.o_ucd, r.pol_states, r.facility_name, r.instrument_name,
+    r.s_xel1, r.s_xel2, r.t_xel, r.em_xel, r.pol_xel, r.s_pixel_scale, r.em_ucd, r.preview,
+    r.proposal_id, r.target_class, r.obs_release_date, r.obs_creator_did, r.obs_title,
+    r.lastmodified,
+    -- hidden from TAP_SCHEMA: what access control and the ADQL translator use
+    r.planeid, r.position_bounds_center, r.position_bounds_area, r.metarelease,
+    r.metareadgroups, r.datareadgroups
+  FROM hstvo.obscore_rows r;
+-- who may see which rows is the row policies' business (sql/92_access_rules.sql, on
+-- hstvo.obscore_rows): this view belongs to hstvo_reader, whose reads they govern
 
 COMMENT ON VIEW ivoa.obscore IS 'ObsCore 1.1: one row per CAOM plane (data product)';

@@ -173,6 +173,18 @@ BEGIN
     END IF;
 END $$;
 
+-- ObsCore's rows carry their plane's rules and its observation's (sql/20_ivoa_obscore.sql),
+-- and the time from which everyone may see them: compared with the clock read once per
+-- statement, that is the whole test for a public row (ObsCore is one table: no join order
+-- hangs on the estimate, and COUNT(*) over a million rows pays one comparison each)
+DROP POLICY IF EXISTS meta_rules ON hstvo.obscore_rows;
+CREATE POLICY meta_rules ON hstvo.obscore_rows FOR SELECT TO PUBLIC
+    USING (public_from <= (SELECT caom2.now_utc())
+           OR auth.plane_visible(metarelease, metareadgroups, obs_metarelease, obs_metareadgroups,
+                                 (SELECT auth.caller_groups()), (SELECT auth.caller_groups()),
+                                 (SELECT auth.caller_is_writer())));
+ALTER TABLE hstvo.obscore_rows ENABLE ROW LEVEL SECURITY;
+
 DROP POLICY IF EXISTS meta_rules ON caom2.provenanceinput;
 CREATE POLICY meta_rules ON caom2.provenanceinput FOR SELECT TO PUBLIC
     USING (EXISTS (SELECT 1 FROM caom2.plane p WHERE p.planeid = provenanceinput.outputid));
@@ -197,6 +209,7 @@ BEGIN
             GRANT SELECT ON TABLES TO hstvo_reader;
         GRANT SELECT (name, value) ON hstvo.setting TO hstvo_reader;
         GRANT SELECT ON hstvo.file_root TO hstvo_reader;
+        GRANT SELECT ON hstvo.obscore_rows TO hstvo_reader;   -- under its row policy
         GRANT SELECT ON public.alembic_version TO hstvo_reader;  -- the landing page's revision
         -- the coverage cache is filled on first read (sql/81_moc.sql)
         GRANT SELECT, INSERT, UPDATE, DELETE ON hstvo.moc_cache TO hstvo_reader;

@@ -575,7 +575,7 @@ def test_position_queries_on_s_ra_s_dec_use_the_index(sample_archive, catalog, a
         plan = "\n".join(r[0] for r in sample_archive.execute("EXPLAIN " + sql))
     finally:
         sample_archive.execute("RESET enable_seqscan")
-    assert "plane_position_bounds_center_idx" in plan, plan
+    assert "obscore_rows_center_idx" in plan, plan
 
 
 def test_a_derived_tables_coordinates_are_not_taken_for_the_indexed_point(catalog):

@@ -444,5 +444,6 @@ def test_limits_are_settings_and_the_capabilities_declare_them(db_url, tmp_path)
         slow = httpx.get(tap + "/sync", params={
             "LANG": "ADQL", "QUERY": "SELECT COUNT(*) FROM ivoa.ObsCore AS a, ivoa.ObsCore AS b, "
                                      "ivoa.ObsCore AS c, ivoa.ObsCore AS d, ivoa.ObsCore AS e, "
-                                     "ivoa.ObsCore AS f, ivoa.ObsCore AS g"})
+                                     "ivoa.ObsCore AS f, ivoa.ObsCore AS g, ivoa.ObsCore AS h, "
+                                     "ivoa.ObsCore AS i"})
         assert "ran longer than 1 s" in _error_of(slow)

@@ -82,9 +82,11 @@ def test_put_observation_changes_only_the_rows_it_changes(archive):
     summary = archive.execute("SELECT caom2.put_observation(%s)", (Jsonb(document),)).fetchone()[0]
     assert summary["changed"] is True
     changes = changed_tables(before, snapshot(archive))
-    assert set(changes) == {"caom2.observation"}
+    assert set(changes) == {"caom2.observation", "hstvo.obscore_rows"}  # ObsCore follows
     gone, new = changes["caom2.observation"]
     assert len(gone) == len(new) == 1 and OBSERVATION in next(iter(new))
+    gone, new = changes["hstvo.obscore_rows"]
+    assert gone and len(gone) == len(new) and all("NGC 104" in row for row in new)
     assert side_rows(archive, OBSERVATION) == (15, side_rows(archive, OBSERVATION)[1])
 
 
