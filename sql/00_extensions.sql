@@ -37,6 +37,8 @@ LANGUAGE sql AS $$
      WHERE s.name = 'service_url'
     RETURNING old.value $$;
 
+-- (PARALLEL SAFE: ivoa.ObsCore names it, and a query that names an unsafe function anywhere,
+-- even in a column it does not select, is never run in parallel)
 CREATE OR REPLACE FUNCTION hstvo.setting(setting_name text) RETURNS text
-LANGUAGE plpgsql STABLE AS
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS
 $$ BEGIN RETURN (SELECT value FROM hstvo.setting WHERE name = setting_name); END $$;

@@ -16,7 +16,7 @@
 -- only accMetaChecksum/maxLastModified are being written).
 
 CREATE OR REPLACE FUNCTION caom2.now_utc() RETURNS timestamp
-LANGUAGE sql STABLE AS $$ SELECT (now() AT TIME ZONE 'UTC')::timestamp $$;
+LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT (now() AT TIME ZONE 'UTC')::timestamp $$;
 
 CREATE OR REPLACE FUNCTION caom2.flag(flag_name text) RETURNS boolean
 LANGUAGE sql STABLE AS $$ SELECT coalesce(current_setting('caom2.' || flag_name, true), '') = 'on' $$;

@@ -58,8 +58,11 @@ REVOKE ALL ON FUNCTION auth.begin_request(text) FROM PUBLIC;
 -- anonymous. A forged identity is an error, never a silent anonymous. (Until 0018 the identity
 -- carried the caller's groups too: auth.identity, with three parts.)
 DROP FUNCTION IF EXISTS auth.identity();
+-- (PARALLEL RESTRICTED, as every function here that reads the identity: the signature is bound
+-- to the leader's process, so only the leader of a parallel query may check it; the row
+-- policies call them once per statement, and pass the answers to the workers)
 CREATE OR REPLACE FUNCTION auth.verified_identity(OUT name text, OUT writer boolean)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
     identity text := coalesce(current_setting('hstvo.identity', true), '');
     -- (split, not a regular expression: every statement asks)
@@ -80,14 +83,14 @@ GRANT EXECUTE ON FUNCTION auth.verified_identity() TO PUBLIC;
 
 -- the user whose request this transaction serves; NULL for anonymous
 CREATE OR REPLACE FUNCTION auth.caller() RETURNS text
-LANGUAGE sql STABLE AS $$ SELECT (auth.verified_identity()).name $$;
+LANGUAGE sql STABLE PARALLEL RESTRICTED AS $$ SELECT (auth.verified_identity()).name $$;
 GRANT EXECUTE ON FUNCTION auth.caller() TO PUBLIC;
 
 -- is the caller a member of the writers group (who see everything: sql/93_auth_writers.sql)?
 -- An error when the identity is forged. (Anonymous, the commonest caller, is answered without
 -- a call.)
 CREATE OR REPLACE FUNCTION auth.caller_is_writer() RETURNS boolean
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE PARALLEL RESTRICTED AS $$
     SELECT CASE WHEN coalesce(current_setting('hstvo.identity', true), '') = '' THEN false
                 ELSE coalesce((auth.verified_identity()).writer, false) END $$;
 GRANT EXECUTE ON FUNCTION auth.caller_is_writer() TO PUBLIC;
@@ -96,7 +99,7 @@ GRANT EXECUTE ON FUNCTION auth.caller_is_writer() TO PUBLIC;
 -- call it as (SELECT auth.caller_groups()), which PostgreSQL evaluates once per statement, and
 -- only when the statement meets a row not yet released.
 CREATE OR REPLACE FUNCTION auth.caller_groups() RETURNS text[]
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
     who text := (auth.verified_identity()).name;
 BEGIN

@@ -14,7 +14,8 @@ down_revision = "0018"
 branch_labels = None
 depends_on = None
 
-FILES = ["14_caom2_lifecycle.sql", "20_ivoa_obscore.sql", "92_access_rules.sql"]
+FILES = ["00_extensions.sql", "14_caom2_lifecycle.sql", "20_ivoa_obscore.sql",
+         "91_auth_session.sql", "92_access_rules.sql"]
 
 
 def upgrade() -> None:
