@@ -121,6 +121,8 @@ SELECT
  WHERE p.calibrationlevel BETWEEN 0 AND 4;
 
 
+-- (made once from the source's columns: a change to those needs a migration that makes the
+-- table again and fills it, hstvo.refresh_obscore_all)
 CREATE TABLE IF NOT EXISTS hstvo.obscore_rows AS SELECT * FROM hstvo.obscore_source WITH NO DATA;
 COMMENT ON TABLE hstvo.obscore_rows IS 'the rows of ivoa.ObsCore, kept current by hstvo.refresh_obscore';
 DO $$
