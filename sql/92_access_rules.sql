@@ -33,6 +33,12 @@ CREATE OR REPLACE FUNCTION auth.released(release timestamp) RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT coalesce(release, '-infinity'::timestamp) <= caom2.now_utc() $$;
 
+-- does the caller belong to one of the groups a row names (CAOM's space-separated group URIs)?
+CREATE OR REPLACE FUNCTION auth.granted(read_groups text, caller_groups text[])
+RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT read_groups IS NOT NULL
+       AND regexp_split_to_array(btrim(read_groups), '\s+') && caller_groups $$;
+
 -- metadata: public once released, else for the groups named, and for the writers, who see
 -- everything (they may write it all anyway: workers, harvesters, the archive's staff).
 -- `caller_groups` is (SELECT auth.caller_groups()) and `writer` (SELECT auth.caller_is_writer()):
@@ -44,33 +50,23 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
 CREATE OR REPLACE FUNCTION auth.meta_visible(release timestamp, read_groups text,
                                              caller_groups text[], writer boolean)
 RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT auth.released(release)
-        OR (read_groups IS NOT NULL
-            AND regexp_split_to_array(btrim(read_groups), '\s+') && caller_groups)
-        OR writer $$;
+    SELECT auth.released(release) OR auth.granted(read_groups, caller_groups) OR writer $$;
 
 -- a plane: its own rules and its observation's (carried on the plane)
 CREATE OR REPLACE FUNCTION auth.plane_visible(release timestamp, read_groups text,
                                               obs_release timestamp, obs_read_groups text,
                                               caller_groups text[], again text[], writer boolean)
 RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT ((auth.released(release)
-             OR (read_groups IS NOT NULL
-                 AND regexp_split_to_array(btrim(read_groups), '\s+') && caller_groups))
-            AND (auth.released(obs_release)
-                 OR (obs_read_groups IS NOT NULL
-                     AND regexp_split_to_array(btrim(obs_read_groups), '\s+') && again)))
+    SELECT ((auth.released(release) OR auth.granted(read_groups, caller_groups))
+            AND (auth.released(obs_release) OR auth.granted(obs_read_groups, again)))
         OR writer $$;
 
--- data (files, cutouts): public once released (a NULL dataRelease declares no embargo, as
--- for metadata: the HST ingest always sets one), else for the groups named and the writers
+-- data (files, cutouts): the same rule, on the plane's dataRelease and dataReadGroups (a NULL
+-- dataRelease declares no embargo, as for metadata: the HST ingest always sets one)
 CREATE OR REPLACE FUNCTION auth.data_readable(release timestamp, read_groups text,
                                               caller_groups text[], writer boolean)
 RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT auth.released(release)
-        OR (read_groups IS NOT NULL
-            AND regexp_split_to_array(btrim(read_groups), '\s+') && caller_groups)
-        OR writer $$;
+    SELECT auth.meta_visible(release, read_groups, caller_groups, writer) $$;
 
 -- ---------------------------------------------------------------------------------------------
 -- A plane carries its observation's rules
@@ -85,8 +81,8 @@ DROP FUNCTION IF EXISTS auth.plane_visible(timestamp, text, timestamp, text, tex
                                            timestamp, timestamp);
 DROP FUNCTION IF EXISTS auth.data_readable(timestamp, text, text[], timestamp);
 DROP FUNCTION IF EXISTS auth.caller_horizon();
-ALTER TABLE caom2.plane ADD COLUMN IF NOT EXISTS obs_metarelease timestamp;
-ALTER TABLE caom2.plane ADD COLUMN IF NOT EXISTS obs_metareadgroups text;
+-- (the columns obs_metarelease and obs_metareadgroups: sql/20_ivoa_obscore.sql adds them, as
+-- ObsCore's rows carry them too)
 INSERT INTO tap_schema.column_annotation
     (table_name, column_name, published, description, unit, principal, column_index) VALUES
     ('caom2.Plane', 'obs_metarelease', false, 'the observation''s metaRelease (access rules)', NULL, 0, NULL),
