@@ -22,9 +22,9 @@ from .streaming import StreamAborted
 ERROR_STATUS = re.compile(rb'<INFO name="QUERY_STATUS" value="ERROR">([^<]*)</INFO>')
 
 
-async def fits_document(chunks: AsyncIterator[str]) -> bytes:
+async def fits_document(chunks: AsyncIterator[bytes]) -> bytes:
     """The FITS file of a result whose BINARY2 VOTable comes in `chunks`."""
-    document = "".join([chunk async for chunk in chunks]).encode()
+    document = b"".join([chunk async for chunk in chunks])
     return await offload.run(votable_to_fits, len(document), document)
 
 

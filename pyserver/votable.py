@@ -11,6 +11,7 @@ document around them: the head with the FIELDs, the tail with the status.
 from __future__ import annotations
 
 import base64
+import binascii
 import csv
 import io
 from collections.abc import Iterable
@@ -146,45 +147,88 @@ def _binary2_value(column: str, field: Field, pg_type: str) -> str:
     return f"votable.b2({column})"
 
 
+def _votable_cell(column: str, field: Field, pg_type: str) -> str:
+    """SQL for one TABLEDATA <TD> element."""
+    cell = _cell(column, field, pg_type)
+    if pg_type in ESCAPED_TYPES or pg_type not in PG_TYPES:
+        cell = f"votable.xml_text({cell})"
+    return f"'<TD>' || coalesce({cell}, '') || '</TD>'"
+
+
+def _delimited_cell(column: str, field: Field, pg_type: str, delimiter: str) -> str:
+    """SQL for one CSV/TSV field (empty for NULL); `delimiter` as an SQL escape string body."""
+    cell = _cell(column, field, pg_type)
+    if pg_type in ESCAPED_TYPES or pg_type not in PG_TYPES or field.xtype == "adql:REGION":
+        cell = f"votable.delimited_text({cell}, E'{delimiter}')"
+    return f"coalesce({cell}, '')"
+
+
+def _row(columns: list[str], fields: list[Field], pg_types: list[str], media_type: str) -> str:
+    """SQL for a whole row written out: `media_type` is 'votable', 'binary2', 'csv' or 'tsv'."""
+    if media_type == "binary2":
+        masks = [f"votable.mask_byte({', '.join(f'{c} IS NULL' for c in columns[i:i + 8])})"
+                 for i in range(0, len(columns), 8)]
+        values = [_binary2_value(c, f, t) for c, f, t in zip(columns, fields, pg_types)]
+        return " || ".join(masks + values) if columns else "''::bytea"
+    if media_type == "votable":
+        # || rather than concat(): a function takes at most 100 arguments
+        return "'<TR>' || " + " || ".join(_votable_cell(c, f, t) for c, f, t in
+                                         zip(columns, fields, pg_types)) + " || E'</TR>\\n'"
+    delimiter = "," if media_type == "csv" else "\\t"
+    return f" || E'{delimiter}' || ".join(_delimited_cell(c, f, t, delimiter) for c, f, t in
+                                         zip(columns, fields, pg_types)) + " || E'\\r\\n'"
+
+
 def serialised_query(sql: str, fields: list[Field], pg_types: list[str], media_type: str,
                      limit: int | None = None) -> str:
     """The query whose rows are `sql`'s rows written out (at most `limit` of them, when given):
     `media_type` is 'votable' (TABLEDATA), 'binary2', 'csv' or 'tsv'."""
     columns = [f"c{i}" for i in range(len(fields))]
-    if media_type == "binary2":
-        masks = [f"votable.mask_byte({', '.join(f'{c} IS NULL' for c in columns[i:i + 8])})"
-                 for i in range(0, len(columns), 8)]
-        values = [_binary2_value(c, f, t) for c, f, t in zip(columns, fields, pg_types)]
-        row = " || ".join(masks + values) if columns else "''::bytea"
-    elif media_type == "votable":
-        cells = [(f"votable.xml_text({_cell(c, f, t)})" if t in ESCAPED_TYPES or t not in PG_TYPES
-                  else _cell(c, f, t)) for c, f, t in zip(columns, fields, pg_types)]
-        # || rather than concat(): a function takes at most 100 arguments
-        row = ("'<TR>' || " + " || ".join(f"'<TD>' || coalesce({cell}, '') || '</TD>'"
-                                          for cell in cells) + " || E'</TR>\\n'")
-    else:
-        delimiter = "," if media_type == "csv" else "\\t"
-        cells = [(f"votable.delimited_text({_cell(c, f, t)}, E'{delimiter}')"
-                  if t in ESCAPED_TYPES or t not in PG_TYPES or f.xtype == "adql:REGION"
-                  else _cell(c, f, t)) for c, f, t in zip(columns, fields, pg_types)]
-        row = f" || E'{delimiter}' || ".join(f"coalesce({cell}, '')" for cell in cells) + " || E'\\r\\n'"
     alias = f"r({', '.join(columns)})" if columns else "r"
-    return f"SELECT {row} FROM ({sql}) AS {alias}" + (f" LIMIT {int(limit)}" if limit is not None else "")
+    return (f"SELECT {_row(columns, fields, pg_types, media_type)} FROM ({sql}) AS {alias}"
+            + (f" LIMIT {int(limit)}" if limit is not None else ""))
+
+
+# Tables whose rows are stored written out (sql/64_obscore_written_rows.sql): the column that
+# holds a row's serialisation in each format
+WRITTEN_ROWS = {
+    "ivoa.obscore": {"votable": "tabledata_row", "csv": "csv_row", "binary2": "binary2_row"},
+}
+
+
+def written_rows_query(translation, fields: list[Field], pg_types: list[str], media_type: str,
+                       limit: int | None = None) -> str | None:
+    """`serialised_query` for a query that returns whole rows of a table whose rows are stored
+    written out (`translation.whole_rows_of`, pyserver/adql/translate.py): each row is read as
+    stored, and written out as the query runs only where that is missing. None for any other
+    query or format (TSV)."""
+    table = translation.whole_rows_of
+    stored = (WRITTEN_ROWS.get(f"{table.schema}.{table.sql_name}") or {}).get(media_type) \
+        if table else None
+    if stored is None:
+        return None
+    columns = [f"c{i}" for i in range(len(fields))]
+    row = f"coalesce(written, {_row(columns, fields, pg_types, media_type)})"
+    alias = f"r({', '.join(columns + ['written'])})"
+    return (f"SELECT {row} FROM ({translation.with_columns([stored])}) AS {alias}"
+            + (f" LIMIT {int(limit)}" if limit is not None else ""))
 
 
 class Base64Stream:
-    """Bytes to base64 text, chunk by chunk (base64 pieces join only at multiples of 3 bytes,
-    so the remainder of each chunk waits for the next)."""
+    """Bytes to base64, chunk by chunk (base64 pieces join only at multiples of 3 bytes, so the
+    remainder of each chunk waits for the next)."""
 
     def __init__(self) -> None:
         self.pending = b""
 
-    def encode(self, data: bytes) -> str:
-        """The base64 text of `data` after what was pending (whole 3-byte groups only)."""
-        data = self.pending + data
+    def encode(self, data: bytes) -> bytes:
+        """The base64 of `data` after what was pending (whole 3-byte groups only)."""
+        if self.pending:
+            data = self.pending + data
         whole = len(data) - len(data) % 3
         self.pending = data[whole:]
-        return base64.b64encode(data[:whole]).decode("ascii")
+        # (a view: no copy of a chunk that may be megabytes)
+        return binascii.b2a_base64(memoryview(data)[:whole], newline=False)
 
     def finish(self) -> str:
         """The last bytes, padded."""

@@ -131,6 +131,25 @@ BEGIN
         ALTER TABLE hstvo.obscore_rows ADD CONSTRAINT obscore_rows_pkey PRIMARY KEY (planeid);
     END IF;
 END $$;
+-- each row written out ahead as TABLEDATA, CSV and BINARY2, in two parts around access_url
+-- (sql/64_obscore_written_rows.sql writes them). A row is then some 2 kB, which PostgreSQL
+-- would compress (TOAST, from 2 kB): it stays whole up to 4 kB, as reading it back
+-- uncompressed is what a full-width stream is paced by
+ALTER TABLE hstvo.obscore_rows SET (toast_tuple_target = 4080);
+ALTER TABLE hstvo.obscore_rows
+    ADD COLUMN IF NOT EXISTS tabledata_head text,
+    ADD COLUMN IF NOT EXISTS tabledata_tail text,
+    ADD COLUMN IF NOT EXISTS csv_head text,
+    ADD COLUMN IF NOT EXISTS csv_tail text,
+    ADD COLUMN IF NOT EXISTS binary2_head bytea,
+    ADD COLUMN IF NOT EXISTS binary2_tail bytea;
+COMMENT ON COLUMN hstvo.obscore_rows.tabledata_head IS 'the row''s TABLEDATA, <TR> to the cell before access_url';
+COMMENT ON COLUMN hstvo.obscore_rows.tabledata_tail IS 'the row''s TABLEDATA, the cell after access_url to </TR>';
+COMMENT ON COLUMN hstvo.obscore_rows.csv_head IS 'the row''s CSV line up to access_url (with its comma)';
+COMMENT ON COLUMN hstvo.obscore_rows.csv_tail IS 'the row''s CSV line after access_url (from its comma to CRLF)';
+COMMENT ON COLUMN hstvo.obscore_rows.binary2_head IS 'the row''s BINARY2 record: NULL mask and values before access_url';
+COMMENT ON COLUMN hstvo.obscore_rows.binary2_tail IS 'the row''s BINARY2 record: values after access_url';
+
 -- what ObsCore queries select on (the same as the caom2 tables' indexes)
 CREATE INDEX IF NOT EXISTS obscore_rows_obsid_idx ON hstvo.obscore_rows (obsid);
 CREATE INDEX IF NOT EXISTS obscore_rows_center_idx ON hstvo.obscore_rows USING gist (position_bounds_center);
@@ -148,37 +167,52 @@ CREATE INDEX IF NOT EXISTS obscore_rows_instrument_idx ON hstvo.obscore_rows (in
 CREATE INDEX IF NOT EXISTS obscore_rows_target_idx ON hstvo.obscore_rows (target_name);
 
 -- the ObsCore rows of these observations, computed again: their planes' rows replaced, the
--- rows of deleted observations or planes removed
+-- rows of deleted observations or planes removed (each row with its serialisations:
+-- hstvo.write_obscore_rows, sql/64_obscore_written_rows.sql)
 CREATE OR REPLACE FUNCTION hstvo.refresh_obscore(obsids uuid[]) RETURNS void
-LANGUAGE plpgsql SET jit = off AS $$
+LANGUAGE plpgsql AS $$
 BEGIN
     IF cardinality(obsids) = 0 THEN RETURN; END IF;
-    DELETE FROM hstvo.obscore_rows r WHERE r.obsid = ANY (obsids);
-    INSERT INTO hstvo.obscore_rows SELECT * FROM hstvo.obscore_source s WHERE s.obsid = ANY (obsids);
+    PERFORM hstvo.write_obscore_rows(obsids);
 END $$;
 COMMENT ON FUNCTION hstvo.refresh_obscore(uuid[]) IS 'ObsCore rows of these observations computed again (called by caom2.rollup)';
 
 -- every row computed again: for a database loaded with the triggers off (bench/, a DBA's bulk
 -- load), or a first load
 CREATE OR REPLACE FUNCTION hstvo.refresh_obscore_all() RETURNS bigint
-LANGUAGE plpgsql SET jit = off AS $$
+LANGUAGE plpgsql AS $$
 DECLARE
-    written bigint;
+    written bigint := hstvo.write_obscore_rows(NULL);
 BEGIN
-    DELETE FROM hstvo.obscore_rows;
-    INSERT INTO hstvo.obscore_rows SELECT * FROM hstvo.obscore_source;
-    GET DIAGNOSTICS written = ROW_COUNT;
     ANALYZE hstvo.obscore_rows;
     RETURN written;
 END $$;
 
--- filled once, when the table is made (later, the writes keep it)
+-- filled once, when the table is made (later, the writes keep it; the rows' serialisations
+-- are added by sql/64_obscore_written_rows.sql, loaded after the functions it writes them with)
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM hstvo.obscore_rows)
        AND EXISTS (SELECT 1 FROM caom2.plane) THEN
-        PERFORM hstvo.refresh_obscore_all();
+        INSERT INTO hstvo.obscore_rows SELECT * FROM hstvo.obscore_source;
     END IF;
+END $$;
+
+-- The start of every access URL (this service's DataLink endpoint), written out as a cell of
+-- each format begins: escaped for XML; opened, and closed, with a quote when CSV needs one
+-- (it would for a comma in the URL: the DataLink ID after it holds none); BINARY2's UTF-8.
+-- (plpgsql: the writers of sql/63_votable.sql are loaded after this file)
+CREATE OR REPLACE FUNCTION hstvo.datalink_base_written(OUT tabledata text, OUT csv_opening text,
+                                                       OUT csv_closing text, OUT binary2 bytea)
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+DECLARE
+    base text := hstvo.setting('service_url') || '/datalink?ID=';
+    quoted boolean := votable.delimited_text(base, ',') <> base;
+BEGIN
+    tabledata := votable.xml_text(base);
+    csv_opening := CASE WHEN quoted THEN '"' || replace(base, '"', '""') ELSE base END;
+    csv_closing := CASE WHEN quoted THEN '"' ELSE '' END;
+    binary2 := convert_to(base, 'UTF8');
 END $$;
 
 -- ObsCore 1.1, as TAP serves it: the rows, and the access URL of each (the DataLink service of
@@ -195,7 +229,29 @@ SELECT
     r.lastmodified,
     -- hidden from TAP_SCHEMA: what access control and the ADQL translator use
     r.planeid, r.position_bounds_center, r.position_bounds_area, r.metarelease,
-    r.metareadgroups, r.datareadgroups
+    r.metareadgroups, r.datareadgroups,
+    -- the whole row written out, as TABLEDATA, CSV and BINARY2: the stored text around
+    -- access_url, and the access URL's cell (the DataLink base written out once per query,
+    -- then the row's DataLink ID, which percent-encoding leaves with nothing to escape or
+    -- quote; sql/64_obscore_written_rows.sql writes the rest)
+    r.tabledata_head || '<TD>'
+        || CASE WHEN r.datalink_id IS NOT NULL
+                THEN (SELECT u.tabledata FROM hstvo.datalink_base_written() u) || r.datalink_id
+                ELSE '' END
+        || '</TD>' || r.tabledata_tail AS tabledata_row,
+    r.csv_head
+        || CASE WHEN r.datalink_id IS NOT NULL
+                THEN (SELECT u.csv_opening FROM hstvo.datalink_base_written() u) || r.datalink_id
+                     || (SELECT u.csv_closing FROM hstvo.datalink_base_written() u)
+                ELSE '' END
+        || r.csv_tail AS csv_row,
+    r.binary2_head
+        || int4send(coalesce((SELECT octet_length(u.binary2) FROM hstvo.datalink_base_written() u)
+                             + octet_length(r.datalink_id), 0))
+        || CASE WHEN r.datalink_id IS NOT NULL
+                THEN (SELECT u.binary2 FROM hstvo.datalink_base_written() u) || textsend(r.datalink_id)
+                ELSE ''::bytea END
+        || r.binary2_tail AS binary2_row
   FROM hstvo.obscore_rows r;
 -- who may see which rows is the row policies' business (sql/92_access_rules.sql, on
 -- hstvo.obscore_rows): this view belongs to hstvo_reader, whose reads they govern

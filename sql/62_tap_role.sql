@@ -47,6 +47,10 @@ BEGIN
     EXECUTE format('GRANT SELECT (position_bounds_spoly) ON caom2.plane TO %I', role);
     -- ... and the indexed point that POINT(s_ra, s_dec) reads in ObsCore (INDEXED_POINTS)
     EXECUTE format('GRANT SELECT (position_bounds_center) ON ivoa.obscore TO %I', role);
+    -- ... and ObsCore's rows stored written out, which a full-width query streams
+    -- (sql/64_obscore_written_rows.sql)
+    EXECUTE format('GRANT SELECT (tabledata_row, csv_row, binary2_row) ON ivoa.obscore TO %I',
+                   role);
     -- ObsCore's access_url and publisher DIDs come from functions that read the service's
     -- public configuration (service URL, authority): keep secrets out of hstvo.setting
     EXECUTE format('GRANT USAGE ON SCHEMA hstvo TO %I', role);

@@ -14,11 +14,7 @@ from loaders.fits_ingest import find_files, ingest
 
 from .conftest import SAMPLE_DATA
 
-DIFFERENCE = """
-    SELECT (SELECT count(*) FROM (SELECT r::text FROM hstvo.obscore_rows r
-                                  EXCEPT SELECT s::text FROM hstvo.obscore_source s) AS stale),
-           (SELECT count(*) FROM (SELECT s::text FROM hstvo.obscore_source s
-                                  EXCEPT SELECT r::text FROM hstvo.obscore_rows r) AS missing)"""
+DIFFERENCE = "SELECT stale, missing FROM hstvo.obscore_differences()"
 
 
 def assert_current(conn) -> None:

@@ -115,6 +115,22 @@ class Translation:
     sql: str
     columns: list[OutputColumn] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
+    # the table whose rows, whole, are the result: the query selects every published column
+    # of that one table, in order and under its own names (SELECT * FROM t WHERE ...)
+    whole_rows_of: Table | None = None
+    _tree: exp.Expr | None = field(default=None, repr=False, compare=False)
+
+    def with_columns(self, sql_names: list[str]) -> str:
+        """The query's PostgreSQL with these further columns of `whole_rows_of` at the end of
+        its select list (columns TAP_SCHEMA does not publish: a row's stored serialisations).
+        Its ORDER BY, ordinals included, and its LIMIT stay as they were."""
+        if self.whole_rows_of is None or self._tree is None:
+            raise ValueError("the query does not select whole rows of one table")
+        tree = self._tree.copy()
+        alias = tree.args["from_"].this.alias_or_name
+        tree.set("expressions", tree.expressions + [exp.column(name, table=alias, quoted=True)
+                                                    for name in sql_names])
+        return tree.sql(dialect=TARGET, comments=False)
 
 
 def translate(query: str, catalog: Catalog) -> Translation:
@@ -134,6 +150,7 @@ def _translate(query: str, catalog: Catalog) -> Translation:
     check_geometry_arguments(tree, lambda column: _column_of(column, tables))
     _expand_stars(tree, catalog)
     columns = _output_columns(tree, tables)
+    whole_rows_of = _whole_rows_of(tree, tables)
     _rewrite_units(tree, tables)
     tree = _rewrite_geometry(tree)
     for hexadecimal in list(tree.find_all(exp.HexString)):  # 0x1F is the integer 31
@@ -146,7 +163,8 @@ def _translate(query: str, catalog: Catalog) -> Translation:
     normalize_identifiers(tree, dialect=TARGET)
     # comments are dropped: they have no meaning, and nothing of the user's text should
     # reach the database that the translator has not read
-    return Translation(tree.sql(dialect=TARGET, comments=False), columns, list(tables.values()))
+    return Translation(tree.sql(dialect=TARGET, comments=False), columns, list(tables.values()),
+                       whole_rows_of, tree)
 
 
 def _parse(query: str) -> exp.Expr:
@@ -567,6 +585,27 @@ def _output_columns(tree: exp.Expr, sources: dict[str, Table]) -> list[OutputCol
         else:
             out.append(OutputColumn(projection.sql(dialect=TARGET)))
     return out
+
+
+def _whole_rows_of(tree: exp.Expr, sources: dict[str, Table]) -> Table | None:
+    """The one published table whose rows, whole, the query returns (every published column in
+    TAP_SCHEMA's order, each under its own name, from that table alone, with no DISTINCT or
+    grouping), else None."""
+    if not isinstance(tree, exp.Select) or tree.args.get("joins") or tree.args.get("with_") \
+            or any(tree.args.get(k) for k in ("distinct", "group", "having", "windows")):
+        table = None
+    else:
+        table = tree.args.get("from_") and tree.args["from_"].this
+    if not isinstance(table, exp.Table) or not table.db:
+        return None
+    found = sources.get(table.alias_or_name.lower())
+    if found is None:
+        return None
+    wanted = [(c.sql_name, c.published.strip('"')) for c in found.columns.values()]
+    given = [(p.this.name, p.alias) for p in tree.expressions
+             if isinstance(p, exp.Alias) and isinstance(p.this, exp.Column)
+             and p.this.table == table.alias_or_name]
+    return found if given == wanted and len(tree.expressions) == len(wanted) else None
 
 
 # ---------------------------------------------------------------------------------------------
