@@ -2,7 +2,7 @@
 
     python bench/tap.py [--rows 1000000] [--repeat 50] [--stream 500000] [--seconds 20]
 
-Builds (once; kept between runs) a scratch database `hstvo_tap_bench_fields` on the server of
+Builds (once per size; kept between runs) a scratch database `hstvo_tap_bench_<rows>` on the server of
 DATABASE_URL or the embedded cluster, holding `rows` planes (one per observation) with
 6-arcminute square footprints, placed like a real archive's: most spread evenly over the sky,
 a fifth in 200 crowded fields, some on the poles' caps and astride RA 0/360. The rows are written set-wise with the lifecycle
@@ -40,7 +40,7 @@ from bench.scratch import access_modes, filled_scratch_database, serve, set_row_
 from hstvo.config import load_settings  # noqa: E402
 from hstvo.db import database_url  # noqa: E402
 
-NAME = "hstvo_tap_bench_fields"
+NAME = "hstvo_tap_bench_{rows}"  # one per size: 100,000 and 1,000,000 rows are both kept
 FILL = """
 SET session_replication_role = replica;  -- no lifecycle triggers: set-wise, unchecked rows
 INSERT INTO caom2.observation (obsid, observationuri, typecode, collection, observationid,
@@ -89,7 +89,7 @@ VACUUM ANALYZE hstvo.obscore_rows;
 
 def build(base_url: str, rows: int) -> str:
     """The scratch database with `rows` ObsCore rows, built once per row count."""
-    return filled_scratch_database(base_url, NAME, FILL.replace("%(rows)s", str(rows)),
+    return filled_scratch_database(base_url, NAME.format(rows=rows), FILL.replace("%(rows)s", str(rows)),
                                    "SELECT count(*) FROM caom2.plane", (rows,))
 
 

@@ -13,6 +13,7 @@ QUERY_STATUS=OVERFLOW.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -308,25 +309,36 @@ async def result_chunks(running: OpenQuery, query: QueryRequest,
     overflow, error = False, None
     encoder = Base64Stream() if query.media_type in (BINARY2, FITS) else None
     yield _head(query, running.fields).encode()
+    # the next rows are fetched while this chunk is written and sent: the database and Python
+    # work at once (on two cores, a full-width stream goes half as fast again)
+    following: asyncio.Future | None = None
     try:
-        rows = running.first
+        rows, asked = running.first, min(FETCH_ROWS, query.maxrec + 1)
         while rows:
             room = query.maxrec - running.rows_sent
             if len(rows) > room:
                 rows, overflow = rows[:room], True
+            elif len(rows) == asked:  # (fewer than asked: the last of them)
+                following = asyncio.ensure_future(running.cursor.fetchmany(STREAM_ROWS))
+                await asyncio.sleep(0)  # (the fetch sends its command before the work below)
             if encoder:
-                yield encoder.encode(b"".join([row[0] for row in rows]))
+                chunk = encoder.encode(b"".join([row[0] for row in rows]))
             else:
-                yield "".join([row[0] for row in rows]).encode()
+                chunk = "".join([row[0] for row in rows]).encode()
             running.rows_sent += len(rows)
-            if overflow:
+            yield chunk
+            if following is None:
                 break
-            rows = await running.cursor.fetchmany(STREAM_ROWS)
+            rows, asked, following = await following, STREAM_ROWS, None
     except psycopg.Error as exc:
         error = _database_message(exc, timeout_seconds, query.asynchronous)
         if not query.media_type.startswith(VOTABLE) and query.media_type != FITS:
             # CSV and TSV have no way to say so: the transfer is cut off instead
             raise StreamAborted(f"the query failed after {running.rows_sent} rows: {error}") from None
+    finally:
+        if following is not None:  # the client left: the fetch ends before the connection does
+            with contextlib.suppress(Exception):
+                await following
     if encoder:
         yield binary2_tail(encoder, overflow, error).encode()
     elif query.media_type == VOTABLE:
