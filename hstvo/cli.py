@@ -144,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .accounts_cli import add_commands as add_account_commands
 
     add_account_commands(commands, _url)
+    from .harvest_cli import add_commands as add_harvest_commands
+
+    add_harvest_commands(commands, _url)
 
     serve = commands.add_parser("serve", help="run the HTTP service",
                                 description="Serve the archive's VO services over HTTP.")

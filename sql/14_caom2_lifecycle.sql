@@ -13,7 +13,9 @@
 -- Transaction-local flags (set_config('caom2.<flag>', 'on', true)) let caom2.put_observation do
 -- the same work in bulk: 'defer_rollup' (it calls rollup once at the end), 'trusted' (it has
 -- computed metaChecksum and decided lastModified already) and 'rollup' (set by rollup itself:
--- only accMetaChecksum/maxLastModified are being written).
+-- only accMetaChecksum/maxLastModified are being written). A harvest (sql/85_harvest.sql) sets
+-- 'harvested': its rows are copies of another archive's, derived columns, checksums, publisherID
+-- and member lists included, written as they are (the roll-up then checks them).
 
 CREATE OR REPLACE FUNCTION caom2.now_utc() RETURNS timestamp
 LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT (now() AT TIME ZONE 'UTC')::timestamp $$;
@@ -44,7 +46,7 @@ $$ SELECT CASE
 CREATE OR REPLACE FUNCTION caom2.observation_before_write() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF caom2.flag('rollup') THEN RETURN NEW; END IF;
+    IF caom2.flag('rollup') OR caom2.flag('harvested') THEN RETURN NEW; END IF;
     NEW.observationuri := 'caom:' || NEW.collection || '/' || NEW.observationid;
     IF NEW.members IS NOT NULL THEN NEW.typecode := 'C'; END IF;
     IF NOT caom2.flag('trusted') OR NEW.metachecksum IS NULL THEN
@@ -64,6 +66,11 @@ DECLARE
     obs record;
 BEGIN
     IF caom2.flag('rollup') THEN RETURN NEW; END IF;
+    IF caom2.flag('harvested') THEN  -- only the pgsphere values, which a harvest cannot copy
+        NEW.position_bounds_spoly := caom2.bounds_spoly(NEW.position_bounds);
+        NEW.position_bounds_center := caom2.bounds_center(NEW.position_bounds);
+        RETURN NEW;
+    END IF;
     SELECT collection, observationid INTO obs FROM caom2.observation WHERE obsid = NEW.obsid;
     NEW.planeuri := 'caom:' || obs.collection || '/' || obs.observationid || '/' || NEW.productid;
     NEW.publisherid := hstvo.setting('publisher_authority') || '/' || obs.collection || '?'
@@ -94,7 +101,7 @@ END $$;
 CREATE OR REPLACE FUNCTION caom2.artifact_before_write() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF caom2.flag('rollup') THEN RETURN NEW; END IF;
+    IF caom2.flag('rollup') OR caom2.flag('harvested') THEN RETURN NEW; END IF;
     IF NOT caom2.flag('trusted') OR NEW.metachecksum IS NULL THEN
         NEW.metachecksum := caom2.artifact_meta_checksum(NEW);
     END IF;
@@ -109,7 +116,7 @@ END $$;
 CREATE OR REPLACE FUNCTION caom2.part_before_write() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF caom2.flag('rollup') THEN RETURN NEW; END IF;
+    IF caom2.flag('rollup') OR caom2.flag('harvested') THEN RETURN NEW; END IF;
     IF NOT caom2.flag('trusted') OR NEW.metachecksum IS NULL THEN
         NEW.metachecksum := caom2.part_meta_checksum(NEW);
     END IF;
@@ -124,7 +131,7 @@ END $$;
 CREATE OR REPLACE FUNCTION caom2.chunk_before_write() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF caom2.flag('rollup') THEN RETURN NEW; END IF;
+    IF caom2.flag('rollup') OR caom2.flag('harvested') THEN RETURN NEW; END IF;
     IF NOT caom2.flag('trusted') OR NEW.metachecksum IS NULL THEN
         NEW.metachecksum := caom2.chunk_meta_checksum(NEW);
     END IF;
@@ -226,6 +233,7 @@ END $$;
 CREATE OR REPLACE FUNCTION caom2.observation_sync_members() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    IF caom2.flag('harvested') THEN RETURN NULL; END IF;  -- the harvest copies the list's rows
     DELETE FROM caom2.observationmember WHERE parentid = NEW.obsid;
     INSERT INTO caom2.observationmember (parentid, memberid)
     SELECT DISTINCT NEW.obsid, m FROM unnest(string_to_array(NEW.members, ' ')) AS m WHERE m <> '';
@@ -235,6 +243,7 @@ END $$;
 CREATE OR REPLACE FUNCTION caom2.plane_sync_inputs() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    IF caom2.flag('harvested') THEN RETURN NULL; END IF;  -- the harvest copies the list's rows
     DELETE FROM caom2.provenanceinput WHERE outputid = NEW.planeid;
     INSERT INTO caom2.provenanceinput (outputid, inputid)
     SELECT DISTINCT NEW.planeid, i FROM unnest(string_to_array(NEW.provenance_inputs, ' ')) AS i

@@ -172,7 +172,8 @@ CREATE INDEX IF NOT EXISTS obscore_rows_target_idx ON hstvo.obscore_rows (target
 CREATE OR REPLACE FUNCTION hstvo.refresh_obscore(obsids uuid[]) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF cardinality(obsids) = 0 THEN RETURN; END IF;
+    -- (a harvest copies the rows the source computed for the same trees: sql/85_harvest.sql)
+    IF cardinality(obsids) = 0 OR caom2.flag('obscore_copied') THEN RETURN; END IF;
     PERFORM hstvo.write_obscore_rows(obsids);
 END $$;
 COMMENT ON FUNCTION hstvo.refresh_obscore(uuid[]) IS 'ObsCore rows of these observations computed again (called by caom2.rollup)';
