@@ -15,13 +15,16 @@ INSERT INTO caom2.observation (obsid, collection, observationid, algorithm_name,
 SELECT md5(%(prefix)s || 'o' || i)::uuid, 'HST', %(prefix)s || i, 'exposure',
        (ARRAY['ACS/WFC', 'WFC3/UVIS', 'WFC3/IR', 'STIS/CCD'])[1 + i %% 4], 'HST',
        'FIELD-' || (i %% 500), (10000 + i %% 3000)::text, 'A synthetic programme', 'science',
-       '2001-01-01'
+       -- one in ten proprietary: its metadata released in 2100, to its team only
+       CASE WHEN i %% 10 = 0 THEN '2100-01-01' ELSE '2001-01-01' END::timestamp
   FROM generate_series(1, %(count)s) AS i;
 INSERT INTO caom2.plane (planeid, obsid, productid, calibrationlevel, dataproducttype,
        metarelease, datarelease, position_bounds, time_bounds_lower, time_bounds_upper,
        time_exposure, energy_bounds_lower, energy_bounds_upper, metareadgroups, datareadgroups)
 SELECT md5(%(prefix)s || 'p' || i || '-' || k)::uuid, md5(%(prefix)s || 'o' || i)::uuid,
-       %(prefix)s || i || '_' || k, least(k, 3), 'image', '2001-01-01', '2001-01-01',
+       %(prefix)s || i || '_' || k, least(k, 3), 'image',
+       CASE WHEN i %% 10 = 0 THEN '2100-01-01' ELSE '2001-01-01' END::timestamp,
+       CASE WHEN i %% 10 = 0 THEN '2100-01-01' ELSE '2001-01-01' END::timestamp,
        -- a 3-arcminute square, as an HST detector's footprint is a few-sided polygon
        ARRAY[ra, dec, ra + 0.05, dec, ra + 0.05, dec + 0.05, ra, dec + 0.05]::double precision[],
        50000 + i * 0.01, 50000 + i * 0.01 + 0.005, 300, 4e-7, 7e-7,

@@ -124,8 +124,7 @@ def run(conn: psycopg.Connection, args: argparse.Namespace) -> int:
 
 def run_once(conn: psycopg.Connection, args: argparse.Namespace) -> int:
     """One run, batch by batch, each batch its own transaction (as caom2.harvest does)."""
-    kind = conn.execute("SELECT kind FROM harvest.source WHERE name = %s", (args.name,)).fetchone()
-    if kind is not None and kind["kind"] == "http":
+    if _kind(conn, args.name) == "http":
         from loaders.harvest_http import run_http_harvest
 
         return run_http_harvest(conn, args.name, full=args.full, batch_size=args.batch_size)
@@ -193,21 +192,36 @@ def skips(conn: psycopg.Connection, args: argparse.Namespace) -> int:
 
 
 def retry(conn: psycopg.Connection, args: argparse.Namespace) -> int:
-    run_id = conn.execute("SELECT harvest.begin_run(%s) AS id", (args.name,)).fetchone()["id"]
     failure = None
-    try:
-        copied = conn.execute("SELECT harvest.retry_skipped(%s, %s) AS n",
-                              (args.name, run_id)).fetchone()["n"]
-    except psycopg.Error as exc:
-        failure, copied = exc.diag.message_primary, 0
-    conn.execute("SELECT harvest.end_run(%s, %s)", (run_id, failure))
+    if _kind(conn, args.name) == "http":
+        from loaders.harvest_http import retry_http
+
+        copied = retry_http(conn, args.name)
+        failure = "the source did not answer" if copied < 0 else None
+    else:
+        run_id = conn.execute("SELECT harvest.begin_run(%s) AS id", (args.name,)).fetchone()["id"]
+        try:
+            copied = conn.execute("SELECT harvest.retry_skipped(%s, %s) AS n",
+                                  (args.name, run_id)).fetchone()["n"]
+        except psycopg.Error as exc:
+            failure, copied = exc.diag.message_primary, 0
+        conn.execute("SELECT harvest.end_run(%s, %s)", (run_id, failure))
     left = conn.execute("SELECT count(*) AS n FROM harvest.skip WHERE source = %s",
                         (args.name,)).fetchone()["n"]
     print(f"{args.name}: {copied} copied, {left} still skipped" + (f"; failed: {failure}" if failure else ""))
     return 1 if failure else 0
 
 
+def _kind(conn: psycopg.Connection, name: str) -> str | None:
+    row = conn.execute("SELECT kind FROM harvest.source WHERE name = %s", (name,)).fetchone()
+    return row["kind"] if row else None
+
+
 def diff(conn: psycopg.Connection, args: argparse.Namespace) -> int:
+    if _kind(conn, args.name) == "http":
+        print(f"error: {args.name} is a repository service: diff compares database sources "
+              "(add the other archive's database with --dsn to compare)", file=sys.stderr)
+        return 2
     rows = conn.execute("SELECT * FROM harvest.differences(%s, %s)", (args.name, args.since)).fetchall()
     for row in rows:
         print(f"{row['difference']:14} {row['observationid']} ({row['obsid']}) "

@@ -46,11 +46,13 @@ CREATE TABLE IF NOT EXISTS harvest.source (
     -- applied, as (lastModified, id), both the source's values
     copied_to   timestamp,
     copied_id   uuid,
+    copied_key  text,                     -- http: the observationID (listings order by it)
     deleted_to  timestamp,
     deleted_id  uuid,
     added       timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE harvest.source IS 'where observations are harvested from, and how far each harvest has come';
+ALTER TABLE harvest.source ADD COLUMN IF NOT EXISTS copied_key text;
 
 CREATE TABLE IF NOT EXISTS harvest.run (
     id       bigserial PRIMARY KEY,
@@ -448,6 +450,92 @@ BEGIN
 END $$;
 
 -- ---------------------------------------------------------------------------------------------
+-- Steps of a harvest over HTTP (loaders/harvest_http.py lists and fetches; these store)
+-- ---------------------------------------------------------------------------------------------
+
+-- A batch of fetched documents stored, each whole or not at all, through the path every CAOM2
+-- XML write takes (caom2.put_observation, keeping the document's timestamps); each one's
+-- accMetaChecksum here compared with the one the source listed. A document that could not be
+-- fetched or read, that the database refuses, or whose checksum differs goes to harvest.skip.
+-- `entries`: [{collection, observationid, maxlastmodified, accmetachecksum, document | error}]
+-- in listing order; the cursor moves past the last unless `retrying`. Returns the entries
+-- stored.
+CREATE OR REPLACE FUNCTION harvest.store_documents(source_name text, run_id bigint,
+                                                   entries jsonb, retrying boolean DEFAULT false)
+RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+    entry jsonb;
+    stored integer := 0;
+    refused integer := 0;
+    entry_id uuid;
+    here text;
+BEGIN
+    FOR entry IN SELECT e FROM jsonb_array_elements(entries) AS e LOOP
+        entry_id := coalesce((entry #>> '{document,observation,obsid}')::uuid,
+                          md5('caom:' || (entry ->> 'collection') || '/' || (entry ->> 'observationid'))::uuid);
+        BEGIN
+            IF entry ? 'error' THEN
+                RAISE EXCEPTION '%', entry ->> 'error';
+            END IF;
+            -- (an observation written anew under another id replaces the old one, as in a
+            -- database harvest)
+            DELETE FROM caom2.observation o
+             WHERE o.collection = entry ->> 'collection'
+               AND o.observationid = entry ->> 'observationid' AND o.obsid <> entry_id;
+            PERFORM caom2.put_observation(entry -> 'document', true);
+            DELETE FROM caom2.deletedobservation d WHERE d.id = entry_id;
+            SELECT o.accmetachecksum INTO here FROM caom2.observation o WHERE o.obsid = entry_id;
+            IF here IS DISTINCT FROM entry ->> 'accmetachecksum' THEN
+                RAISE EXCEPTION 'accMetaChecksum % here, % at the source', here,
+                    entry ->> 'accmetachecksum';
+            END IF;
+            stored := stored + 1;
+            DELETE FROM harvest.skip k
+             WHERE k.source = source_name AND (k.obsid = entry_id OR (
+                   k.collection = entry ->> 'collection' AND k.observationid = entry ->> 'observationid'));
+        EXCEPTION WHEN OTHERS THEN
+            refused := refused + 1;
+            PERFORM harvest.record_skip(source_name,
+                jsonb_build_object('obsid', entry_id, 'collection', entry ->> 'collection',
+                                   'observationid', entry ->> 'observationid',
+                                   'maxlastmodified', entry ->> 'maxlastmodified'), SQLERRM);
+        END;
+    END LOOP;
+    IF NOT retrying AND jsonb_array_length(entries) > 0 THEN
+        UPDATE harvest.source SET copied_to = (entries -> -1 ->> 'maxlastmodified')::timestamp,
+                                  copied_key = entries -> -1 ->> 'observationid'
+         WHERE name = source_name;
+    END IF;
+    UPDATE harvest.run r SET batches = r.batches + 1, copied = r.copied + stored,
+                             skipped = r.skipped + CASE WHEN retrying THEN 0 ELSE refused END
+     WHERE r.id = run_id;
+    RETURN stored;
+END $$;
+
+-- A batch of the source's tombstones applied: an observation here with that id goes, unless
+-- it changed after the deletion (it was written again). The deletion cursor moves past the
+-- last. `tombstones`: [{id, lastmodified}] in listing order. Returns the observations deleted.
+CREATE OR REPLACE FUNCTION harvest.apply_deletions(source_name text, run_id bigint, tombstones jsonb)
+RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+    removed integer;
+BEGIN
+    DELETE FROM caom2.observation o
+     USING jsonb_to_recordset(tombstones) AS t(id uuid, lastmodified timestamp)
+     WHERE o.obsid = t.id AND o.maxlastmodified <= t.lastmodified;
+    GET DIAGNOSTICS removed = ROW_COUNT;
+    DELETE FROM harvest.skip k USING jsonb_to_recordset(tombstones) AS t(id uuid)
+     WHERE k.source = source_name AND k.obsid = t.id;
+    IF jsonb_array_length(tombstones) > 0 THEN
+        UPDATE harvest.source SET deleted_to = (tombstones -> -1 ->> 'lastmodified')::timestamp,
+                                  deleted_id = (tombstones -> -1 ->> 'id')::uuid
+         WHERE name = source_name;
+    END IF;
+    UPDATE harvest.run SET batches = batches + 1, deleted = deleted + removed WHERE id = run_id;
+    RETURN removed;
+END $$;
+
+-- ---------------------------------------------------------------------------------------------
 -- A run
 -- ---------------------------------------------------------------------------------------------
 
@@ -468,8 +556,8 @@ BEGIN
     UPDATE harvest.run SET state = 'interrupted', ended = coalesce(ended, clock_timestamp())
      WHERE source = source_name AND state = 'running';
     IF full_harvest THEN
-        UPDATE harvest.source SET copied_to = NULL, copied_id = NULL, deleted_to = NULL,
-                                  deleted_id = NULL
+        UPDATE harvest.source SET copied_to = NULL, copied_id = NULL, copied_key = NULL,
+                                  deleted_to = NULL, deleted_id = NULL
          WHERE name = source_name;
     END IF;
     INSERT INTO harvest.run (source) VALUES (source_name) RETURNING id INTO run_id;
