@@ -12,6 +12,7 @@ HSTVO      := $(VENV)/bin/hstvo
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PG_BIN     := /usr/lib/postgresql/$(PG_VERSION)/bin/postgres
 PGSPHERE   := /usr/share/postgresql/$(PG_VERSION)/extension/pg_sphere.control
+PGCRON     := /usr/share/postgresql/$(PG_VERSION)/extension/pg_cron.control
 
 .PHONY: help run test test-tools deps system-deps venv bench clean
 
@@ -23,11 +24,13 @@ help:
 
 deps: system-deps venv
 
-# PostgreSQL and pgsphere from Debian, and what a fresh machine lacks to build a virtualenv
+# PostgreSQL, pgsphere and pg_cron (scheduled harvests) from Debian, and what a fresh machine
+# lacks to build a virtualenv
 system-deps:
 	@missing=""; \
 	[ -x "$(PG_BIN)" ] || missing="$$missing postgresql-$(PG_VERSION)"; \
 	[ -f "$(PGSPHERE)" ] || missing="$$missing postgresql-$(PG_VERSION)-pgsphere"; \
+	[ -f "$(PGCRON)" ] || missing="$$missing postgresql-$(PG_VERSION)-cron"; \
 	command -v psql >/dev/null || missing="$$missing postgresql-client-$(PG_VERSION)"; \
 	$(PYTHON) -c "import ensurepip, venv" 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \

@@ -79,6 +79,7 @@ class Cluster:
     port: int
     dbname: str = "hstvo"
     fast_and_unsafe: bool = False  # fsync off etc.: for throw-away test clusters only
+    cron_database: str | None = None  # where pg_cron keeps its jobs (default: dbname)
 
     @property
     def data_dir(self) -> Path:
@@ -165,10 +166,21 @@ class Cluster:
             if self.fast_and_unsafe:
                 options += ["-c fsync=off", "-c synchronous_commit=off",
                             "-c full_page_writes=off"]
+            options += self._cron_options()
             log.info("starting PostgreSQL on 127.0.0.1:%d (data %s)", self.port, self.data_dir)
             self._run([str(pg_bindir() / "pg_ctl"), "-D", str(self.data_dir), "-l",
                        str(self.log_file), "-w", "-t", "60", "-o", " ".join(options), "start"])
         self.create_database(self.dbname)
+
+    def _cron_options(self) -> list[str]:
+        """pg_cron preloaded, when installed (Debian's postgresql-15-cron), for the harvest's
+        schedules (sql/85_harvest.sql): its jobs live in one database, the archive's; they run
+        in background workers, which need no password."""
+        if not (pg_bindir().parent / "lib" / "pg_cron.so").exists():
+            return []
+        return ["-c shared_preload_libraries=pg_cron",
+                f"-c cron.database_name={self.cron_database or self.dbname}",
+                "-c cron.use_background_workers=on", "-c max_worker_processes=16"]
 
     def stop(self) -> None:
         if self.running():

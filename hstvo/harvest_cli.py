@@ -27,6 +27,7 @@ examples:
         another archive's repository service (/caom2repo)
   hstvo harvest run repo             what changed since the last run, and the deletions
   hstvo harvest run repo --full      everything again (a tree already here is left as it is)
+  hstvo harvest schedule repo        hourly by pg_cron (--cron '*/15 * * * *', --off)
   hstvo harvest run repo --every 1h  hourly, until stopped (where pg_cron is not installed)
   hstvo harvest status               per source: cursor, lag, last run, rows moved, failures
   hstvo harvest skips repo           what could not be copied, and why
@@ -70,6 +71,14 @@ def add_commands(commands: argparse._SubParsersAction, url) -> None:
     diff.add_argument("--since", help="only observations changed since then (ISO 8601, UTC)")
     diff.add_argument("--repair", action="store_true",
                       help="copy again what differs or is missing, delete what the source deleted")
+    schedule = actions.add_parser(
+        "schedule", help="run a source's harvest by pg_cron (hourly unless --cron says)",
+        description="Have pg_cron run CALL caom2.harvest(NAME) on a cron schedule. The embedded "
+                    "cluster preloads pg_cron; without it, `hstvo harvest run NAME --every 1h`.")
+    schedule.add_argument("name")
+    schedule.add_argument("--cron", default="0 * * * *",
+                          help="cron's five fields (default '0 * * * *': hourly, on the hour)")
+    schedule.add_argument("--off", action="store_true", help="remove the source's schedule")
     remove = actions.add_parser("remove", help="forget a source (what it copied stays)")
     remove.add_argument("name")
     harvest.set_defaults(func=lambda args: cmd_harvest(args, url()))
@@ -237,6 +246,16 @@ def diff(conn: psycopg.Connection, args: argparse.Namespace) -> int:
     return 1 if rows else 0
 
 
+def schedule(conn: psycopg.Connection, args: argparse.Namespace) -> int:
+    if args.off:
+        removed = conn.execute("SELECT harvest.unschedule(%s) AS r", (args.name,)).fetchone()["r"]
+        print(f"{args.name}: " + ("schedule removed" if removed else "had no schedule"))
+        return 0
+    job = conn.execute("SELECT harvest.schedule(%s, %s) AS job", (args.name, args.cron)).fetchone()["job"]
+    print(f"{args.name}: pg_cron job {job} runs its harvest at '{args.cron}'")
+    return 0
+
+
 def remove(conn: psycopg.Connection, args: argparse.Namespace) -> int:
     conn.execute("SELECT harvest.remove_source(%s)", (args.name,))
     print(f"source {args.name} removed (the observations it copied stay)")
@@ -244,4 +263,4 @@ def remove(conn: psycopg.Connection, args: argparse.Namespace) -> int:
 
 
 ACTIONS = {"add-source": add_source, "run": run, "status": status, "skips": skips,
-           "retry": retry, "diff": diff, "remove": remove}
+           "retry": retry, "diff": diff, "schedule": schedule, "remove": remove}

@@ -49,6 +49,7 @@ DEFAULT_MAXREC = LIMITS.maxrec_default
 HARD_MAXREC = LIMITS.maxrec_hard
 SYNC_TIMEOUT_SECONDS = LIMITS.sync_seconds
 FETCH_ROWS = 2_000  # the first fetch: a small result is complete in one round trip
+AGGREGATE_ROWS_AT_ONCE = 100_000  # at most this many groups are fetched in one piece
 STREAM_ROWS = 10_000  # the next ones: fewer round trips, memory still flat (about a megabyte)
 CATALOG_SECONDS = 60.0  # TAP_SCHEMA is read again at most this often
 MAX_UPLOAD_BYTES = LIMITS.upload_bytes
@@ -263,7 +264,7 @@ class OpenQuery:
     """A query running in a read-only transaction: its cursor of serialised rows (one value
     each: see pyserver/votable.py), the first of them, and the result's fields."""
 
-    cursor: psycopg.AsyncServerCursor
+    cursor: psycopg.AsyncServerCursor | psycopg.AsyncCursor
     first: list[tuple]
     fields: list[Field]
     rows_sent: int = 0
@@ -292,8 +293,15 @@ async def open_query(conn: psycopg.AsyncConnection, translation: Translation, qu
     # whole ObsCore rows are stored written out: read, not written (pyserver/votable.py)
     sql = written_rows_query(translation, fields, pg_types, media_type, limit) \
         or serialised_query(translation.sql, fields, pg_types, media_type, limit)
-    # BINARY2 rows are bytea: binary results bring them without hex encoding
-    cursor = conn.cursor(name=f"tap_{uuid.uuid4().hex}", binary=query.media_type in (BINARY2, FITS))
+    # BINARY2 rows are bytea: binary results bring them without hex encoding. A result is
+    # streamed from a server-side cursor, but PostgreSQL never runs a cursor's query in
+    # parallel: an aggregate's result (COUNT(*), GROUP BY), a row per group, comes whole, and
+    # its scan of the table may use every core
+    binary = query.media_type in (BINARY2, FITS)
+    if translation.aggregated and query.maxrec < AGGREGATE_ROWS_AT_ONCE:
+        cursor = conn.cursor(binary=binary)
+    else:
+        cursor = conn.cursor(name=f"tap_{uuid.uuid4().hex}", binary=binary)
     try:
         await cursor.execute(sql)
         first = await cursor.fetchmany(min(FETCH_ROWS, query.maxrec + 1))

@@ -167,12 +167,13 @@ RETURNS harvest.source LANGUAGE sql AS $$
     VALUES (harvest.check_name(source_name), 'http', rtrim(url, '/'), token, collection,
             batch_size) RETURNING * $$;
 
--- a source, its foreign tables, server and bookkeeping removed (what it copied stays)
+-- a source, its schedule, foreign tables, server and bookkeeping removed (what it copied stays)
 CREATE OR REPLACE FUNCTION harvest.remove_source(source_name text) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     remote text := harvest.remote_schema(source_name);
 BEGIN
+    PERFORM harvest.unschedule(source_name);
     IF EXISTS (SELECT 1 FROM pg_foreign_server WHERE srvname = remote) THEN
         EXECUTE format('DROP SCHEMA IF EXISTS %I CASCADE', remote);
         EXECUTE format('DROP SERVER %I CASCADE', remote);
@@ -692,4 +693,68 @@ BEGIN
     INTO batch USING copy_ids;
     outcome := harvest.copy_batch(source_name, coalesce(batch, '[]'));
     RETURN removed + outcome.copied;
+END $$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Schedules: pg_cron, where the server preloads it for this database (the embedded cluster
+-- does: hstvo/cluster.py); elsewhere `hstvo harvest run NAME --every 1h`
+-- ---------------------------------------------------------------------------------------------
+
+DO $$
+BEGIN
+    IF current_setting('cron.database_name', true) = current_database() THEN
+        CREATE EXTENSION IF NOT EXISTS pg_cron;
+    END IF;
+EXCEPTION WHEN OTHERS THEN
+    RAISE WARNING 'pg_cron could not be installed (%): harvests are scheduled by hstvo harvest run --every', SQLERRM;
+END $$;
+
+-- a source's harvest run by pg_cron on `cron_schedule` (cron's five fields; hourly by default),
+-- as the calling role; replaces an earlier schedule of the source. Returns the cron job's id.
+CREATE OR REPLACE FUNCTION harvest.schedule(source_name text, cron_schedule text DEFAULT '0 * * * *')
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    job bigint;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM harvest.source WHERE name = source_name) THEN
+        RAISE EXCEPTION 'there is no harvest source %', source_name
+            USING HINT = 'hstvo harvest add-source adds one; hstvo harvest status lists them';
+    END IF;
+    IF to_regnamespace('cron') IS NULL THEN
+        RAISE EXCEPTION 'pg_cron is not installed in this database'
+            USING HINT = format('a DBA preloads it (shared_preload_libraries = pg_cron, cron.database_name '
+                                '= %s; the embedded cluster does after hstvo db stop and start) and runs '
+                                'hstvo db upgrade; or hstvo harvest run %s --every 1h runs it instead',
+                                current_database(), source_name);
+    END IF;
+    EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job
+    USING 'hstvo harvest ' || source_name, cron_schedule, format('CALL caom2.harvest(%L)', source_name);
+    RETURN job;
+END $$;
+COMMENT ON FUNCTION harvest.schedule IS 'run a source''s harvest by pg_cron (hourly by default)';
+
+-- a source's schedule removed; false when it had none
+CREATE OR REPLACE FUNCTION harvest.unschedule(source_name text) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    removed boolean := false;
+BEGIN
+    IF to_regnamespace('cron') IS NOT NULL THEN
+        EXECUTE 'SELECT count(*) > 0 FROM cron.job WHERE jobname = $1' INTO removed
+        USING 'hstvo harvest ' || source_name;
+        IF removed THEN
+            EXECUTE 'SELECT cron.unschedule($1)' USING 'hstvo harvest ' || source_name;
+        END IF;
+    END IF;
+    RETURN removed;
+END $$;
+
+-- each source's schedule, where pg_cron has one
+CREATE OR REPLACE FUNCTION harvest.schedules() RETURNS TABLE (source text, schedule text, active boolean)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF to_regnamespace('cron') IS NOT NULL THEN
+        RETURN QUERY EXECUTE 'SELECT substr(jobname, 15), schedule, active FROM cron.job '
+                             'WHERE jobname LIKE ''hstvo harvest %'' ORDER BY 1';
+    END IF;
 END $$;

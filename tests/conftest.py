@@ -32,6 +32,8 @@ from hstvo.db import upgrade
 CAOM2_TEST_DATA = Path(__import__("caom2").__file__).parent / "tests" / "data"
 SHARED = PROJECT_ROOT.parent / "shared"
 SAMPLE_DATA = PROJECT_ROOT / "data"
+# the test cluster's pg_cron keeps its jobs here (tests/test_harvest_schedule.py makes it)
+CRON_DATABASE = "hstvo_cron"
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ def pg_server() -> Iterator[Server]:
         return
     cluster = Cluster(PROJECT_ROOT / "var" / "test-cluster",
                       int(os.environ.get("HSTVO_TEST_PG_PORT", "54329")), dbname="postgres",
-                      fast_and_unsafe=True)
+                      fast_and_unsafe=True, cron_database=CRON_DATABASE)
     cluster.start()
     yield Server("127.0.0.1", cluster.port, "postgres", None)
     cluster.stop()

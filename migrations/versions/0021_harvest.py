@@ -15,7 +15,7 @@ down_revision = "0020"
 branch_labels = None
 depends_on = None
 
-FILES = ["14_caom2_lifecycle.sql", "85_harvest.sql"]
+FILES = ["14_caom2_lifecycle.sql", "20_ivoa_obscore.sql", "85_harvest.sql"]
 
 
 def upgrade() -> None:

@@ -118,6 +118,8 @@ class Translation:
     # the table whose rows, whole, are the result: the query selects every published column
     # of that one table, in order and under its own names (SELECT * FROM t WHERE ...)
     whole_rows_of: Table | None = None
+    # the result is an aggregate's (COUNT(*), GROUP BY, ...): one row per group, not per row read
+    aggregated: bool = False
     _tree: exp.Expr | None = field(default=None, repr=False, compare=False)
 
     def with_columns(self, sql_names: list[str]) -> str:
@@ -164,7 +166,7 @@ def _translate(query: str, catalog: Catalog) -> Translation:
     # comments are dropped: they have no meaning, and nothing of the user's text should
     # reach the database that the translator has not read
     return Translation(tree.sql(dialect=TARGET, comments=False), columns, list(tables.values()),
-                       whole_rows_of, tree)
+                       whole_rows_of, _aggregated(tree), tree)
 
 
 def _parse(query: str) -> exp.Expr:
@@ -585,6 +587,17 @@ def _output_columns(tree: exp.Expr, sources: dict[str, Table]) -> list[OutputCol
         else:
             out.append(OutputColumn(projection.sql(dialect=TARGET)))
     return out
+
+
+def _aggregated(tree: exp.Expr) -> bool:
+    """Is the outermost query a grouping (GROUP BY, or aggregates over its whole input)?"""
+    if not isinstance(tree, exp.Select):
+        return False
+    if tree.args.get("group"):
+        return True
+    return any(isinstance(node, exp.AggFunc) and node.find_ancestor(exp.Select) is tree
+               and not node.find_ancestor(exp.Window)
+               for projection in tree.expressions for node in projection.find_all(exp.AggFunc))
 
 
 def _whole_rows_of(tree: exp.Expr, sources: dict[str, Table]) -> Table | None:

@@ -1,0 +1,160 @@
+"""Benchmark: the harvest, database to database (postgres_fdw) and over HTTP.
+
+    python bench/harvest.py [--observations 100000] [--http-observations 100000] [--batch-size 1000]
+
+Builds (once; kept between runs) a source database `hstvo_harvest_bench_source` of N synthetic
+observations of 4 planes each (whole trees: artifacts, parts, chunks; one in ten proprietary),
+written through the lifecycle triggers (bench/synthetic_caom.py). Then, into fresh destination
+databases, prints observations per second of:
+  * a full harvest through postgres_fdw (CALL caom2.harvest);
+  * a full harvest over HTTP of the first --http-observations of them, from `hstvo serve` on the
+    source (its /caom2repo, with a writer's token);
+  * an incremental harvest after 1% of the source's observations changed (seconds), both ways.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# bench/ holds queue.py: this directory must not shadow the standard library's queue module
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+from urllib.parse import urlsplit  # noqa: E402
+
+import psycopg  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.scratch import scratch_database, serve  # noqa: E402
+from bench.synthetic_caom import add_observations  # noqa: E402
+from hstvo.config import PROJECT_ROOT, load_settings  # noqa: E402
+from hstvo.db import database_url  # noqa: E402
+
+SOURCE = "hstvo_harvest_bench_source"
+TOKEN = "bench-harvest-token-0123456789"
+
+
+def source_database(base_url: str, observations: int) -> str:
+    """The source, built once per size (adding observations in slices, with progress)."""
+    url = f"{base_url.rpartition('/')[0]}/{SOURCE}"
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            if conn.execute("SELECT count(*) FROM caom2.observation").fetchone()[0] == observations:
+                return url
+    except psycopg.OperationalError:
+        pass
+    started = time.perf_counter()
+    url = scratch_database(base_url, SOURCE)
+    with psycopg.connect(url, autocommit=True) as conn:
+        for first in range(0, observations, 10_000):
+            count = min(10_000, observations - first)
+            add_observations(conn, count, f"b{first // 10_000}x", planes=4)
+            print(f"  source: {first + count} observations", file=sys.stderr)
+    print(f"built {SOURCE} in {time.perf_counter() - started:.0f} s (not counted)")
+    return url
+
+
+def add_writer(url: str) -> None:
+    subprocess.run([sys.executable, "-c", f"from tests.conftest import add_writer; "
+                                          f"add_writer({url!r}, {TOKEN!r}, 'harvester')"],
+                   cwd=PROJECT_ROOT, check=True)
+
+
+def database_harvest(source_url: str, destination_url: str, batch_size: int) -> tuple[float, int]:
+    parts = urlsplit(source_url)
+    with psycopg.connect(destination_url, autocommit=True) as conn:
+        conn.execute("SELECT harvest.add_database_source('src', %s, %s, %s, %s, %s, 'HST', %s)",
+                     (parts.hostname, parts.port or 5432, parts.path.lstrip("/"),
+                      parts.username, parts.password, batch_size))
+        return timed_call(conn, lambda: conn.execute("CALL caom2.harvest('src')"), "src")
+
+
+def http_harvest(base: str, destination_url: str, batch_size: int) -> tuple[float, int]:
+    with psycopg.connect(destination_url, autocommit=True) as conn:
+        conn.execute("SELECT harvest.add_http_source('web', %s, %s, 'HST', %s)",
+                     (base, TOKEN, batch_size))
+    return timed_run(destination_url, "web")
+
+
+def timed_run(destination_url: str, name: str) -> tuple[float, int]:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "hstvo.cli", "harvest", "run", name],
+                   env={**__import__("os").environ, "DATABASE_URL": destination_url},
+                   cwd=PROJECT_ROOT, check=True, capture_output=True)
+    seconds = time.perf_counter() - started
+    with psycopg.connect(destination_url) as conn:
+        copied = conn.execute("SELECT copied FROM harvest.run WHERE source = %s ORDER BY id DESC "
+                              "LIMIT 1", (name,)).fetchone()[0]
+    return seconds, copied
+
+
+def timed_call(conn, call, name: str) -> tuple[float, int]:
+    started = time.perf_counter()
+    call()
+    seconds = time.perf_counter() - started
+    copied = conn.execute("SELECT copied FROM harvest.run WHERE source = %s ORDER BY id DESC "
+                          "LIMIT 1", (name,)).fetchone()[0]
+    return seconds, copied
+
+
+def change_one_percent(source_url: str, observations: int) -> int:
+    """1% of the source's observations changed (a plane's exposure time each): their roll-up
+    moves their maxLastModified, as any real change does."""
+    with psycopg.connect(source_url, autocommit=True) as conn:
+        return conn.execute(
+            "WITH changed AS (UPDATE caom2.plane SET time_exposure = time_exposure + 1 "
+            " WHERE planeid IN (SELECT planeid FROM caom2.plane WHERE productid LIKE '%%\\_1' "
+            " ORDER BY planeid LIMIT %s) RETURNING 1) SELECT count(*) FROM changed",
+            (observations // 100,)).fetchone()[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--observations", type=int, default=100_000)
+    parser.add_argument("--http-observations", type=int, default=100_000,
+                        help="how many of them the HTTP harvest copies (its source is a copy "
+                             "of the first ones)")
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--port", type=int, default=8096)
+    args = parser.parse_args()
+
+    base_url = database_url(load_settings())
+    source = source_database(base_url, args.observations)
+    print(f"{args.observations} observations of 4 planes (whole trees), batches of {args.batch_size}:")
+
+    destination = scratch_database(base_url, "hstvo_harvest_bench_fdw")
+    seconds, copied = database_harvest(source, destination, args.batch_size)
+    print(f"  postgres_fdw, full: {copied / seconds:,.0f} obs/s ({copied} in {seconds:.1f} s)")
+    changed = change_one_percent(source, args.observations)
+    with psycopg.connect(destination, autocommit=True) as conn:
+        seconds, copied = timed_call(conn, lambda: conn.execute("CALL caom2.harvest('src')"), "src")
+    print(f"  postgres_fdw, 1% changed ({changed}): {seconds:.2f} s ({copied} copied)")
+
+    # the HTTP source: a copy of the first --http-observations of the source, served
+    http_source = source
+    if args.http_observations < args.observations:
+        http_source = scratch_database(base_url, "hstvo_harvest_bench_http_source")
+        with psycopg.connect(http_source, autocommit=True) as conn:
+            add_observations(conn, args.http_observations, "h", planes=4)
+    add_writer(http_source)
+    process = serve(http_source, args.port, workers=1, probe="/caom2repo/availability")
+    try:
+        destination = scratch_database(base_url, "hstvo_harvest_bench_http")
+        seconds, copied = http_harvest(f"http://127.0.0.1:{args.port}", destination, args.batch_size)
+        print(f"  HTTP, full ({args.http_observations}): {copied / seconds:,.0f} obs/s "
+              f"({copied} in {seconds:.1f} s)")
+        changed = change_one_percent(http_source, args.http_observations)
+        seconds, copied = timed_run(destination, "web")
+        print(f"  HTTP, 1% changed ({changed}): {seconds:.2f} s ({copied} copied)")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
