@@ -69,7 +69,10 @@ INSERT INTO tap_schema.column_annotation
     ('ivoa.ObsCore', 'position_bounds_area', false, 'area of the footprint (AREA)', 'deg**2', NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 42),
     ('ivoa.ObsCore', 'metaRelease', false, 'metadata release date (access control)', NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 43),
     ('ivoa.ObsCore', 'metaReadGroups', false, 'groups allowed to read proprietary metadata', NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 44),
-    ('ivoa.ObsCore', 'dataReadGroups', false, 'groups allowed to read proprietary data', NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 45)
+    ('ivoa.ObsCore', 'dataReadGroups', false, 'groups allowed to read proprietary data', NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 45),
+    ('ivoa.ObsCore', 'tabledata_row', false, 'the row written out as VOTable TABLEDATA (sql/64_obscore_written_rows.sql)', NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 46),
+    ('ivoa.ObsCore', 'csv_row', false, 'the row written out as a CSV line', NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 47),
+    ('ivoa.ObsCore', 'binary2_row', false, 'the row written out as a VOTable BINARY2 record', NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 48)
 ON CONFLICT DO NOTHING;
 
 -- TAP_SCHEMA describes itself (TAP 1.1 section 4)

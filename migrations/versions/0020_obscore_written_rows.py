@@ -15,7 +15,8 @@ down_revision = "0019"
 branch_labels = None
 depends_on = None
 
-FILES = ["20_ivoa_obscore.sql", "62_tap_role.sql", "63_votable.sql", "64_obscore_written_rows.sql"]
+FILES = ["20_ivoa_obscore.sql", "31_tap_schema_content.sql", "62_tap_role.sql", "63_votable.sql",
+         "64_obscore_written_rows.sql"]
 
 
 def upgrade() -> None:
