@@ -228,9 +228,7 @@ def _kind(conn: psycopg.Connection, name: str) -> str | None:
 
 def diff(conn: psycopg.Connection, args: argparse.Namespace) -> int:
     if _kind(conn, args.name) == "http":
-        print(f"error: {args.name} is a repository service: diff compares database sources "
-              "(add the other archive's database with --dsn to compare)", file=sys.stderr)
-        return 2
+        return http_diff(conn, args)
     rows = conn.execute("SELECT * FROM harvest.differences(%s, %s)", (args.name, args.since)).fetchall()
     for row in rows:
         print(f"{row['difference']:14} {row['observationid']} ({row['obsid']}) "
@@ -254,6 +252,29 @@ def schedule(conn: psycopg.Connection, args: argparse.Namespace) -> int:
     job = conn.execute("SELECT harvest.schedule(%s, %s) AS job", (args.name, args.cron)).fetchone()["job"]
     print(f"{args.name}: pg_cron job {job} runs its harvest at '{args.cron}'")
     return 0
+
+
+def http_diff(conn: psycopg.Connection, args: argparse.Namespace) -> int:
+    """diff for a repository service: its whole listing against this archive (--since is not
+    used: what the source deleted shows only in the whole listing)."""
+    import httpx
+
+    from loaders.harvest_http import http_differences
+
+    try:
+        found, mended = http_differences(conn, args.name, repair=args.repair)
+    except httpx.HTTPError as exc:
+        print(f"error: the source did not answer: {exc}", file=sys.stderr)
+        return 1
+    for row in found:
+        print(f"{row['difference']:14} {row['observationid']} "
+              f"here {row['here'] or '-'} there {row['there'] or '-'}")
+    print(f"{args.name}: {len(found)} differences" + ("" if found else ": identical"))
+    if found and args.repair:
+        left, _ = http_differences(conn, args.name)
+        print(f"{args.name}: {mended} mended, {len(left)} differences left")
+        return 1 if left else 0
+    return 1 if found else 0
 
 
 def remove(conn: psycopg.Connection, args: argparse.Namespace) -> int:

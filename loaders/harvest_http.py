@@ -168,3 +168,38 @@ def retry_http(conn: psycopg.Connection, name: str) -> int:
         failure = f"the source {source['origin']} did not answer: {exc}"
     conn.execute("SELECT harvest.end_run(%s, %s)", (run_id, failure))
     return copied if failure is None else -1
+
+
+def listing_states(client: httpx.Client, collection: str) -> list[dict]:
+    """The source's whole listing of a collection (every observation's accMetaChecksum)."""
+    listing, after, states = Listing(client, collection), None, []
+    while page := listing.observations(after, 10_000):
+        states += page
+        after = (datetime.fromisoformat(page[-1]["maxlastmodified"]), page[-1]["observationid"])
+    return states
+
+
+def http_differences(conn: psycopg.Connection, name: str, repair: bool = False) -> tuple[list[dict], int]:
+    """`hstvo harvest diff` for an HTTP source: the differences by accMetaChecksum, and, with
+    `repair`, how many were mended (copied again, or deleted here)."""
+    conn.row_factory = dict_row
+    source = conn.execute("SELECT * FROM harvest.source WHERE name = %s", (name,)).fetchone()
+    headers = {"Authorization": f"Bearer {source['token']}"} if source["token"] else {}
+    with httpx.Client(base_url=source["origin"], headers=headers, timeout=60) as client:
+        states = listing_states(client, source["collection"])
+        found = conn.execute("SELECT * FROM harvest.differences_from_listing(%s, %s)",
+                             (source["collection"], Jsonb(states))).fetchall()
+        if not repair or not found:
+            return found, 0
+        listed = {s["observationid"]: s for s in states}
+        fetch_again = [listed[d["observationid"]] for d in found if d["difference"] != "deleted there"]
+        gone = [d["observationid"] for d in found if d["difference"] == "deleted there"]
+        run_id = conn.execute("SELECT harvest.begin_run(%s) AS id", (name,)).fetchone()["id"]
+        with ThreadPoolExecutor(PARALLEL_REQUESTS) as pool:
+            fetched = list(pool.map(lambda e: fetch(client, e), fetch_again))
+        mended = conn.execute("SELECT harvest.store_documents(%s, %s, %s, true) AS n",
+                              (name, run_id, Jsonb(fetched))).fetchone()["n"]
+        mended += conn.execute("SELECT harvest.delete_observations(%s, %s) AS n",
+                               (source["collection"], gone)).fetchone()["n"]
+        conn.execute("SELECT harvest.end_run(%s)", (run_id,))
+    return found, mended

@@ -758,3 +758,33 @@ BEGIN
                              'WHERE jobname LIKE ''hstvo harvest %'' ORDER BY 1';
     END IF;
 END $$;
+
+-- An HTTP source compared by accMetaChecksum: its listing (loaders/harvest_http.py reads it
+-- whole: [{observationid, accmetachecksum}]) against this archive's observations of the
+-- collection, by observationID: what differs, is missing here, or is here but not there
+CREATE OR REPLACE FUNCTION harvest.differences_from_listing(collection_name text, listing jsonb)
+RETURNS TABLE (obsid uuid, observationid text, difference text, here text, there text)
+LANGUAGE sql STABLE AS $$
+    WITH there AS (SELECT * FROM jsonb_to_recordset(listing) AS t(observationid text, accmetachecksum text)),
+         here AS (SELECT o.obsid, o.observationid, o.accmetachecksum FROM caom2.observation o
+                   WHERE o.collection = collection_name)
+    SELECT h.obsid, coalesce(t.observationid, h.observationid),
+           CASE WHEN h.observationid IS NULL THEN 'missing'
+                WHEN t.observationid IS NULL THEN 'deleted there' ELSE 'differs' END,
+           h.accmetachecksum, t.accmetachecksum
+      FROM there t FULL JOIN here h ON h.observationid = t.observationid
+     WHERE h.accmetachecksum IS DISTINCT FROM t.accmetachecksum
+     ORDER BY 2 $$;
+
+-- observations deleted here by observationID (a repair of what the source no longer has);
+-- returns how many
+CREATE OR REPLACE FUNCTION harvest.delete_observations(collection_name text, observation_ids text[])
+RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+    removed integer;
+BEGIN
+    DELETE FROM caom2.observation o
+     WHERE o.collection = collection_name AND o.observationid = ANY (observation_ids);
+    GET DIAGNOSTICS removed = ROW_COUNT;
+    RETURN removed;
+END $$;

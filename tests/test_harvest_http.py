@@ -148,3 +148,21 @@ def test_an_unreachable_source_fails_the_run_plainly(destination):
               check=True)
     run = run_hstvo("harvest", "run", "nowhere", db_url=url)
     assert run.returncode == 1 and "did not answer" in run.stdout and "Traceback" not in run.stderr
+
+
+def test_diff_over_http_finds_and_repair_mends_exactly_the_differences(source, destination):
+    src, _ = source
+    url, dst = destination
+    dst.execute("SELECT caom2.delete_observation('HST', 'syn30')")            # missing here
+    dst.execute("UPDATE caom2.observation SET target_name = 'LOCAL EDIT' "   # differs
+                "WHERE observationid = 'syn31'")
+    add_observations(dst, 1, "localonly", planes=1)                          # deleted there
+    found = run_hstvo("harvest", "diff", "web", db_url=url)
+    assert found.returncode == 1, found.stderr
+    for expected in ("missing", "syn30", "differs", "syn31", "deleted there", "localonly1",
+                     "3 differences"):
+        assert expected in found.stdout
+    mended = run_hstvo("harvest", "diff", "web", "--repair", db_url=url)
+    assert mended.returncode == 0 and "3 mended, 0 differences left" in mended.stdout
+    assert states(dst) == states(src)
+    assert "identical" in run_hstvo("harvest", "diff", "web", db_url=url).stdout
