@@ -308,8 +308,11 @@ BEGIN
         copied := cardinality(ids);
         DELETE FROM harvest.skip WHERE source = source_name AND obsid = ANY (ids);
         RETURN;
-    EXCEPTION WHEN OTHERS THEN
-        NULL;  -- the batch is undone: one at a time below
+    EXCEPTION
+        WHEN connection_exception THEN  -- the source went away: the run fails, nothing skipped
+            RAISE;
+        WHEN OTHERS THEN
+            NULL;  -- the batch is undone: one at a time below
     END;
     FOR one IN SELECT b FROM jsonb_array_elements(batch) AS b LOOP
         BEGIN
@@ -322,9 +325,12 @@ BEGIN
             END IF;
             copied := copied + 1;
             DELETE FROM harvest.skip WHERE source = source_name AND obsid = (one ->> 'obsid')::uuid;
-        EXCEPTION WHEN OTHERS THEN
-            skipped := skipped + 1;
-            PERFORM harvest.record_skip(source_name, one, SQLERRM);
+        EXCEPTION
+            WHEN connection_exception THEN
+                RAISE;
+            WHEN OTHERS THEN
+                skipped := skipped + 1;
+                PERFORM harvest.record_skip(source_name, one, SQLERRM);
         END;
     END LOOP;
 END $$;
