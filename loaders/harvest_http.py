@@ -96,13 +96,23 @@ def run_http_harvest(conn: psycopg.Connection, name: str, full: bool = False,
             retry_skipped(conn, client, pool, name, run_id)
             after = ((source["copied_to"], source["copied_key"] or "")
                      if source["copied_to"] and not full else None)
-            with tqdm(unit="obs", desc=f"harvest {name}", file=sys.stderr) as bar:
-                while entries := listing.observations(after, size):
-                    fetched = list(pool.map(lambda e: fetch(client, e), entries))
-                    conn.execute("SELECT harvest.store_documents(%s, %s, %s)",
-                                 (name, run_id, Jsonb(fetched)))
+            # the next batch is listed and fetched while the database stores this one
+            with tqdm(unit="obs", desc=f"harvest {name}", file=sys.stderr) as bar, \
+                    ThreadPoolExecutor(1) as ahead:
+                def batch_after(position):
+                    entries = listing.observations(position, size)
+                    return entries, list(pool.map(lambda e: fetch(client, e), entries))
+
+                following = ahead.submit(batch_after, after)
+                while True:
+                    entries, fetched = following.result()
+                    if not entries:
+                        break
                     after = (datetime.fromisoformat(entries[-1]["maxlastmodified"]),
                              entries[-1]["observationid"])
+                    following = ahead.submit(batch_after, after)
+                    conn.execute("SELECT harvest.store_documents(%s, %s, %s)",
+                                 (name, run_id, Jsonb(fetched)))
                     bar.update(len(entries))
             gone = ((source["deleted_to"], str(source["deleted_id"] or ""))
                     if source["deleted_to"] and not full else None)
