@@ -146,15 +146,19 @@ DECLARE
 BEGIN
     PERFORM set_sphere_output('DEG');
     BEGIN
+        -- (OFFSET 0 keeps each row's values computed once: written out from the flattened
+        -- view, every cell that names a column would compute it again, its subqueries too)
         IF obsids IS NULL THEN
             DELETE FROM hstvo.obscore_rows;
             INSERT INTO hstvo.obscore_rows
-            SELECT s.*, w.* FROM hstvo.obscore_source s CROSS JOIN LATERAL hstvo.obscore_written(s) w;
+            SELECT s.*, w.* FROM (SELECT * FROM hstvo.obscore_source OFFSET 0) AS s
+             CROSS JOIN LATERAL hstvo.obscore_written(s) w;
         ELSE
             DELETE FROM hstvo.obscore_rows r WHERE r.obsid = ANY (obsids);
             INSERT INTO hstvo.obscore_rows
-            SELECT s.*, w.* FROM hstvo.obscore_source s CROSS JOIN LATERAL hstvo.obscore_written(s) w
-             WHERE s.obsid = ANY (obsids);
+            SELECT s.*, w.* FROM (SELECT * FROM hstvo.obscore_source o WHERE o.obsid = ANY (obsids)
+                                   OFFSET 0) AS s
+             CROSS JOIN LATERAL hstvo.obscore_written(s) w;
         END IF;
         GET DIAGNOSTICS written = ROW_COUNT;
     EXCEPTION WHEN OTHERS THEN
