@@ -158,11 +158,9 @@ def run_once(conn: psycopg.Connection, args: argparse.Namespace) -> int:
     finally:
         if not conn.closed:
             conn.execute("SELECT harvest.end_run(%s, %s)", (run_id, failure))
-    row = conn.execute("SELECT * FROM harvest.run WHERE id = %s", (run_id,)).fetchone()
-    print(f"{args.name}: {row['copied']} copied, {row['deleted']} deleted, {row['skipped']} skipped "
-          f"in {(row['ended'] - row['started']).total_seconds():.1f} s"
-          + (f"; failed: {failure}" if failure else ""))
-    return 1 if failure else 0
+    from loaders.harvest_http import report_run
+
+    return report_run(conn, args.name, run_id, failure)
 
 
 def interval_seconds(text: str) -> int:

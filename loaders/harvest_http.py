@@ -127,6 +127,11 @@ def run_http_harvest(conn: psycopg.Connection, name: str, full: bool = False,
                 raise
             failure = exc.diag.message_primary or str(exc).strip()
     conn.execute("SELECT harvest.end_run(%s, %s)", (run_id, failure))
+    return report_run(conn, name, run_id, failure)
+
+
+def report_run(conn: psycopg.Connection, name: str, run_id: int, failure: str | None) -> int:
+    """One line on what a run moved (harvest.run); 0 when it ended well, else 1."""
     row = conn.execute("SELECT * FROM harvest.run WHERE id = %s", (run_id,)).fetchone()
     print(f"{name}: {row['copied']} copied, {row['deleted']} deleted, {row['skipped']} skipped "
           f"in {(row['ended'] - row['started']).total_seconds():.1f} s"
