@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "quoted globs such as 'archive/**/*_flt.fits'")
     ingest.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
                         help="header-reading processes (default: one per CPU)")
-    ingest.add_argument("--batch-size", type=int, default=500,
+    ingest.add_argument("--batch-size", type=_positive_int, default=500,
                         help="files per database transaction (default 500)")
     ingest.add_argument("--rebuild", action="store_true",
                         help="rebuild the observations of unchanged files too: after a change "
@@ -101,14 +101,18 @@ def build_parser() -> argparse.ArgumentParser:
     xml_commands = xml.add_subparsers(dest="xml_command", required=True, metavar="ACTION")
     imp = xml_commands.add_parser(
         "import", help="load CAOM 2.2/2.3/2.4 XML files (files or directories)",
-        description="Validate and store each document (one transaction per observation). An "
-                    "invalid document is reported with the element and line at fault and "
-                    "nothing of it is written; the other files are still loaded.")
+        description="Validate and store each document. Documents are stored a batch at a "
+                    "time, set-wise, in one transaction; a batch the database refuses part of "
+                    "is stored one observation per transaction instead. An invalid document "
+                    "is reported with the element and line at fault and nothing of it is "
+                    "written; the other files are still loaded.")
     imp.add_argument("paths", nargs="+", type=Path, metavar="PATH",
                      help="XML files, or directories searched for *.xml")
     imp.add_argument("--restamp", action="store_true",
                      help="use the database clock for lastModified/maxLastModified instead of "
                           "the document's (a new version rather than an archive copy)")
+    imp.add_argument("--batch-size", type=_positive_int, default=200, metavar="N",
+                     help="documents stored per transaction (default 200)")
     imp.set_defaults(func=cmd_xml_import)
     exp = xml_commands.add_parser("export", help="write one observation as CAOM 2.4 XML",
                                   description="Write an observation as a CAOM 2.4 document.")
@@ -207,6 +211,17 @@ def _psql_environment(args: argparse.Namespace) -> dict[str, str]:
     return environment
 
 
+def _positive_int(text: str) -> int:
+    """An argument that counts something: a whole number, 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not 1 or more")
+    return value
+
+
 def _xml_files(paths: list[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
@@ -227,34 +242,52 @@ def _import_outcome(summary: dict) -> str:
 def cmd_xml_import(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from loaders.caom2xml import CaomXmlError, read_document, store_document
+    from loaders.caom2xml import CaomXmlError, read_document, store_documents
 
     from .db import connect
 
     files = _xml_files(args.paths)
     failures = mismatches = 0
     outcomes: dict[str, int] = {}
-    with connect(_url(), autocommit=True) as conn:
-        progress = tqdm(files, unit="obs", disable=len(files) < 10 or not sys.stderr.isatty())
-        for path in progress:
-            try:
-                summary = store_document(conn, read_document(str(path)),
-                                         keep_timestamps=not args.restamp)
-            except Exception as exc:  # bad XML, unreadable file or a database refusal
-                failures += 1
-                reason = (str(exc) if isinstance(exc, (CaomXmlError, OSError))
-                          else f"{type(exc).__name__}: {exc}".rstrip())
-                tqdm.write(f"error: {path}: {reason}", file=sys.stderr)
-                continue
-            if not summary["checksums_match"]:
-                mismatches += 1
-                tqdm.write(f"warning: {path}: the document declares accMetaChecksum "
-                           f"{summary['declared_accmetachecksum']}, computed "
-                           f"{summary['accmetachecksum']} (stored the computed one)",
-                           file=sys.stderr)
-            outcome = _import_outcome(summary)
-            outcomes[outcome] = outcomes.get(outcome, 0) + 1
-            log.info("%s %s (%s)", outcome, summary["uri"], summary["accmetachecksum"])
+
+    def refused(path: Path, exc: Exception) -> None:
+        nonlocal failures
+        failures += 1
+        reason = (str(exc) if isinstance(exc, (CaomXmlError, OSError))
+                  else f"{type(exc).__name__}: {exc}".rstrip())
+        tqdm.write(f"error: {path}: {reason}", file=sys.stderr)
+
+    def stored(path: Path, summary: dict) -> None:
+        nonlocal mismatches
+        if not summary["checksums_match"]:
+            mismatches += 1
+            tqdm.write(f"warning: {path}: the document declares accMetaChecksum "
+                       f"{summary['declared_accmetachecksum']}, computed "
+                       f"{summary['accmetachecksum']} (stored the computed one)",
+                       file=sys.stderr)
+        outcome = _import_outcome(summary)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        log.info("%s %s (%s)", outcome, summary["uri"], summary["accmetachecksum"])
+
+    with connect(_url(), autocommit=True) as conn, \
+            tqdm(total=len(files), unit="obs",
+                 disable=len(files) < 10 or not sys.stderr.isatty()) as progress:
+        # a batch of documents read, then stored set-wise (loaders.caom2xml.store_documents)
+        for first in range(0, len(files), args.batch_size):
+            batch: list[tuple[Path, dict]] = []
+            for path in files[first:first + args.batch_size]:
+                try:
+                    batch.append((path, read_document(str(path))))
+                except (CaomXmlError, OSError) as exc:  # bad XML or an unreadable file
+                    refused(path, exc)
+            summaries = store_documents(conn, [document for _, document in batch],
+                                        keep_timestamps=not args.restamp)
+            for (path, _), summary in zip(batch, summaries):
+                if isinstance(summary, Exception):  # the database refused it
+                    refused(path, summary)
+                else:
+                    stored(path, summary)
+            progress.update(len(files[first:first + args.batch_size]))
     loaded = len(files) - failures
     print(f"imported {loaded} of {len(files)} documents"
           + "".join(f", {outcomes[o]} {o}" for o in ("created", "updated", "unchanged")

@@ -27,6 +27,25 @@ SERVICE_USER = "hstvo"
 SUPERUSER = "postgres"
 
 
+
+def memory_options() -> list[str]:
+    """Settings sized to the machine, as a DBA would set them for an archive: a quarter of the
+    memory (at most 2 GB) for shared buffers, where PostgreSQL's default of 128 MB kept a
+    harvest of 100,000 observations reading its own indexes back from the page cache; the
+    planner told that the rest is cache, and that a page read at random costs little more
+    than one read in sequence (the archive is in memory or on SSD: at the default, 4, a
+    roll-up of 1,000 observations read all 400,000 parts of the archive rather than look up
+    its 4,000); and checkpoints spaced for bulk loads."""
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return []
+    mb = memory // (1024 * 1024)
+    return [f"-c shared_buffers={max(128, min(mb // 4, 2048))}MB",
+            f"-c effective_cache_size={max(512, mb // 2)}MB",
+            "-c random_page_cost=1.1", "-c max_wal_size=4GB",
+            "-c checkpoint_completion_target=0.9"]
+
 class ClusterError(RuntimeError):
     """The embedded cluster could not be created, started or stopped."""
 
@@ -163,6 +182,7 @@ class Cluster:
         if not self.running():
             options = [f"-p {self.port}", f"-k {self.socket_dir}",
                        "-c listen_addresses=127.0.0.1", "-c max_connections=200"]
+            options += memory_options()
             if self.fast_and_unsafe:
                 options += ["-c fsync=off", "-c synchronous_commit=off",
                             "-c full_page_writes=off"]

@@ -37,5 +37,6 @@ CREATE INDEX IF NOT EXISTS plane_calibrationlevel_idx ON caom2.plane (calibratio
 CREATE INDEX IF NOT EXISTS plane_datarelease_idx ON caom2.plane (datarelease);
 CREATE INDEX IF NOT EXISTS artifact_uri_idx ON caom2.artifact (uri text_pattern_ops);
 
--- DataLink and SODA find a plane by its URI as well as by its publisher ID
-CREATE INDEX IF NOT EXISTS plane_planeuri_idx ON caom2.plane (planeuri);
+-- DataLink and SODA find a plane by its URI as well as by its publisher ID: the unique
+-- constraint's index (plane_uri_unique) serves; a second index on the URI only cost writes
+DROP INDEX IF EXISTS caom2.plane_planeuri_idx;

@@ -12,10 +12,14 @@
 --
 -- The entity functions and every helper with a subquery are PL/pgSQL: their plans are cached
 -- per session, where a SQL function is inlined into (or planned again for) every statement that
--- calls it, which costs most of a second for the 150 fields of a Chunk.
+-- calls it, which costs most of a second for the 150 fields of a Chunk. A helper with a
+-- subquery cannot be inlined, so it is PL/pgSQL and STRICT: a null field, as most of a Chunk's
+-- are, costs no call at all. The helpers without one are SQL, which PostgreSQL inlines into the
+-- entity function's one expression: ck_str is STABLE (as convert_to is) for that. Each entity's
+-- digest is MD5 of its pieces concatenated, a null piece skipped, not an array aggregated.
 
 CREATE OR REPLACE FUNCTION caom2.ck_str(v text) RETURNS bytea
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+LANGUAGE sql STABLE STRICT PARALLEL SAFE AS
 $$ SELECT convert_to(btrim(v, E' \t\n\r\f\x0B'), 'UTF8') $$;
 
 CREATE OR REPLACE FUNCTION caom2.ck_bool(v integer) RETURNS bytea
@@ -27,35 +31,42 @@ CREATE OR REPLACE FUNCTION caom2.ck_date(v timestamp) RETURNS bytea
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
 $$ SELECT int8send(trunc(extract(epoch FROM v))::bigint) $$;
 
+-- (The aggregates below take their input in the order of the function scan they read, which
+-- is unnest's or generate_series's: an ORDER BY would sort each field's few items again.)
+
 -- a list kept in its stored order (energy bands are stored in canonical order)
 CREATE OR REPLACE FUNCTION caom2.ck_list(v text, sep text) RETURNS bytea
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
-$$ BEGIN RETURN (SELECT string_agg(caom2.ck_str(item), ''::bytea ORDER BY n)
-     FROM unnest(string_to_array(v, sep)) WITH ORDINALITY AS t(item, n) WHERE item <> ''); END $$;
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS
+$$ BEGIN RETURN (SELECT string_agg(caom2.ck_str(item), ''::bytea)
+     FROM unnest(string_to_array(v, sep)) AS t(item) WHERE item <> ''); END $$;
 
 -- a set: members in code-point order (Python's sorted(), Java's TreeSet of String/URI)
 CREATE OR REPLACE FUNCTION caom2.ck_sorted_list(v text, sep text) RETURNS bytea
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS
 $$ BEGIN RETURN (SELECT string_agg(caom2.ck_str(item), ''::bytea ORDER BY item COLLATE "C")
      FROM unnest(string_to_array(v, sep)) AS t(item) WHERE item <> ''); END $$;
 
 CREATE OR REPLACE FUNCTION caom2.ck_doubles(v double precision[]) RETURNS bytea
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
-$$ BEGIN RETURN (SELECT string_agg(float8send(x), ''::bytea ORDER BY n) FROM unnest(v) WITH ORDINALITY AS t(x, n)); END $$;
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS
+$$ BEGIN RETURN (SELECT string_agg(float8send(x), ''::bytea) FROM unnest(v) AS t(x)); END $$;
+
+-- a polygon's samples: (cval1, cval2, segment type) triples
+CREATE OR REPLACE FUNCTION caom2.ck_samples(samples double precision[]) RETURNS bytea
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS
+$$ BEGIN RETURN (SELECT string_agg(float8send(samples[3*i+1]) || float8send(samples[3*i+2])
+                                   || int4send(samples[3*i+3]::integer), ''::bytea)
+     FROM generate_series(0, cardinality(samples)/3 - 1) AS i); END $$;
 
 -- Plane.position.bounds: a Circle [ra, dec, r] (center, radius) or a Polygon (points, then the
 -- samples' vertices as cval1, cval2, segment type)
 CREATE OR REPLACE FUNCTION caom2.ck_shape(bounds double precision[], samples double precision[])
 RETURNS bytea
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
-$$ BEGIN RETURN (SELECT CASE
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$ SELECT CASE
      WHEN bounds IS NULL THEN NULL
-     WHEN cardinality(bounds) = 3 THEN caom2.ck_doubles(bounds)
-     ELSE coalesce(caom2.ck_doubles(bounds), '') ||
-          coalesce((SELECT string_agg(float8send(samples[3*i+1]) || float8send(samples[3*i+2])
-                                      || int4send(samples[3*i+3]::integer), ''::bytea ORDER BY i)
-                      FROM generate_series(0, cardinality(samples)/3 - 1) AS i), '')
-   END); END $$;
+     WHEN cardinality(bounds) = 3 OR samples IS NULL THEN caom2.ck_doubles(bounds)
+     ELSE coalesce(caom2.ck_doubles(bounds), '') || coalesce(caom2.ck_samples(samples), '')
+   END $$;
 
 -- Interval: lower, samples (lower, upper each), upper
 CREATE OR REPLACE FUNCTION caom2.ck_interval(lower double precision, samples double precision[],
@@ -68,9 +79,9 @@ $$ SELECT CASE WHEN lower IS NULL AND upper IS NULL THEN NULL ELSE
 -- CoordBounds1D: samples of CoordRange1D, each end (pix, val) before start (pix, val);
 -- stored as (start.pix, start.val, end.pix, end.val) quadruples
 CREATE OR REPLACE FUNCTION caom2.ck_bounds1d(v double precision[]) RETURNS bytea
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS
 $$ BEGIN RETURN (SELECT string_agg(float8send(v[4*i+3]) || float8send(v[4*i+4]) || float8send(v[4*i+1])
-                     || float8send(v[4*i+2]), ''::bytea ORDER BY i)
+                     || float8send(v[4*i+2]), ''::bytea)
      FROM generate_series(0, cardinality(v)/4 - 1) AS i); END $$;
 
 -- CoordBounds2D: a CoordCircle2D [c1, c2, r] (center, radius) or CoordPolygon2D vertices
@@ -85,255 +96,263 @@ $$ BEGIN RETURN (SELECT 'md5:' || md5(coalesce(string_agg(p, ''::bytea ORDER BY 
 
 -- accMetaChecksum: the entity's metaChecksum digest, then the children's accMetaChecksum digests
 -- (pass them ordered by child id)
+-- (a loop of PL/pgSQL expressions rather than a query: the roll-up calls it for every entity)
 CREATE OR REPLACE FUNCTION caom2.acc_checksum(meta text, child_accs text[]) RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
-$$ BEGIN RETURN (SELECT 'md5:' || md5(decode(substr(meta, 5), 'hex') || coalesce(
-     (SELECT string_agg(decode(substr(a, 5), 'hex'), ''::bytea ORDER BY n)
-        FROM unnest(child_accs) WITH ORDINALITY AS t(a, n)), ''::bytea))); END $$;
+$$
+DECLARE
+    digests bytea := decode(substr(meta, 5), 'hex');
+    child text;
+BEGIN
+    FOREACH child IN ARRAY coalesce(child_accs, '{}') LOOP
+        digests := digests || coalesce(decode(substr(child, 5), 'hex'), ''::bytea);
+    END LOOP;
+    RETURN 'md5:' || md5(digests);
+END $$;
 
 CREATE OR REPLACE FUNCTION caom2.observation_meta_checksum(r caom2.observation)
 RETURNS text LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
-$$ BEGIN RETURN caom2.ck_digest(ARRAY[
-        uuid_send(r.obsid),
-        caom2.ck_str(r.metaproducer),
-        caom2.ck_str(r.algorithm_name),
-        caom2.ck_str(r.collection),
-        float8send(r.environment_ambienttemp),
-        float8send(r.environment_elevation),
-        float8send(r.environment_humidity),
-        caom2.ck_bool(r.environment_photometric),
-        float8send(r.environment_seeing),
-        float8send(r.environment_tau),
-        float8send(r.environment_wavelengthtau),
-        caom2.ck_sorted_list(r.instrument_keywords, '|'),
-        caom2.ck_str(r.instrument_name),
-        caom2.ck_str(r.intent),
-        caom2.ck_sorted_list(r.members, ' '),
-        caom2.ck_sorted_list(r.metareadgroups, ' '),
-        caom2.ck_date(r.metarelease),
-        caom2.ck_str(r.observationid),
-        caom2.ck_str(r.proposal_id),
-        caom2.ck_sorted_list(r.proposal_keywords, '|'),
-        caom2.ck_str(r.proposal_pi),
-        caom2.ck_str(r.proposal_project),
-        caom2.ck_str(r.proposal_title),
-        caom2.ck_str(r.requirements_flag),
-        int4send(r.sequencenumber),
-        caom2.ck_sorted_list(r.target_keywords, '|'),
-        caom2.ck_bool(r.target_moving),
-        caom2.ck_str(r.target_name),
-        float8send(r.target_redshift),
-        caom2.ck_bool(r.target_standard),
-        caom2.ck_str(r.target_targetid),
-        caom2.ck_str(r.target_type),
-        float8send(r.targetposition_coordinates_cval1),
-        float8send(r.targetposition_coordinates_cval2),
-        caom2.ck_str(r.targetposition_coordsys),
-        float8send(r.targetposition_equinox),
-        float8send(r.telescope_geolocationx),
-        float8send(r.telescope_geolocationy),
-        float8send(r.telescope_geolocationz),
-        caom2.ck_sorted_list(r.telescope_keywords, '|'),
-        caom2.ck_str(r.telescope_name),
-        caom2.ck_str(r.type)]); END $$;
+$$ BEGIN RETURN 'md5:' || md5(
+        coalesce(uuid_send(r.obsid), '')
+        || coalesce(caom2.ck_str(r.metaproducer), '')
+        || coalesce(caom2.ck_str(r.algorithm_name), '')
+        || coalesce(caom2.ck_str(r.collection), '')
+        || coalesce(float8send(r.environment_ambienttemp), '')
+        || coalesce(float8send(r.environment_elevation), '')
+        || coalesce(float8send(r.environment_humidity), '')
+        || coalesce(caom2.ck_bool(r.environment_photometric), '')
+        || coalesce(float8send(r.environment_seeing), '')
+        || coalesce(float8send(r.environment_tau), '')
+        || coalesce(float8send(r.environment_wavelengthtau), '')
+        || coalesce(caom2.ck_sorted_list(r.instrument_keywords, '|'), '')
+        || coalesce(caom2.ck_str(r.instrument_name), '')
+        || coalesce(caom2.ck_str(r.intent), '')
+        || coalesce(caom2.ck_sorted_list(r.members, ' '), '')
+        || coalesce(caom2.ck_sorted_list(r.metareadgroups, ' '), '')
+        || coalesce(caom2.ck_date(r.metarelease), '')
+        || coalesce(caom2.ck_str(r.observationid), '')
+        || coalesce(caom2.ck_str(r.proposal_id), '')
+        || coalesce(caom2.ck_sorted_list(r.proposal_keywords, '|'), '')
+        || coalesce(caom2.ck_str(r.proposal_pi), '')
+        || coalesce(caom2.ck_str(r.proposal_project), '')
+        || coalesce(caom2.ck_str(r.proposal_title), '')
+        || coalesce(caom2.ck_str(r.requirements_flag), '')
+        || coalesce(int4send(r.sequencenumber), '')
+        || coalesce(caom2.ck_sorted_list(r.target_keywords, '|'), '')
+        || coalesce(caom2.ck_bool(r.target_moving), '')
+        || coalesce(caom2.ck_str(r.target_name), '')
+        || coalesce(float8send(r.target_redshift), '')
+        || coalesce(caom2.ck_bool(r.target_standard), '')
+        || coalesce(caom2.ck_str(r.target_targetid), '')
+        || coalesce(caom2.ck_str(r.target_type), '')
+        || coalesce(float8send(r.targetposition_coordinates_cval1), '')
+        || coalesce(float8send(r.targetposition_coordinates_cval2), '')
+        || coalesce(caom2.ck_str(r.targetposition_coordsys), '')
+        || coalesce(float8send(r.targetposition_equinox), '')
+        || coalesce(float8send(r.telescope_geolocationx), '')
+        || coalesce(float8send(r.telescope_geolocationy), '')
+        || coalesce(float8send(r.telescope_geolocationz), '')
+        || coalesce(caom2.ck_sorted_list(r.telescope_keywords, '|'), '')
+        || coalesce(caom2.ck_str(r.telescope_name), '')
+        || coalesce(caom2.ck_str(r.type), '')); END $$;
 
 CREATE OR REPLACE FUNCTION caom2.plane_meta_checksum(r caom2.plane)
 RETURNS text LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
-$$ BEGIN RETURN caom2.ck_digest(ARRAY[
-        uuid_send(r.planeid),
-        caom2.ck_str(r.metaproducer),
-        int4send(r.calibrationlevel),
-        caom2.ck_str(r.creatorid),
-        caom2.ck_interval(r.custom_bounds_lower, r.custom_bounds_samples, r.custom_bounds_upper),
-        caom2.ck_str(r.custom_ctype),
-        int8send(r.custom_dimension),
-        caom2.ck_str(r.dataproducttype),
-        caom2.ck_sorted_list(r.datareadgroups, ' '),
-        caom2.ck_date(r.datarelease),
-        caom2.ck_str(r.energy_bandpassname),
-        caom2.ck_interval(r.energy_bounds_lower, r.energy_bounds_samples, r.energy_bounds_upper),
-        int8send(r.energy_dimension),
-        caom2.ck_list(r.energy_energybands, '|'),
-        float8send(r.energy_resolvingpower),
-        caom2.ck_interval(r.energy_resolvingpowerbounds_lower, r.energy_resolvingpowerbounds_samples, r.energy_resolvingpowerbounds_upper),
-        float8send(r.energy_restwav),
-        float8send(r.energy_samplesize),
-        caom2.ck_str(r.energy_transition_species),
-        caom2.ck_str(r.energy_transition_transition),
-        caom2.ck_sorted_list(r.metareadgroups, ' '),
-        caom2.ck_date(r.metarelease),
-        float8send(r.metrics_background),
-        float8send(r.metrics_backgroundstddev),
-        float8send(r.metrics_fluxdensitylimit),
-        float8send(r.metrics_maglimit),
-        float8send(r.metrics_samplesnr),
-        float8send(r.metrics_sourcenumberdensity),
-        caom2.ck_str(r.observable_ucd),
-        int8send(r.polarization_dimension),
-        caom2.ck_list(btrim(r.polarization_states, '/'), '/'),
-        caom2.ck_shape(r.position_bounds, r.position_bounds_samples),
-        int8send(r.position_dimension_naxis1),
-        int8send(r.position_dimension_naxis2),
-        float8send(r.position_resolution),
-        caom2.ck_interval(r.position_resolutionbounds_lower, r.position_resolutionbounds_samples, r.position_resolutionbounds_upper),
-        float8send(r.position_samplesize),
-        caom2.ck_bool(r.position_timedependent),
-        caom2.ck_str(r.productid),
-        caom2.ck_sorted_list(r.provenance_inputs, ' '),
-        caom2.ck_sorted_list(r.provenance_keywords, '|'),
-        caom2.ck_date(r.provenance_lastexecuted),
-        caom2.ck_str(r.provenance_name),
-        caom2.ck_str(r.provenance_producer),
-        caom2.ck_str(r.provenance_project),
-        caom2.ck_str(r.provenance_reference),
-        caom2.ck_str(r.provenance_runid),
-        caom2.ck_str(r.provenance_version),
-        caom2.ck_str(r.quality_flag),
-        caom2.ck_interval(r.time_bounds_lower, r.time_bounds_samples, r.time_bounds_upper),
-        int8send(r.time_dimension),
-        float8send(r.time_exposure),
-        float8send(r.time_resolution),
-        caom2.ck_interval(r.time_resolutionbounds_lower, r.time_resolutionbounds_samples, r.time_resolutionbounds_upper),
-        float8send(r.time_samplesize)]); END $$;
+$$ BEGIN RETURN 'md5:' || md5(
+        coalesce(uuid_send(r.planeid), '')
+        || coalesce(caom2.ck_str(r.metaproducer), '')
+        || coalesce(int4send(r.calibrationlevel), '')
+        || coalesce(caom2.ck_str(r.creatorid), '')
+        || coalesce(caom2.ck_interval(r.custom_bounds_lower, r.custom_bounds_samples, r.custom_bounds_upper), '')
+        || coalesce(caom2.ck_str(r.custom_ctype), '')
+        || coalesce(int8send(r.custom_dimension), '')
+        || coalesce(caom2.ck_str(r.dataproducttype), '')
+        || coalesce(caom2.ck_sorted_list(r.datareadgroups, ' '), '')
+        || coalesce(caom2.ck_date(r.datarelease), '')
+        || coalesce(caom2.ck_str(r.energy_bandpassname), '')
+        || coalesce(caom2.ck_interval(r.energy_bounds_lower, r.energy_bounds_samples, r.energy_bounds_upper), '')
+        || coalesce(int8send(r.energy_dimension), '')
+        || coalesce(caom2.ck_list(r.energy_energybands, '|'), '')
+        || coalesce(float8send(r.energy_resolvingpower), '')
+        || coalesce(caom2.ck_interval(r.energy_resolvingpowerbounds_lower, r.energy_resolvingpowerbounds_samples, r.energy_resolvingpowerbounds_upper), '')
+        || coalesce(float8send(r.energy_restwav), '')
+        || coalesce(float8send(r.energy_samplesize), '')
+        || coalesce(caom2.ck_str(r.energy_transition_species), '')
+        || coalesce(caom2.ck_str(r.energy_transition_transition), '')
+        || coalesce(caom2.ck_sorted_list(r.metareadgroups, ' '), '')
+        || coalesce(caom2.ck_date(r.metarelease), '')
+        || coalesce(float8send(r.metrics_background), '')
+        || coalesce(float8send(r.metrics_backgroundstddev), '')
+        || coalesce(float8send(r.metrics_fluxdensitylimit), '')
+        || coalesce(float8send(r.metrics_maglimit), '')
+        || coalesce(float8send(r.metrics_samplesnr), '')
+        || coalesce(float8send(r.metrics_sourcenumberdensity), '')
+        || coalesce(caom2.ck_str(r.observable_ucd), '')
+        || coalesce(int8send(r.polarization_dimension), '')
+        || coalesce(caom2.ck_list(btrim(r.polarization_states, '/'), '/'), '')
+        || coalesce(caom2.ck_shape(r.position_bounds, r.position_bounds_samples), '')
+        || coalesce(int8send(r.position_dimension_naxis1), '')
+        || coalesce(int8send(r.position_dimension_naxis2), '')
+        || coalesce(float8send(r.position_resolution), '')
+        || coalesce(caom2.ck_interval(r.position_resolutionbounds_lower, r.position_resolutionbounds_samples, r.position_resolutionbounds_upper), '')
+        || coalesce(float8send(r.position_samplesize), '')
+        || coalesce(caom2.ck_bool(r.position_timedependent), '')
+        || coalesce(caom2.ck_str(r.productid), '')
+        || coalesce(caom2.ck_sorted_list(r.provenance_inputs, ' '), '')
+        || coalesce(caom2.ck_sorted_list(r.provenance_keywords, '|'), '')
+        || coalesce(caom2.ck_date(r.provenance_lastexecuted), '')
+        || coalesce(caom2.ck_str(r.provenance_name), '')
+        || coalesce(caom2.ck_str(r.provenance_producer), '')
+        || coalesce(caom2.ck_str(r.provenance_project), '')
+        || coalesce(caom2.ck_str(r.provenance_reference), '')
+        || coalesce(caom2.ck_str(r.provenance_runid), '')
+        || coalesce(caom2.ck_str(r.provenance_version), '')
+        || coalesce(caom2.ck_str(r.quality_flag), '')
+        || coalesce(caom2.ck_interval(r.time_bounds_lower, r.time_bounds_samples, r.time_bounds_upper), '')
+        || coalesce(int8send(r.time_dimension), '')
+        || coalesce(float8send(r.time_exposure), '')
+        || coalesce(float8send(r.time_resolution), '')
+        || coalesce(caom2.ck_interval(r.time_resolutionbounds_lower, r.time_resolutionbounds_samples, r.time_resolutionbounds_upper), '')
+        || coalesce(float8send(r.time_samplesize), '')); END $$;
 
 CREATE OR REPLACE FUNCTION caom2.artifact_meta_checksum(r caom2.artifact)
 RETURNS text LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
-$$ BEGIN RETURN caom2.ck_digest(ARRAY[
-        uuid_send(r.artifactid),
-        caom2.ck_str(r.metaproducer),
-        caom2.ck_str(r.contentchecksum),
-        int8send(r.contentlength),
-        caom2.ck_sorted_list(r.contentreadgroups, ' '),
-        caom2.ck_date(r.contentrelease),
-        caom2.ck_str(r.contenttype),
-        caom2.ck_str(r.producttype),
-        caom2.ck_str(r.releasetype),
-        caom2.ck_str(r.uri)]); END $$;
+$$ BEGIN RETURN 'md5:' || md5(
+        coalesce(uuid_send(r.artifactid), '')
+        || coalesce(caom2.ck_str(r.metaproducer), '')
+        || coalesce(caom2.ck_str(r.contentchecksum), '')
+        || coalesce(int8send(r.contentlength), '')
+        || coalesce(caom2.ck_sorted_list(r.contentreadgroups, ' '), '')
+        || coalesce(caom2.ck_date(r.contentrelease), '')
+        || coalesce(caom2.ck_str(r.contenttype), '')
+        || coalesce(caom2.ck_str(r.producttype), '')
+        || coalesce(caom2.ck_str(r.releasetype), '')
+        || coalesce(caom2.ck_str(r.uri), '')); END $$;
 
 CREATE OR REPLACE FUNCTION caom2.part_meta_checksum(r caom2.part)
 RETURNS text LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
-$$ BEGIN RETURN caom2.ck_digest(ARRAY[
-        uuid_send(r.partid),
-        caom2.ck_str(r.metaproducer),
-        caom2.ck_str(r.name),
-        caom2.ck_str(r.producttype)]); END $$;
+$$ BEGIN RETURN 'md5:' || md5(
+        coalesce(uuid_send(r.partid), '')
+        || coalesce(caom2.ck_str(r.metaproducer), '')
+        || coalesce(caom2.ck_str(r.name), '')
+        || coalesce(caom2.ck_str(r.producttype), '')); END $$;
 
 CREATE OR REPLACE FUNCTION caom2.chunk_meta_checksum(r caom2.chunk)
 RETURNS text LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
-$$ BEGIN RETURN caom2.ck_digest(ARRAY[
-        uuid_send(r.chunkid),
-        caom2.ck_str(r.metaproducer),
-        caom2.ck_str(r.custom_axis_axis_ctype),
-        caom2.ck_str(r.custom_axis_axis_cunit),
-        caom2.ck_bounds1d(r.custom_axis_bounds),
-        float8send(r.custom_axis_error_rnder),
-        float8send(r.custom_axis_error_syser),
-        float8send(r.custom_axis_function_delta),
-        int8send(r.custom_axis_function_naxis),
-        float8send(r.custom_axis_function_refcoord_pix),
-        float8send(r.custom_axis_function_refcoord_val),
-        float8send(r.custom_axis_range_end_pix),
-        float8send(r.custom_axis_range_end_val),
-        float8send(r.custom_axis_range_start_pix),
-        float8send(r.custom_axis_range_start_val),
-        int4send(r.customaxis),
-        caom2.ck_str(r.energy_axis_axis_ctype),
-        caom2.ck_str(r.energy_axis_axis_cunit),
-        caom2.ck_bounds1d(r.energy_axis_bounds),
-        float8send(r.energy_axis_error_rnder),
-        float8send(r.energy_axis_error_syser),
-        float8send(r.energy_axis_function_delta),
-        int8send(r.energy_axis_function_naxis),
-        float8send(r.energy_axis_function_refcoord_pix),
-        float8send(r.energy_axis_function_refcoord_val),
-        float8send(r.energy_axis_range_end_pix),
-        float8send(r.energy_axis_range_end_val),
-        float8send(r.energy_axis_range_start_pix),
-        float8send(r.energy_axis_range_start_val),
-        caom2.ck_str(r.energy_bandpassname),
-        float8send(r.energy_resolvingpower),
-        float8send(r.energy_restfrq),
-        float8send(r.energy_restwav),
-        caom2.ck_str(r.energy_specsys),
-        caom2.ck_str(r.energy_ssysobs),
-        caom2.ck_str(r.energy_ssyssrc),
-        caom2.ck_str(r.energy_transition_species),
-        caom2.ck_str(r.energy_transition_transition),
-        float8send(r.energy_velang),
-        float8send(r.energy_velosys),
-        float8send(r.energy_zsource),
-        int4send(r.energyaxis),
-        int4send(r.naxis),
-        caom2.ck_str(r.observable_dependent_axis_ctype),
-        caom2.ck_str(r.observable_dependent_axis_cunit),
-        int8send(r.observable_dependent_bin),
-        caom2.ck_str(r.observable_independent_axis_ctype),
-        caom2.ck_str(r.observable_independent_axis_cunit),
-        int8send(r.observable_independent_bin),
-        int4send(r.observableaxis),
-        caom2.ck_str(r.polarization_axis_axis_ctype),
-        caom2.ck_str(r.polarization_axis_axis_cunit),
-        caom2.ck_bounds1d(r.polarization_axis_bounds),
-        float8send(r.polarization_axis_error_rnder),
-        float8send(r.polarization_axis_error_syser),
-        float8send(r.polarization_axis_function_delta),
-        int8send(r.polarization_axis_function_naxis),
-        float8send(r.polarization_axis_function_refcoord_pix),
-        float8send(r.polarization_axis_function_refcoord_val),
-        float8send(r.polarization_axis_range_end_pix),
-        float8send(r.polarization_axis_range_end_val),
-        float8send(r.polarization_axis_range_start_pix),
-        float8send(r.polarization_axis_range_start_val),
-        int4send(r.polarizationaxis),
-        caom2.ck_str(r.position_axis_axis1_ctype),
-        caom2.ck_str(r.position_axis_axis1_cunit),
-        caom2.ck_str(r.position_axis_axis2_ctype),
-        caom2.ck_str(r.position_axis_axis2_cunit),
-        caom2.ck_bounds2d(r.position_axis_bounds),
-        float8send(r.position_axis_error1_rnder),
-        float8send(r.position_axis_error1_syser),
-        float8send(r.position_axis_error2_rnder),
-        float8send(r.position_axis_error2_syser),
-        float8send(r.position_axis_function_cd11),
-        float8send(r.position_axis_function_cd12),
-        float8send(r.position_axis_function_cd21),
-        float8send(r.position_axis_function_cd22),
-        int8send(r.position_axis_function_dimension_naxis1),
-        int8send(r.position_axis_function_dimension_naxis2),
-        float8send(r.position_axis_function_refcoord_coord1_pix),
-        float8send(r.position_axis_function_refcoord_coord1_val),
-        float8send(r.position_axis_function_refcoord_coord2_pix),
-        float8send(r.position_axis_function_refcoord_coord2_val),
-        float8send(r.position_axis_range_end_coord1_pix),
-        float8send(r.position_axis_range_end_coord1_val),
-        float8send(r.position_axis_range_end_coord2_pix),
-        float8send(r.position_axis_range_end_coord2_val),
-        float8send(r.position_axis_range_start_coord1_pix),
-        float8send(r.position_axis_range_start_coord1_val),
-        float8send(r.position_axis_range_start_coord2_pix),
-        float8send(r.position_axis_range_start_coord2_val),
-        caom2.ck_str(r.position_coordsys),
-        float8send(r.position_equinox),
-        float8send(r.position_resolution),
-        int4send(r.positionaxis1),
-        int4send(r.positionaxis2),
-        caom2.ck_str(r.producttype),
-        caom2.ck_str(r.time_axis_axis_ctype),
-        caom2.ck_str(r.time_axis_axis_cunit),
-        caom2.ck_bounds1d(r.time_axis_bounds),
-        float8send(r.time_axis_error_rnder),
-        float8send(r.time_axis_error_syser),
-        float8send(r.time_axis_function_delta),
-        int8send(r.time_axis_function_naxis),
-        float8send(r.time_axis_function_refcoord_pix),
-        float8send(r.time_axis_function_refcoord_val),
-        float8send(r.time_axis_range_end_pix),
-        float8send(r.time_axis_range_end_val),
-        float8send(r.time_axis_range_start_pix),
-        float8send(r.time_axis_range_start_val),
-        float8send(r.time_exposure),
-        float8send(r.time_mjdref),
-        float8send(r.time_resolution),
-        caom2.ck_str(r.time_timesys),
-        caom2.ck_str(r.time_trefpos),
-        int4send(r.timeaxis)]); END $$;
+$$ BEGIN RETURN 'md5:' || md5(
+        coalesce(uuid_send(r.chunkid), '')
+        || coalesce(caom2.ck_str(r.metaproducer), '')
+        || coalesce(caom2.ck_str(r.custom_axis_axis_ctype), '')
+        || coalesce(caom2.ck_str(r.custom_axis_axis_cunit), '')
+        || coalesce(caom2.ck_bounds1d(r.custom_axis_bounds), '')
+        || coalesce(float8send(r.custom_axis_error_rnder), '')
+        || coalesce(float8send(r.custom_axis_error_syser), '')
+        || coalesce(float8send(r.custom_axis_function_delta), '')
+        || coalesce(int8send(r.custom_axis_function_naxis), '')
+        || coalesce(float8send(r.custom_axis_function_refcoord_pix), '')
+        || coalesce(float8send(r.custom_axis_function_refcoord_val), '')
+        || coalesce(float8send(r.custom_axis_range_end_pix), '')
+        || coalesce(float8send(r.custom_axis_range_end_val), '')
+        || coalesce(float8send(r.custom_axis_range_start_pix), '')
+        || coalesce(float8send(r.custom_axis_range_start_val), '')
+        || coalesce(int4send(r.customaxis), '')
+        || coalesce(caom2.ck_str(r.energy_axis_axis_ctype), '')
+        || coalesce(caom2.ck_str(r.energy_axis_axis_cunit), '')
+        || coalesce(caom2.ck_bounds1d(r.energy_axis_bounds), '')
+        || coalesce(float8send(r.energy_axis_error_rnder), '')
+        || coalesce(float8send(r.energy_axis_error_syser), '')
+        || coalesce(float8send(r.energy_axis_function_delta), '')
+        || coalesce(int8send(r.energy_axis_function_naxis), '')
+        || coalesce(float8send(r.energy_axis_function_refcoord_pix), '')
+        || coalesce(float8send(r.energy_axis_function_refcoord_val), '')
+        || coalesce(float8send(r.energy_axis_range_end_pix), '')
+        || coalesce(float8send(r.energy_axis_range_end_val), '')
+        || coalesce(float8send(r.energy_axis_range_start_pix), '')
+        || coalesce(float8send(r.energy_axis_range_start_val), '')
+        || coalesce(caom2.ck_str(r.energy_bandpassname), '')
+        || coalesce(float8send(r.energy_resolvingpower), '')
+        || coalesce(float8send(r.energy_restfrq), '')
+        || coalesce(float8send(r.energy_restwav), '')
+        || coalesce(caom2.ck_str(r.energy_specsys), '')
+        || coalesce(caom2.ck_str(r.energy_ssysobs), '')
+        || coalesce(caom2.ck_str(r.energy_ssyssrc), '')
+        || coalesce(caom2.ck_str(r.energy_transition_species), '')
+        || coalesce(caom2.ck_str(r.energy_transition_transition), '')
+        || coalesce(float8send(r.energy_velang), '')
+        || coalesce(float8send(r.energy_velosys), '')
+        || coalesce(float8send(r.energy_zsource), '')
+        || coalesce(int4send(r.energyaxis), '')
+        || coalesce(int4send(r.naxis), '')
+        || coalesce(caom2.ck_str(r.observable_dependent_axis_ctype), '')
+        || coalesce(caom2.ck_str(r.observable_dependent_axis_cunit), '')
+        || coalesce(int8send(r.observable_dependent_bin), '')
+        || coalesce(caom2.ck_str(r.observable_independent_axis_ctype), '')
+        || coalesce(caom2.ck_str(r.observable_independent_axis_cunit), '')
+        || coalesce(int8send(r.observable_independent_bin), '')
+        || coalesce(int4send(r.observableaxis), '')
+        || coalesce(caom2.ck_str(r.polarization_axis_axis_ctype), '')
+        || coalesce(caom2.ck_str(r.polarization_axis_axis_cunit), '')
+        || coalesce(caom2.ck_bounds1d(r.polarization_axis_bounds), '')
+        || coalesce(float8send(r.polarization_axis_error_rnder), '')
+        || coalesce(float8send(r.polarization_axis_error_syser), '')
+        || coalesce(float8send(r.polarization_axis_function_delta), '')
+        || coalesce(int8send(r.polarization_axis_function_naxis), '')
+        || coalesce(float8send(r.polarization_axis_function_refcoord_pix), '')
+        || coalesce(float8send(r.polarization_axis_function_refcoord_val), '')
+        || coalesce(float8send(r.polarization_axis_range_end_pix), '')
+        || coalesce(float8send(r.polarization_axis_range_end_val), '')
+        || coalesce(float8send(r.polarization_axis_range_start_pix), '')
+        || coalesce(float8send(r.polarization_axis_range_start_val), '')
+        || coalesce(int4send(r.polarizationaxis), '')
+        || coalesce(caom2.ck_str(r.position_axis_axis1_ctype), '')
+        || coalesce(caom2.ck_str(r.position_axis_axis1_cunit), '')
+        || coalesce(caom2.ck_str(r.position_axis_axis2_ctype), '')
+        || coalesce(caom2.ck_str(r.position_axis_axis2_cunit), '')
+        || coalesce(caom2.ck_bounds2d(r.position_axis_bounds), '')
+        || coalesce(float8send(r.position_axis_error1_rnder), '')
+        || coalesce(float8send(r.position_axis_error1_syser), '')
+        || coalesce(float8send(r.position_axis_error2_rnder), '')
+        || coalesce(float8send(r.position_axis_error2_syser), '')
+        || coalesce(float8send(r.position_axis_function_cd11), '')
+        || coalesce(float8send(r.position_axis_function_cd12), '')
+        || coalesce(float8send(r.position_axis_function_cd21), '')
+        || coalesce(float8send(r.position_axis_function_cd22), '')
+        || coalesce(int8send(r.position_axis_function_dimension_naxis1), '')
+        || coalesce(int8send(r.position_axis_function_dimension_naxis2), '')
+        || coalesce(float8send(r.position_axis_function_refcoord_coord1_pix), '')
+        || coalesce(float8send(r.position_axis_function_refcoord_coord1_val), '')
+        || coalesce(float8send(r.position_axis_function_refcoord_coord2_pix), '')
+        || coalesce(float8send(r.position_axis_function_refcoord_coord2_val), '')
+        || coalesce(float8send(r.position_axis_range_end_coord1_pix), '')
+        || coalesce(float8send(r.position_axis_range_end_coord1_val), '')
+        || coalesce(float8send(r.position_axis_range_end_coord2_pix), '')
+        || coalesce(float8send(r.position_axis_range_end_coord2_val), '')
+        || coalesce(float8send(r.position_axis_range_start_coord1_pix), '')
+        || coalesce(float8send(r.position_axis_range_start_coord1_val), '')
+        || coalesce(float8send(r.position_axis_range_start_coord2_pix), '')
+        || coalesce(float8send(r.position_axis_range_start_coord2_val), '')
+        || coalesce(caom2.ck_str(r.position_coordsys), '')
+        || coalesce(float8send(r.position_equinox), '')
+        || coalesce(float8send(r.position_resolution), '')
+        || coalesce(int4send(r.positionaxis1), '')
+        || coalesce(int4send(r.positionaxis2), '')
+        || coalesce(caom2.ck_str(r.producttype), '')
+        || coalesce(caom2.ck_str(r.time_axis_axis_ctype), '')
+        || coalesce(caom2.ck_str(r.time_axis_axis_cunit), '')
+        || coalesce(caom2.ck_bounds1d(r.time_axis_bounds), '')
+        || coalesce(float8send(r.time_axis_error_rnder), '')
+        || coalesce(float8send(r.time_axis_error_syser), '')
+        || coalesce(float8send(r.time_axis_function_delta), '')
+        || coalesce(int8send(r.time_axis_function_naxis), '')
+        || coalesce(float8send(r.time_axis_function_refcoord_pix), '')
+        || coalesce(float8send(r.time_axis_function_refcoord_val), '')
+        || coalesce(float8send(r.time_axis_range_end_pix), '')
+        || coalesce(float8send(r.time_axis_range_end_val), '')
+        || coalesce(float8send(r.time_axis_range_start_pix), '')
+        || coalesce(float8send(r.time_axis_range_start_val), '')
+        || coalesce(float8send(r.time_exposure), '')
+        || coalesce(float8send(r.time_mjdref), '')
+        || coalesce(float8send(r.time_resolution), '')
+        || coalesce(caom2.ck_str(r.time_timesys), '')
+        || coalesce(caom2.ck_str(r.time_trefpos), '')
+        || coalesce(int4send(r.timeaxis), '')); END $$;

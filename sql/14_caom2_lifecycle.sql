@@ -78,7 +78,10 @@ BEGIN
     IF TG_OP = 'INSERT' OR NEW.position_bounds IS DISTINCT FROM OLD.position_bounds THEN
         NEW.position_bounds_spoly := caom2.bounds_spoly(NEW.position_bounds);
         NEW.position_bounds_center := caom2.bounds_center(NEW.position_bounds);
-        NEW.position_bounds_area := caom2.bounds_area(NEW.position_bounds);
+        -- (a polygon's area from the polygon just made, rather than making it again)
+        NEW.position_bounds_area := CASE WHEN cardinality(NEW.position_bounds) = 3
+                                         THEN caom2.bounds_area(NEW.position_bounds)
+                                         ELSE degrees(degrees(area(NEW.position_bounds_spoly))) END;
         NEW.position_bounds_size := caom2.bounds_size(NEW.position_bounds);
     END IF;
     NEW.energy_bounds := caom2.interval_range(NEW.energy_bounds_lower, NEW.energy_bounds_upper);

@@ -32,13 +32,13 @@ $$ SELECT CASE WHEN t LIKE '%h%' THEN 'HMS' WHEN t LIKE '%m%' THEN 'DMS'
 -- ---------------------------------------------------------------------------------------------
 
 CREATE OR REPLACE FUNCTION votable.td(cell text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT '<TD>' || coalesce(cell, '') || '</TD>' $$;
+LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT '<TD>' || coalesce(cell, '') || '</TD>' $$;
 
 CREATE OR REPLACE FUNCTION votable.td_text(t text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT votable.td(votable.xml_text(t)) $$;
+LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT votable.td(votable.xml_text(t)) $$;
 
 CREATE OR REPLACE FUNCTION votable.csv_text(t text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT coalesce(votable.delimited_text(t, ','), '') $$;
+LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT coalesce(votable.delimited_text(t, ','), '') $$;
 
 -- ---------------------------------------------------------------------------------------------
 -- The row's three serialisations, each around access_url (ObsCore's sixth column)

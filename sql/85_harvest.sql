@@ -121,6 +121,30 @@ END $$;
 
 -- Another hstvo database as a source: a foreign server, a user mapping for the calling role,
 -- and the source's CAOM and HST tables as foreign tables in harvest_<name>
+-- The source's lists (observations by maxLastModified, tombstones) are planned with the
+-- source's own estimates: without them a foreign table counts as a few rows, and each batch's
+-- keyset query fetched every newer observation to sort it here (300 ms a batch at 100,000
+-- observations) instead of having the source sort and send the batch (10 ms).
+CREATE OR REPLACE FUNCTION harvest.estimate_remotely(source_name text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    listed text;
+BEGIN
+    FOREACH listed IN ARRAY ARRAY['observation', 'deletedobservation'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_foreign_table f
+                        WHERE f.ftrelid = to_regclass(format('%I.%I', harvest.remote_schema(source_name), listed))
+                          AND 'use_remote_estimate=true' = ANY (f.ftoptions)) THEN
+            EXECUTE format('ALTER FOREIGN TABLE %I.%I OPTIONS (ADD use_remote_estimate %L)',
+                           harvest.remote_schema(source_name), listed, 'true');
+        END IF;
+    END LOOP;
+END $$;
+
+-- (sources added before the option was)
+DO $$ BEGIN
+    PERFORM harvest.estimate_remotely(name) FROM harvest.source WHERE kind = 'database';
+END $$;
+
 CREATE OR REPLACE FUNCTION harvest.add_database_source(
     source_name text, host text, port integer, dbname text, username text,
     password text DEFAULT NULL, collection text DEFAULT 'HST', batch_size integer DEFAULT 1000)
@@ -154,6 +178,7 @@ BEGIN
     -- before they were stored: then they are computed here)
     EXECUTE format('IMPORT FOREIGN SCHEMA hstvo LIMIT TO (obscore_rows) FROM SERVER %1$I INTO %1$I',
                    remote);
+    PERFORM harvest.estimate_remotely(source_name);
     RETURN added;
 END $$;
 COMMENT ON FUNCTION harvest.add_database_source IS 'another hstvo database as a harvest source (postgres_fdw)';
@@ -460,13 +485,59 @@ END $$;
 -- Steps of a harvest over HTTP (loaders/harvest_http.py lists and fetches; these store)
 -- ---------------------------------------------------------------------------------------------
 
--- A batch of fetched documents stored, each whole or not at all, through the path every CAOM2
--- XML write takes (caom2.put_observation, keeping the document's timestamps); each one's
--- accMetaChecksum here compared with the one the source listed. A document that could not be
--- fetched or read, that the database refuses, or whose checksum differs goes to harvest.skip.
--- `entries`: [{collection, observationid, maxlastmodified, accmetachecksum, document | error}]
--- in listing order; the cursor moves past the last unless `retrying`. Returns the entries
--- stored.
+-- an entry's observation id: its document's, or (no document, or not a UUID there) the one
+-- its URI would give
+CREATE OR REPLACE FUNCTION harvest.entry_id(entry jsonb) RETURNS uuid
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN coalesce((entry #>> '{document,observation,obsid}')::uuid,
+                    md5('caom:' || (entry ->> 'collection') || '/' || (entry ->> 'observationid'))::uuid);
+EXCEPTION WHEN invalid_text_representation THEN
+    RETURN md5('caom:' || (entry ->> 'collection') || '/' || (entry ->> 'observationid'))::uuid;
+END $$;
+
+-- One fetched document stored whole or not at all, through the path every CAOM2 XML write
+-- takes (caom2.put_observations, keeping the document's timestamps), and its accMetaChecksum
+-- here compared with the one the source listed; one that could not be fetched or read, that
+-- the database refuses, or whose checksum differs goes to harvest.skip. Returns whether it
+-- was stored.
+CREATE OR REPLACE FUNCTION harvest.store_document(source_name text, entry jsonb) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    entry_id uuid := harvest.entry_id(entry);
+    here text;
+BEGIN
+    IF entry ? 'error' THEN
+        RAISE EXCEPTION '%', entry ->> 'error';
+    END IF;
+    -- (an observation written anew under another id replaces the old one, as in a
+    -- database harvest)
+    DELETE FROM caom2.observation o
+     WHERE o.collection = entry ->> 'collection'
+       AND o.observationid = entry ->> 'observationid' AND o.obsid <> entry_id;
+    here := caom2.put_observations(jsonb_build_array(entry -> 'document'), true) -> 0 ->> 'accmetachecksum';
+    DELETE FROM caom2.deletedobservation d WHERE d.id = entry_id;
+    IF here IS DISTINCT FROM entry ->> 'accmetachecksum' THEN
+        RAISE EXCEPTION 'accMetaChecksum % here, % at the source', here,
+            entry ->> 'accmetachecksum';
+    END IF;
+    DELETE FROM harvest.skip k
+     WHERE k.source = source_name AND (k.obsid = entry_id OR (
+           k.collection = entry ->> 'collection' AND k.observationid = entry ->> 'observationid'));
+    RETURN true;
+EXCEPTION WHEN OTHERS THEN
+    PERFORM harvest.record_skip(source_name,
+        jsonb_build_object('obsid', entry_id, 'collection', entry ->> 'collection',
+                           'observationid', entry ->> 'observationid',
+                           'maxlastmodified', entry ->> 'maxlastmodified'), SQLERRM);
+    RETURN false;
+END $$;
+
+-- A batch of fetched documents stored. All of them at once, set-wise, when every one of them
+-- can be (harvest.store_all); else one at a time (harvest.store_document), so that one bad
+-- document costs only itself. `entries`: [{collection, observationid, maxlastmodified,
+-- accmetachecksum, document | error}] in listing order; the cursor moves past the last unless
+-- `retrying`. Returns the entries stored.
 CREATE OR REPLACE FUNCTION harvest.store_documents(source_name text, run_id bigint,
                                                    entries jsonb, retrying boolean DEFAULT false)
 RETURNS integer LANGUAGE plpgsql AS $$
@@ -474,40 +545,18 @@ DECLARE
     entry jsonb;
     stored integer := 0;
     refused integer := 0;
-    entry_id uuid;
-    here text;
 BEGIN
-    FOR entry IN SELECT e FROM jsonb_array_elements(entries) AS e LOOP
-        entry_id := coalesce((entry #>> '{document,observation,obsid}')::uuid,
-                          md5('caom:' || (entry ->> 'collection') || '/' || (entry ->> 'observationid'))::uuid);
-        BEGIN
-            IF entry ? 'error' THEN
-                RAISE EXCEPTION '%', entry ->> 'error';
+    IF jsonb_array_length(entries) > 0 AND harvest.store_all(source_name, entries) THEN
+        stored := jsonb_array_length(entries);
+    ELSE
+        FOR entry IN SELECT e FROM jsonb_array_elements(entries) AS e LOOP
+            IF harvest.store_document(source_name, entry) THEN
+                stored := stored + 1;
+            ELSE
+                refused := refused + 1;
             END IF;
-            -- (an observation written anew under another id replaces the old one, as in a
-            -- database harvest)
-            DELETE FROM caom2.observation o
-             WHERE o.collection = entry ->> 'collection'
-               AND o.observationid = entry ->> 'observationid' AND o.obsid <> entry_id;
-            PERFORM caom2.put_observation(entry -> 'document', true);
-            DELETE FROM caom2.deletedobservation d WHERE d.id = entry_id;
-            SELECT o.accmetachecksum INTO here FROM caom2.observation o WHERE o.obsid = entry_id;
-            IF here IS DISTINCT FROM entry ->> 'accmetachecksum' THEN
-                RAISE EXCEPTION 'accMetaChecksum % here, % at the source', here,
-                    entry ->> 'accmetachecksum';
-            END IF;
-            stored := stored + 1;
-            DELETE FROM harvest.skip k
-             WHERE k.source = source_name AND (k.obsid = entry_id OR (
-                   k.collection = entry ->> 'collection' AND k.observationid = entry ->> 'observationid'));
-        EXCEPTION WHEN OTHERS THEN
-            refused := refused + 1;
-            PERFORM harvest.record_skip(source_name,
-                jsonb_build_object('obsid', entry_id, 'collection', entry ->> 'collection',
-                                   'observationid', entry ->> 'observationid',
-                                   'maxlastmodified', entry ->> 'maxlastmodified'), SQLERRM);
-        END;
-    END LOOP;
+        END LOOP;
+    END IF;
     IF NOT retrying AND jsonb_array_length(entries) > 0 THEN
         UPDATE harvest.source SET copied_to = (entries -> -1 ->> 'maxlastmodified')::timestamp,
                                   copied_key = entries -> -1 ->> 'observationid'
@@ -517,6 +566,39 @@ BEGIN
                              skipped = r.skipped + CASE WHEN retrying THEN 0 ELSE refused END
      WHERE r.id = run_id;
     RETURN stored;
+END $$;
+
+-- Every entry of a batch stored in one set-wise pass, or none of them (false: an entry had no
+-- document, the database refused one, or a checksum here differs from the source's).
+CREATE OR REPLACE FUNCTION harvest.store_all(source_name text, entries jsonb) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    ids uuid[];
+    results jsonb;
+BEGIN
+    IF EXISTS (SELECT 1 FROM jsonb_array_elements(entries) AS e WHERE NOT e ? 'document') THEN
+        RETURN false;
+    END IF;
+    ids := ARRAY(SELECT harvest.entry_id(e) FROM jsonb_array_elements(entries) AS e);
+    DELETE FROM caom2.observation o
+     USING jsonb_array_elements(entries) AS e
+     WHERE o.collection = e ->> 'collection' AND o.observationid = e ->> 'observationid'
+       AND o.obsid <> harvest.entry_id(e);
+    results := caom2.put_observations(
+        (SELECT jsonb_agg(e -> 'document') FROM jsonb_array_elements(entries) AS e), true);
+    IF EXISTS (SELECT 1 FROM jsonb_array_elements(entries) WITH ORDINALITY AS e(entry, n)
+                WHERE results -> (n::integer - 1) ->> 'accmetachecksum'
+                      IS DISTINCT FROM entry ->> 'accmetachecksum') THEN
+        RAISE EXCEPTION 'an accMetaChecksum differs' USING ERRCODE = 'HV000';
+    END IF;
+    DELETE FROM caom2.deletedobservation d WHERE d.id = ANY (ids);
+    DELETE FROM harvest.skip k
+     USING jsonb_array_elements(entries) AS e
+     WHERE k.source = source_name AND (k.obsid = harvest.entry_id(e) OR (
+           k.collection = e ->> 'collection' AND k.observationid = e ->> 'observationid'));
+    RETURN true;
+EXCEPTION WHEN OTHERS THEN
+    RETURN false;  -- (all undone: the caller stores them one at a time)
 END $$;
 
 -- A batch of the source's tombstones applied: an observation here with that id goes, unless
@@ -576,11 +658,31 @@ CREATE OR REPLACE FUNCTION harvest.end_run(run_id bigint, failure text DEFAULT N
 LANGUAGE plpgsql AS $$
 DECLARE
     source_name text;
+    moved bigint;
 BEGIN
     UPDATE harvest.run r SET state = CASE WHEN failure IS NULL THEN 'done' ELSE 'failed' END,
                              ended = clock_timestamp(), error = failure
-     WHERE r.id = run_id RETURNING r.source INTO source_name;
+     WHERE r.id = run_id RETURNING r.source, r.copied + r.deleted INTO source_name, moved;
+    PERFORM harvest.analyze_after(moved);
     PERFORM pg_advisory_unlock(hashtext('hstvo harvest'), hashtext(source_name));
+END $$;
+
+-- After a run that moved a tenth of the archive or more (a first harvest, above all), the
+-- planner's statistics of the CAOM tables and ObsCore's rows are made again at once, rather
+-- than when autovacuum comes to them: planned on the empty archive's, the next harvest and
+-- the first queries read whole tables (a 1% harvest after a first one of 100,000
+-- observations took 8 s instead of 2.5).
+CREATE OR REPLACE FUNCTION harvest.analyze_after(moved bigint) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    counted real := (SELECT reltuples FROM pg_class WHERE oid = 'caom2.observation'::regclass);
+BEGIN
+    IF moved < 1000 OR (counted > 0 AND moved < counted / 10) THEN
+        RETURN false;
+    END IF;
+    ANALYZE caom2.observation, caom2.plane, caom2.artifact, caom2.part, caom2.chunk,
+            hstvo.obscore_rows;
+    RETURN true;
 END $$;
 
 -- The harvest from a database source, from psql or pg_cron: the skipped observations tried

@@ -91,3 +91,55 @@ def test_constraint_violation_mid_document_rolls_back(conn):
         store_document(conn, document)
     assert conn.execute("SELECT count(*) FROM caom2.observation").fetchone()[0] == 0
     assert conn.execute("SELECT count(*) FROM caom2.deletedobservation").fetchone()[0] == 0
+
+
+def test_a_batch_with_a_refused_document_stores_the_others(db_url, conn, tmp_path):
+    """`hstvo xml import` stores a batch set-wise; when the database refuses one document of it
+    (here: its URI is stored under another id), the others are stored one by one, and the
+    refused one is reported and leaves the stored observation as it was."""
+    store_document(conn, read_document(GOOD))
+    before = conn.execute("SELECT obsid, accmetachecksum, maxlastmodified "
+                          "FROM caom2.observation").fetchall()
+    start = GOOD.index(b'caom2:id="') + len(b'caom2:id="')
+    clash = GOOD[:start] + b"00000000-0000-0000-0000-000000000001" + GOOD[start + 36:]
+    (tmp_path / "a_clash.xml").write_bytes(clash)
+    (tmp_path / "b_good.xml").write_bytes((SAMPLE_DATA / "caom2" / "ibc301qrq.xml").read_bytes())
+    result = run_hstvo("xml", "import", str(tmp_path), db_url=db_url)
+    assert result.returncode == 1
+    assert "a_clash.xml: " in result.stderr and "exists with id" in result.stderr
+    assert "imported 1 of 2 documents, 1 created, 1 failed" in result.stdout
+    assert conn.execute("SELECT obsid, accmetachecksum, maxlastmodified FROM caom2.observation "
+                        "WHERE observationid = 'j94f05bgq'").fetchall() == before
+    assert conn.execute("SELECT count(*) FROM caom2.observation "
+                        "WHERE observationid = 'ibc301qrq'").fetchone()[0] == 1
+
+
+def test_a_batch_of_documents_is_stored_as_each_alone_would_be(conn):
+    """caom2.put_observations stores several documents with the checksums and rows that
+    storing each alone gives."""
+    from loaders.caom2xml import load_document, store_documents
+
+    names = ["j94f05bgq", "ibc301qrq"]
+    documents = [read_document((SAMPLE_DATA / "caom2" / f"{n}.xml").read_bytes()) for n in names]
+    summaries = store_documents(conn, documents, keep_timestamps=True)
+    assert [s["created"] for s in summaries] == [True, True]
+    assert all(s["checksums_match"] for s in summaries)
+    stored = [load_document(conn, "HST", n) for n in names]
+    conn.execute("DELETE FROM caom2.observation")
+    alone = []
+    for document, name in zip(documents, names):
+        store_document(conn, document, keep_timestamps=True)
+        alone.append(load_document(conn, "HST", name))
+    # (the same rows and checksums; the timestamps a document lacks are each write's clock)
+    assert _without_timestamps(stored) == _without_timestamps(alone)
+    assert [s["accmetachecksum"] for s in summaries] == [
+        d["observation"]["accmetachecksum"] for d in alone]
+
+
+def _without_timestamps(value):
+    if isinstance(value, dict):
+        return {k: _without_timestamps(v) for k, v in value.items()
+                if k not in ("lastmodified", "maxlastmodified")}
+    if isinstance(value, list):
+        return [_without_timestamps(v) for v in value]
+    return value
