@@ -1,6 +1,7 @@
 """Benchmark: the TAP service over HTTP on loopback, against a large synthetic ObsCore.
 
     python bench/tap.py [--rows 1000000] [--repeat 50] [--stream 500000] [--seconds 20]
+    python bench/tap.py --replicas 2 [--rows 100000] [--ingest-files 10000]
 
 Builds (once per size; kept between runs) a scratch database `hstvo_tap_bench_<rows>` on the
 server of DATABASE_URL or the embedded cluster, holding `rows` planes (one per observation) with
@@ -166,7 +167,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20,
                         help="how long 8 clients run cones at once (20)")
     parser.add_argument("--port", type=int, default=8097)
+    parser.add_argument("--replicas", type=int, default=0, metavar="N",
+                        help="instead: the cone rate of 8 clients against a primary alone and "
+                             "with N hot standbys (a cluster of its own under "
+                             "var/bench-replication), and the standbys' lag during an ingest "
+                             "of --ingest-files files")
+    parser.add_argument("--ingest-files", type=int, default=10_000)
     args = parser.parse_args()
+    if args.replicas:
+        from bench.tap_replicas import replicas_benchmark
+
+        replicas_benchmark(args, concurrent_cones, NAME, FILL)
+        return
 
     url = build(database_url(load_settings()), args.rows)
     # the 8 concurrent clients all come from loopback, which the service takes for one client

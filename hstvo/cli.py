@@ -48,12 +48,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debugging detail")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    db = commands.add_parser("db", help="manage the database: start, stop, status, upgrade, psql",
-                             description="Manage the embedded cluster and the schema.")
-    db.add_argument("action", choices=["start", "stop", "status", "upgrade", "psql"],
-                    help="start/stop/status: the embedded cluster under ./var/ (ignored "
-                         "with DATABASE_URL); upgrade: apply migrations; psql: open a shell, "
-                         "or run -c/-f")
+    db = commands.add_parser(
+        "db", help="manage the database: start, stop, status, upgrade, psql, replica",
+        description="Manage the embedded cluster and the schema.",
+        epilog="read replicas (hot standbys by streaming replication, under var/replicas/):\n"
+               "  hstvo db replica add NAME [--port P]   copy the primary, stream its WAL\n"
+               "  hstvo db replica list                  each standby's state and lag\n"
+               "  hstvo db replica remove NAME           stop it, delete it, drop its slot\n"
+               "then serve reads from them: HSTVO_READ_URLS=postgresql://...,postgresql://...",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    db.add_argument("action", choices=["start", "stop", "status", "upgrade", "psql", "replica"],
+                    help="start/stop/status: the embedded cluster under ./var/ and its replicas "
+                         "(ignored with DATABASE_URL); upgrade: apply migrations; psql: open a "
+                         "shell, or run -c/-f; replica: add, list or remove a hot standby")
+    db.add_argument("replica_words", nargs="*", metavar="add NAME | list | remove NAME",
+                    help="replica: what to do")
+    db.add_argument("--port", type=int, help="replica add: the standby's port (default: the "
+                                             "next free one above the primary's)")
     db.add_argument("-c", "--command", dest="sql", metavar="SQL",
                     help="psql: run this SQL and exit (e.g. -c 'SELECT * FROM hstvo.file_root')")
     db.add_argument("-f", "--file", dest="sql_file", metavar="FILE",
@@ -175,10 +186,24 @@ def cmd_db(args: argparse.Namespace) -> int:
     if args.action in ("start", "stop", "status") and not settings.embedded:
         print(f"DATABASE_URL is set: the embedded cluster is not used ({args.action} ignored)")
         return 0
+    if args.action == "replica":
+        if not settings.embedded:
+            print("DATABASE_URL is set: make standbys of that server as its README section "
+                  "says (pg_basebackup -R -S), then list them in HSTVO_READ_URLS",
+                  file=sys.stderr)
+            return 2
+        return _replica_command(cluster, args)
     if args.action == "start":
+        from .replicas import start_replicas
+
         cluster.start()
         print(cluster.status())
+        for replica in start_replicas(cluster):
+            print(f"replica {replica.root.name}: {replica.status()}")
     elif args.action == "stop":
+        from .replicas import stop_replicas
+
+        stop_replicas(cluster)
         cluster.stop()
         print(cluster.status())
     elif args.action == "status":
@@ -189,6 +214,38 @@ def cmd_db(args: argparse.Namespace) -> int:
         print(f"database is at revision {revision}")
     elif args.action == "psql":
         return subprocess.call(_psql_command(args), env=_psql_environment(args))
+    return 0
+
+
+def _replica_command(cluster, args: argparse.Namespace) -> int:
+    """hstvo db replica add NAME [--port P] | list | remove NAME"""
+    from .cluster import ClusterError
+    from .replicas import add_replica, remove_replica, replica_states
+
+    words = args.replica_words
+    try:
+        if words[:1] == ["add"] and len(words) == 2:
+            replica = add_replica(cluster, words[1], args.port)
+            print(f"replica {words[1]} streaming: {replica.url()}")
+        elif words[:1] == ["remove"] and len(words) == 2:
+            remove_replica(cluster, words[1])
+            print(f"replica {words[1]} removed")
+        elif words == ["list"]:
+            states = replica_states(cluster)
+            if not states:
+                print("no replicas (hstvo db replica add NAME makes one)")
+            for r in states:
+                lag = ("" if r.lag_bytes is None else f", {r.lag_bytes} bytes behind"
+                       + ("" if r.lag_seconds is None else f" ({r.lag_seconds:.3f} s)"))
+                print(f"{r.name}: {'running' if r.running else 'stopped'}, "
+                      f"{r.state or 'not connected'}{lag}, {r.url}")
+        else:
+            print("usage: hstvo db replica add NAME [--port P] | list | remove NAME",
+                  file=sys.stderr)
+            return 2
+    except ClusterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -27,7 +27,6 @@ SERVICE_USER = "hstvo"
 SUPERUSER = "postgres"
 
 
-
 def memory_options() -> list[str]:
     """Settings sized to the machine, as a DBA would set them for an archive: a quarter of the
     memory (at most 2 GB) for shared buffers, where PostgreSQL's default of 128 MB kept a
@@ -45,6 +44,7 @@ def memory_options() -> list[str]:
             f"-c effective_cache_size={max(512, mb // 2)}MB",
             "-c random_page_cost=1.1", "-c max_wal_size=4GB",
             "-c checkpoint_completion_target=0.9"]
+
 
 class ClusterError(RuntimeError):
     """The embedded cluster could not be created, started or stopped."""

@@ -29,6 +29,7 @@ from .limits import RequestLimits
 from .login import login, logout
 from .moc import moc
 from .registry import resource_caps
+from .replicas import ReadServers, read_urls, reads
 from .soda import soda_sync
 from .tap_async import job, job_attribute, job_list, job_result, runner
 from .tap_sync import LIMITS, query_role, tap_sync, usable_role
@@ -71,6 +72,9 @@ def create_app(url: str | None = None) -> Starlette:
     stream_pool = make_pool(url, max_size=LIMITS.streams, name="hstvo-tap-sync")
     job_pool = make_pool(url, max_size=LIMITS.async_slots, name="hstvo-tap-async")
     pools = (pool, stream_pool, job_pool)
+    read_servers = ReadServers({"short": pool, "stream": stream_pool, "job": job_pool},
+                               read_urls(), {"short": 10, "stream": LIMITS.streams,
+                                             "job": LIMITS.async_slots})
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
@@ -81,6 +85,13 @@ def create_app(url: str | None = None) -> Starlette:
             app.state.query_role = await query_role(conn)
             app.state.reader_role = await usable_role(conn, READER_ROLE)
             await _publish_url(conn, app.state.public_url)
+        if read_servers.standbys:
+            await read_servers.check()
+            log.info("reads go to %s", ", ".join(
+                f"{s.name} ({'in rotation' if s.in_rotation else s.problem})"
+                for s in read_servers.standbys))
+        watching = asyncio.create_task(read_servers.watch(), name="read-servers") \
+            if read_servers.standbys else None
         jobs = asyncio.create_task(runner(app), name="uws-runner")
         warming = asyncio.create_task(offload.warm_up(), name="offload-warm-up")
         try:
@@ -88,15 +99,18 @@ def create_app(url: str | None = None) -> Starlette:
         finally:
             jobs.cancel()
             warming.cancel()
+            if watching is not None:
+                watching.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await jobs
+            await read_servers.close()
             offload.shut_down()
             for each in pools:
                 await each.close()
 
     routes = [
         Route("/", landing),
-        Route("/tap/sync", tap_sync, methods=["GET", "POST"]),
+        Route("/tap/sync", reads(tap_sync), methods=["GET", "POST"]),
         Route("/tap/async", job_list, methods=["GET", "POST"]),
         Route("/tap/async/{job_id}", job, methods=["GET", "POST", "DELETE"]),
         Route("/tap/async/{job_id}/results/result", job_result),
@@ -106,8 +120,8 @@ def create_app(url: str | None = None) -> Starlette:
         Route("/tap/availability", availability),
         Route("/tap/tables", tables),
         Route("/tap/tables/{name}", tables),
-        Route("/datalink", datalink, methods=["GET", "POST"]),
-        Route("/moc", moc),
+        Route("/datalink", reads(datalink), methods=["GET", "POST"]),
+        Route("/moc", reads(moc)),
         Route("/reg/resource-caps", resource_caps),
         Route("/login", login, methods=["GET", "POST"]),
         Route("/gms/search", gms.search),
@@ -127,7 +141,7 @@ def create_app(url: str | None = None) -> Starlette:
         Route("/caom2repo/observations/{collection}/{observation_id}", caom2repo.observation,
               methods=["GET", "PUT", "POST", "DELETE"]),
         Route("/caom2repo/deletions/{collection}", caom2repo.deletions),
-        Route("/soda/sync", soda_sync, methods=["GET", "POST"]),
+        Route("/soda/sync", reads(soda_sync), methods=["GET", "POST"]),
         Route("/files/{area}/{file_name}", get_file, methods=["GET", "HEAD"]),
         Route("/files/{area}/{file_name}", put_file, methods=["PUT"]),
     ]
@@ -138,6 +152,7 @@ def create_app(url: str | None = None) -> Starlette:
                     exception_handlers={PoolTimeout: busy, psycopg.OperationalError: unavailable,
                                         AuthenticationFailed: authentication_failed})
     app.state.pool = pool
+    app.state.read_servers = read_servers
     app.state.stream_pool = stream_pool
     app.state.job_pool = job_pool
     app.state.streams = {}  # client address -> streaming queries it has open

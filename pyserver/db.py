@@ -21,12 +21,13 @@ async def _configure(conn) -> None:
     await conn.execute("SELECT set_sphere_output('DEG')")
 
 
-def make_pool(url: str, max_size: int = 10, name: str = "hstvo-serve") -> AsyncConnectionPool:
+def make_pool(url: str, max_size: int = 10, name: str = "hstvo-serve",
+              timeout: float = POOL_WAIT_SECONDS) -> AsyncConnectionPool:
     """A pool opened by the app's lifespan; connections are autocommit, queries are one-liners
     that call SQL functions."""
     return AsyncConnectionPool(
         url, min_size=1, max_size=max_size, open=False, configure=_configure,
-        timeout=POOL_WAIT_SECONDS, name=name,
+        timeout=timeout, name=name,
         kwargs={"autocommit": True, "application_name": name,
                 "options": f"-c idle_in_transaction_session_timeout="
                            f"{IDLE_IN_TRANSACTION_SECONDS * 1000}"})

@@ -233,8 +233,11 @@ async def begin(conn: psycopg.AsyncConnection, caller: Caller, role: str | None)
 @contextlib.asynccontextmanager
 async def reading(request: Request, pool=None) -> AsyncIterator[psycopg.AsyncConnection]:
     """A connection in a transaction that reads as the request's caller, under the access
-    rules (hstvo_reader). Every read path of the service takes its connection here."""
-    async with (pool or request.app.state.pool).connection() as conn:
+    rules (hstvo_reader). Every read path of the service takes its connection here: on the
+    standby the request was given, if any (pyserver/replicas.py), else on the primary."""
+    from .replicas import read_pool
+
+    async with (pool or read_pool(request)).connection() as conn:
         async with conn.transaction():
             _remember(request, await begin(conn, caller_of(request),
                                            getattr(request.app.state, "reader_role", None)))

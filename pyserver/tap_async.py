@@ -17,12 +17,14 @@ from datetime import datetime, timezone
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg_pool import PoolTimeout
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 
 from . import results
 from .errors import database_message
 from .identity import AuthenticationFailed, Caller, forbidden, resolved, unauthorized
+from .replicas import server_gone
 from .fits_output import fits_document
 from .streaming import StreamAborted
 from .tap_sync import (FITS, LIMITS, VOTABLE, TapError, catalog_of_connection, dali_parameters,
@@ -350,7 +352,7 @@ async def run_one(conn: psycopg.AsyncConnection, state) -> bool:
     job_id = claimed["job_id"]
     log.info("job %s executing", job_id)
     try:
-        name, size, query, rows = await _execute(conn, state, claimed)
+        name, size, query, rows = await _execute_on_a_reader(conn, state, claimed)
     except TapError as exc:
         message = str(exc)
     except AuthenticationFailed as exc:  # its owner was disabled since it was created
@@ -373,6 +375,31 @@ async def run_one(conn: psycopg.AsyncConnection, state) -> bool:
     await _fail(state, conn, job_id, message)
     log.info("job %s failed: %s", job_id, message)
     return True
+
+
+async def _execute_on_a_reader(conn: psycopg.AsyncConnection, state,
+                               claimed: dict) -> tuple[str, int, object, int]:
+    """Run a claimed job's query on a standby in rotation (pyserver/replicas.py), the next one
+    when that one goes away, and on the primary (`conn`, where the job's state stays) when
+    there is none, or when the job has uploads (temporary tables: the primary's to write)."""
+    servers = getattr(state, "read_servers", None)
+    if servers is None or not servers.standbys or query_request(claimed["parameters"]).uploads:
+        return await _execute(conn, state, claimed)
+    for server in servers.candidates():
+        if server.primary:
+            break
+        try:
+            async with server.pools["job"].connection() as reader:
+                executed = await _execute(reader, state, claimed)
+            log.info("job %s ran on standby %s", claimed["job_id"], server.name)
+            return executed
+        except (psycopg.Error, PoolTimeout) as exc:
+            if not (isinstance(exc, PoolTimeout) or server_gone(exc)):
+                raise
+            servers.take_out(server, f"{type(exc).__name__}: {exc}".strip()[:300])
+            log.info("job %s: standby %s failed, trying the next server", claimed["job_id"],
+                     server.name)
+    return await _execute(conn, state, claimed)
 
 
 async def _execute(conn: psycopg.AsyncConnection, state,

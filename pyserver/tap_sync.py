@@ -31,6 +31,7 @@ from starlette.responses import Response
 
 from hstvo.config import load_tap_limits
 
+from .replicas import on_primary, on_standby, read_pool, server_gone
 from .adql import AdqlError, Catalog, Translation, load_catalog_async, translate
 from . import offload
 from .errors import database_message
@@ -309,6 +310,8 @@ async def open_query(conn: psycopg.AsyncConnection, translation: Translation, qu
         await cursor.execute(sql)
         first = await cursor.fetchmany(min(FETCH_ROWS, query.maxrec + 1))
     except psycopg.Error as exc:
+        if server_gone(exc):
+            raise  # (a read on a standby that went away is run again elsewhere)
         raise TapError(_database_message(exc, timeout_seconds, query.asynchronous)) from None
     return OpenQuery(cursor, first, fields, caller=caller)
 
@@ -368,10 +371,14 @@ async def run_query(request: Request, query: QueryRequest) -> Response:
                        "read those first", status=429, headers={"Retry-After": "5"})
     streams[client] = streams.get(client, 0) + 1
     try:
-        connection_context = request.app.state.stream_pool.connection()
+        if query.uploads:  # (an upload is a temporary table: the primary's to write)
+            on_primary(request)
+        connection_context = read_pool(request, "stream").connection()
         try:
             conn = await connection_context.__aenter__()
         except PoolTimeout:
+            if on_standby(request):
+                raise  # (pyserver/replicas.py runs the query on the next server)
             raise TapError("the service is busy: try again in a few seconds", status=503,
                            headers={"Retry-After": "5"}) from None
     except BaseException:
@@ -379,8 +386,9 @@ async def run_query(request: Request, query: QueryRequest) -> Response:
         raise
     transaction = None
     try:
-        transaction = conn.transaction()
-        await transaction.__aenter__()
+        entering = conn.transaction()
+        await entering.__aenter__()
+        transaction = entering  # (one that failed to begin is not ended)
         known = await catalog_of_connection(request.app.state, conn)
         if query.uploads:
             from .tap_upload import create_uploads  # it imports this module's limits

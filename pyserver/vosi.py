@@ -110,11 +110,25 @@ async def availability(request: Request) -> Response:
         up, note = "true", "the archive database answers queries"
     except Exception as exc:  # any failure to reach the database means unavailable
         up, note = "false", f"the archive database does not answer: {type(exc).__name__}"
+    notes = [note] + _standby_notes(request)
     body = (f'<?xml version="1.0" encoding="UTF-8"?>\n'
             f'<avail:availability xmlns:avail="http://www.ivoa.net/xml/VOSIAvailability/v1.0">'
-            f"<avail:available>{up}</avail:available><avail:note>{escape(note)}</avail:note>"
-            f"</avail:availability>\n")
+            f"<avail:available>{up}</avail:available>"
+            + "".join(f"<avail:note>{escape(n)}</avail:note>" for n in notes)
+            + "</avail:availability>\n")
     return Response(body, media_type="text/xml")
+
+
+def _standby_notes(request: Request) -> list[str]:
+    """A note per read replica (HSTVO_READ_URLS): in rotation or not, and how far behind."""
+    servers = getattr(request.app.state, "read_servers", None)
+    notes = []
+    for server in servers.describe() if servers else []:
+        lag = ("" if server.lag_bytes is None else f", {server.lag_bytes} bytes")
+        lag += ("" if server.lag_seconds is None else f", {server.lag_seconds:.3f} s behind")
+        state = "in rotation" if server.in_rotation else f"out of rotation ({server.problem})"
+        notes.append(f"read replica {server.name}: {state}{lag}")
+    return notes
 
 
 def _optional(element: str, value: object) -> str:

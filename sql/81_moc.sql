@@ -66,7 +66,8 @@ BEGIN
                             OR p.calibrationlevel = coverage_moc.calib_level)
                      GROUP BY 3) AS leaf
              GROUP BY leaf.bucket % 64) AS middle;
-    IF key IS NOT NULL THEN
+    -- (a read-only standby reads the primary's cache, replicated, but cannot add to it)
+    IF key IS NOT NULL AND NOT pg_is_in_recovery() THEN
         INSERT INTO hstvo.moc_cache (query, moc, planes) VALUES (key, moc, planes)
         ON CONFLICT (query) DO NOTHING;
     END IF;
