@@ -104,13 +104,14 @@ def lag_during_ingest(primary: Cluster, url: str, files: int) -> None:
     sampler.start()
     started = time.perf_counter()
     try:
-        subprocess.run([sys.executable, "-m", "hstvo.cli", "ingest", str(archive)],
-                       env={**os.environ, "DATABASE_URL": url}, cwd=PROJECT_ROOT, check=False,
-                       capture_output=True)
+        ingested = subprocess.run([sys.executable, "-m", "hstvo.cli", "ingest", str(archive)],
+                                  env={**os.environ, "DATABASE_URL": url}, cwd=PROJECT_ROOT,
+                                  check=False, capture_output=True, text=True)
     finally:
         done.set()
         sampler.join()
     seconds = time.perf_counter() - started
+    print(f"  ingest: {(ingested.stdout.strip().splitlines() or ['(no report)'])[-1]}")
     lag_bytes = sorted(b for b, _ in samples) or [0]
     lag_seconds = sorted(s for _, s in samples) or [0.0]
     print(f"  replication lag during an ingest of {files} files ({seconds:.0f} s, "

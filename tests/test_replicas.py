@@ -166,19 +166,31 @@ def wait_for_job(location: str, timeout: float = 60) -> str:
         time.sleep(0.2)
 
 
-def test_a_write_on_the_primary_is_read_through_tap_within_the_lag(service):
-    base = service["base"]
-    with psycopg.connect(service["primary"].url(), autocommit=True) as conn:
-        conn.execute("UPDATE caom2.observation SET target_name = 'REPLICATED-1' "
-                     "WHERE observationid = 'j8bt05njq'")
+def test_an_ingest_on_the_primary_is_read_through_tap_within_the_lag(service, tmp_path):
+    base, env = service["base"], {**service["env"], "DATABASE_URL": service["primary"].url()}
+    assert hstvo(env, "synth", str(tmp_path / "new"), "--count", "2", "--seed", "77"
+                 ).returncode == 0
+    ingested = hstvo(env, "ingest", str(tmp_path / "new"))
+    assert ingested.returncode == 0, ingested.stderr
     written = time.monotonic()
-    while True:
-        response = sync(base, "SELECT target_name FROM ivoa.ObsCore WHERE obs_id = 'j8bt05njq'")
-        if "REPLICATED-1" in response.text:
+    with psycopg.connect(service["primary"].url()) as conn:
+        expected = conn.execute("SELECT count(*) FROM ivoa.ObsCore").fetchone()[0]
+    while True:  # visible through the standbys once they have replayed it: within the lag
+        response = sync(base, "SELECT COUNT(*) AS n FROM ivoa.ObsCore",
+                        headers={"Authorization": f"Bearer {TOKEN}"})
+        if response.text.split()[-1] == str(expected):
             break
         assert time.monotonic() - written < 10, response.text
         time.sleep(0.05)
     assert answered_by(response) in standby_names(service)
+    with psycopg.connect(service["primary"].url(), autocommit=True) as conn:
+        conn.execute("UPDATE caom2.observation SET target_name = 'REPLICATED-1' "
+                     "WHERE observationid = 'j8bt05njq'")
+    written = time.monotonic()
+    while "REPLICATED-1" not in sync(
+            base, "SELECT target_name FROM ivoa.ObsCore WHERE obs_id = 'j8bt05njq'").text:
+        assert time.monotonic() - written < 10
+        time.sleep(0.05)
 
 
 def test_the_repository_reads_its_own_write_at_once(service):
