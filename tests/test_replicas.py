@@ -299,3 +299,13 @@ def test_compose_file_describes_the_multi_host_deployment():
         assert "pg_basebackup" in str(services[name]["command"])
     for spec in services.values():  # (the build context is the project's root)
         assert (PROJECT_ROOT / spec["build"]["dockerfile"]).exists()
+
+
+def test_taplint_finds_the_service_on_standbys_conformant(service):
+    """STILTS taplint against the service whose reads the standbys answer."""
+    from .test_validators import taplint
+
+    report = taplint(service["base"] + "/tap")
+    assert "Totals: Errors: 0; Warnings: 0" in report, report
+    with psycopg.connect(service["primary"].url()) as conn:
+        assert conn.execute("SELECT count(*) FROM uws.job").fetchone()[0] > 0  # its async jobs
