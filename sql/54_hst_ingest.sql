@@ -555,35 +555,94 @@ $$;
 -- The batch procedure
 -- ---------------------------------------------------------------------------------------------
 
--- hst.ingest_batch: ingest one staged batch; returns a summary. An observation none of whose
--- files changed is left as it is, unless `rebuild` (after a change of the rules: file classes,
--- filters, the proprietary period).
---   {"files": n, "ingested": n, "unchanged": n, "refused": n, "observations": n,
---    "rows": CAOM rows written (observations, planes, artifacts, parts, chunks)}
-CREATE OR REPLACE FUNCTION hst.ingest_batch(batch_id uuid, rebuild boolean DEFAULT false) RETURNS jsonb
+-- The CAOM rows a batch of observation documents holds (observations, planes, artifacts,
+-- parts, chunks)
+CREATE OR REPLACE FUNCTION hst.document_rows(docs jsonb) RETURNS bigint
+LANGUAGE sql IMMUTABLE AS $$
+SELECT coalesce(sum(1 + jsonb_array_length(jsonb_path_query_array(d, '$.planes[*]'))
+                  + jsonb_array_length(jsonb_path_query_array(d, '$.planes[*].artifacts[*]'))
+                  + jsonb_array_length(jsonb_path_query_array(d, '$.planes[*].artifacts[*].parts[*]'))
+                  + jsonb_array_length(jsonb_path_query_array(d,
+                                           '$.planes[*].artifacts[*].parts[*].chunks[*]'))), 0)
+  FROM jsonb_array_elements(docs) AS d $$;
+
+-- A staged batch (the session's ingest_work) ingested set-wise: every file registered by one
+-- statement, the observations with a changed file built, and all of them stored by one
+-- caom2.put_observations. All or nothing: any refusal undoes the whole of it, and the caller
+-- then ingests the batch one observation at a time (hst.ingest_one_by_one), which refuses
+-- only the observations at fault. Returns the CAOM rows written.
+CREATE OR REPLACE FUNCTION hst.ingest_together(batch_id uuid, rebuild boolean) RETURNS bigint
+LANGUAGE plpgsql SET jit = off AS $$
+DECLARE
+    changed text[];
+    built text[];
+    docs jsonb;
+    outcomes jsonb;
+BEGIN
+    WITH registered AS (
+        INSERT INTO hst.archive_file AS a (file_name, observationid, product_id, instrument,
+               suffix, level, maps, product_type, size, checksum, primary_header,
+               extensions, path)
+        SELECT archive_name, observationid, product_id, instrument, suffix, level, maps,
+               product_type, size, checksum, primary_header, coalesce(extensions, '[]'), path
+          FROM ingest_work WHERE problem IS NULL
+        ON CONFLICT (file_name) DO UPDATE SET
+               observationid = excluded.observationid, product_id = excluded.product_id,
+               instrument = excluded.instrument, suffix = excluded.suffix,
+               level = excluded.level, maps = excluded.maps,
+               product_type = excluded.product_type, size = excluded.size,
+               checksum = excluded.checksum, primary_header = excluded.primary_header,
+               extensions = excluded.extensions, path = excluded.path,
+               last_ingested = now()
+         WHERE (a.observationid, a.product_id, a.instrument, a.suffix, a.level, a.maps,
+                a.product_type, a.checksum, a.path)
+               IS DISTINCT FROM
+               (excluded.observationid, excluded.product_id, excluded.instrument,
+                excluded.suffix, excluded.level, excluded.maps, excluded.product_type,
+                excluded.checksum, excluded.path)
+        RETURNING a.observationid)
+    SELECT coalesce(array_agg(DISTINCT observationid), '{}') INTO changed FROM registered;
+    -- an observation none of whose files changed, and that is stored whole, stays as it is
+    built := ARRAY(SELECT o FROM (SELECT DISTINCT observationid AS o FROM ingest_work
+                                   WHERE problem IS NULL) AS w
+                    WHERE rebuild OR o = ANY (changed) OR NOT hst.observation_complete(o)
+                    ORDER BY o);
+    INSERT INTO hst.ingest_log (batch, path, file_name, status, observation_uri, product_id,
+                                message)
+    SELECT batch_id, w.path, w.archive_name, 'unchanged', 'caom:HST/' || w.observationid,
+           w.product_id, nullif(array_to_string(w.notes, '; '), '')
+      FROM ingest_work w WHERE w.problem IS NULL AND NOT w.observationid = ANY (built);
+    IF cardinality(built) = 0 THEN
+        RETURN 0;
+    END IF;
+    docs := (SELECT jsonb_agg(hst.observation_build(o) ORDER BY n)
+               FROM unnest(built) WITH ORDINALITY AS b(o, n));
+    outcomes := caom2.put_observations(docs);
+    PERFORM hst.record_calibration(o) FROM unnest(built) AS b(o);
+    INSERT INTO hst.ingest_log (batch, path, file_name, status, observation_uri, product_id,
+                                message)
+    SELECT batch_id, w.path, w.archive_name,
+           CASE WHEN (r.outcome->>'maxlastmodified')::timestamp < caom2.now_utc()
+                THEN 'unchanged' ELSE 'ingested' END,
+           r.outcome->>'uri', w.product_id, nullif(array_to_string(w.notes, '; '), '')
+      FROM unnest(built) WITH ORDINALITY AS b(o, n)
+      CROSS JOIN LATERAL (SELECT outcomes -> (b.n::integer - 1) AS outcome) AS r
+      JOIN ingest_work w ON w.observationid = b.o AND w.problem IS NULL;
+    RETURN hst.document_rows(docs);
+END $$;
+
+-- A staged batch ingested one observation at a time, each whole or not at all in its own
+-- subtransaction: an observation the database refuses is logged with the reason, and the
+-- others go in. Returns the CAOM rows written.
+CREATE OR REPLACE FUNCTION hst.ingest_one_by_one(batch_id uuid, rebuild boolean) RETURNS bigint
 LANGUAGE plpgsql SET jit = off AS $$
 DECLARE
     obs record;
     doc jsonb;
     outcome jsonb;
-    summary jsonb;
     changed_files integer;
     rows_written bigint := 0;
 BEGIN
-    CREATE TEMPORARY TABLE IF NOT EXISTS ingest_work (LIKE hst.staged_file) ON COMMIT DROP;
-    TRUNCATE ingest_work;
-    INSERT INTO ingest_work SELECT * FROM hst.staged_file WHERE batch = batch_id;
-
-    -- two files of one batch claiming the same archive name: the later one is refused
-    UPDATE ingest_work w SET problem = 'the batch holds another file with the same archive name '
-                                       || w.archive_name || ' (' || first.path || ')'
-      FROM (SELECT DISTINCT ON (archive_name) archive_name, seq, path FROM ingest_work
-             WHERE problem IS NULL ORDER BY archive_name, seq) AS first
-     WHERE w.problem IS NULL AND w.archive_name = first.archive_name AND w.seq <> first.seq;
-
-    INSERT INTO hst.ingest_log (batch, path, file_name, status, message)
-    SELECT batch_id, path, archive_name, 'refused', problem FROM ingest_work WHERE problem IS NOT NULL;
-
     FOR obs IN SELECT observationid, array_agg(seq) AS seqs FROM ingest_work
                 WHERE problem IS NULL GROUP BY observationid ORDER BY observationid LOOP
         BEGIN
@@ -623,12 +682,7 @@ BEGIN
             END IF;
             doc := hst.observation_build(obs.observationid);
             outcome := caom2.put_observation(doc);
-            rows_written := rows_written + 1
-                + jsonb_array_length(jsonb_path_query_array(doc, '$.planes[*]'))
-                + jsonb_array_length(jsonb_path_query_array(doc, '$.planes[*].artifacts[*]'))
-                + jsonb_array_length(jsonb_path_query_array(doc, '$.planes[*].artifacts[*].parts[*]'))
-                + jsonb_array_length(jsonb_path_query_array(doc,
-                                                            '$.planes[*].artifacts[*].parts[*].chunks[*]'));
+            rows_written := rows_written + hst.document_rows(jsonb_build_array(doc));
             PERFORM hst.record_calibration(obs.observationid);
             INSERT INTO hst.ingest_log (batch, path, file_name, status, observation_uri, product_id,
                                         message)
@@ -644,6 +698,40 @@ BEGIN
               FROM ingest_work w WHERE w.seq = ANY (obs.seqs);
         END;
     END LOOP;
+    RETURN rows_written;
+END $$;
+
+-- hst.ingest_batch: ingest one staged batch; returns a summary. An observation none of whose
+-- files changed is left as it is, unless `rebuild` (after a change of the rules: file classes,
+-- filters, the proprietary period).
+--   {"files": n, "ingested": n, "unchanged": n, "refused": n, "observations": n,
+--    "rows": CAOM rows written (observations, planes, artifacts, parts, chunks)}
+CREATE OR REPLACE FUNCTION hst.ingest_batch(batch_id uuid, rebuild boolean DEFAULT false) RETURNS jsonb
+LANGUAGE plpgsql SET jit = off AS $$
+DECLARE
+    summary jsonb;
+    rows_written bigint := 0;
+BEGIN
+    CREATE TEMPORARY TABLE IF NOT EXISTS ingest_work (LIKE hst.staged_file) ON COMMIT DROP;
+    TRUNCATE ingest_work;
+    INSERT INTO ingest_work SELECT * FROM hst.staged_file WHERE batch = batch_id;
+
+    -- two files of one batch claiming the same archive name: the later one is refused
+    UPDATE ingest_work w SET problem = 'the batch holds another file with the same archive name '
+                                       || w.archive_name || ' (' || first.path || ')'
+      FROM (SELECT DISTINCT ON (archive_name) archive_name, seq, path FROM ingest_work
+             WHERE problem IS NULL ORDER BY archive_name, seq) AS first
+     WHERE w.problem IS NULL AND w.archive_name = first.archive_name AND w.seq <> first.seq;
+
+    INSERT INTO hst.ingest_log (batch, path, file_name, status, message)
+    SELECT batch_id, path, archive_name, 'refused', problem FROM ingest_work WHERE problem IS NOT NULL;
+
+    -- the whole batch at once; where anything of it is refused, one observation at a time
+    BEGIN
+        rows_written := hst.ingest_together(batch_id, rebuild);
+    EXCEPTION WHEN OTHERS THEN
+        rows_written := hst.ingest_one_by_one(batch_id, rebuild);
+    END;
 
     DELETE FROM hst.ingest_staging WHERE batch = batch_id;
     SELECT jsonb_build_object(
