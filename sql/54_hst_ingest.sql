@@ -566,18 +566,13 @@ SELECT coalesce(sum(1 + jsonb_array_length(jsonb_path_query_array(d, '$.planes[*
                                            '$.planes[*].artifacts[*].parts[*].chunks[*]'))), 0)
   FROM jsonb_array_elements(docs) AS d $$;
 
--- A staged batch (the session's ingest_work) ingested set-wise: every file registered by one
--- statement, the observations with a changed file built, and all of them stored by one
--- caom2.put_observations. All or nothing: any refusal undoes the whole of it, and the caller
--- then ingests the batch one observation at a time (hst.ingest_one_by_one), which refuses
--- only the observations at fault. Returns the CAOM rows written.
-CREATE OR REPLACE FUNCTION hst.ingest_together(batch_id uuid, rebuild boolean) RETURNS bigint
-LANGUAGE plpgsql SET jit = off AS $$
+-- The staged files (the session's ingest_work; those of `seqs`, or all) registered in
+-- hst.archive_file. A file whose content and classification are as registered is not touched.
+-- Returns the observations with a file that changed.
+CREATE OR REPLACE FUNCTION hst.register_files(seqs integer[]) RETURNS text[]
+LANGUAGE plpgsql AS $$
 DECLARE
     changed text[];
-    built text[];
-    docs jsonb;
-    outcomes jsonb;
 BEGIN
     WITH registered AS (
         INSERT INTO hst.archive_file AS a (file_name, observationid, product_id, instrument,
@@ -585,7 +580,7 @@ BEGIN
                extensions, path)
         SELECT archive_name, observationid, product_id, instrument, suffix, level, maps,
                product_type, size, checksum, primary_header, coalesce(extensions, '[]'), path
-          FROM ingest_work WHERE problem IS NULL
+          FROM ingest_work WHERE problem IS NULL AND (seqs IS NULL OR seq = ANY (seqs))
         ON CONFLICT (file_name) DO UPDATE SET
                observationid = excluded.observationid, product_id = excluded.product_id,
                instrument = excluded.instrument, suffix = excluded.suffix,
@@ -602,6 +597,23 @@ BEGIN
                 excluded.checksum, excluded.path)
         RETURNING a.observationid)
     SELECT coalesce(array_agg(DISTINCT observationid), '{}') INTO changed FROM registered;
+    RETURN changed;
+END $$;
+
+-- A staged batch (the session's ingest_work) ingested set-wise: every file registered by one
+-- statement, the observations with a changed file built, and all of them stored by one
+-- caom2.put_observations. All or nothing: any refusal undoes the whole of it, and the caller
+-- then ingests the batch one observation at a time (hst.ingest_one_by_one), which refuses
+-- only the observations at fault. Returns the CAOM rows written.
+CREATE OR REPLACE FUNCTION hst.ingest_together(batch_id uuid, rebuild boolean) RETURNS bigint
+LANGUAGE plpgsql SET jit = off AS $$
+DECLARE
+    changed text[];
+    built text[];
+    docs jsonb;
+    outcomes jsonb;
+BEGIN
+    changed := hst.register_files(NULL);
     -- an observation none of whose files changed, and that is stored whole, stays as it is
     built := ARRAY(SELECT o FROM (SELECT DISTINCT observationid AS o FROM ingest_work
                                    WHERE problem IS NULL) AS w
@@ -648,29 +660,7 @@ BEGIN
         BEGIN
             -- register the files; a file whose content and classification are as registered
             -- is not touched, and an observation none of whose files changed is not rebuilt
-            WITH registered AS (
-                INSERT INTO hst.archive_file AS a (file_name, observationid, product_id, instrument,
-                       suffix, level, maps, product_type, size, checksum, primary_header,
-                       extensions, path)
-                SELECT archive_name, observationid, product_id, instrument, suffix, level, maps,
-                       product_type, size, checksum, primary_header, coalesce(extensions, '[]'), path
-                  FROM ingest_work WHERE seq = ANY (obs.seqs)
-                ON CONFLICT (file_name) DO UPDATE SET
-                       observationid = excluded.observationid, product_id = excluded.product_id,
-                       instrument = excluded.instrument, suffix = excluded.suffix,
-                       level = excluded.level, maps = excluded.maps,
-                       product_type = excluded.product_type, size = excluded.size,
-                       checksum = excluded.checksum, primary_header = excluded.primary_header,
-                       extensions = excluded.extensions, path = excluded.path,
-                       last_ingested = now()
-                 WHERE (a.observationid, a.product_id, a.instrument, a.suffix, a.level, a.maps,
-                        a.product_type, a.checksum, a.path)
-                       IS DISTINCT FROM
-                       (excluded.observationid, excluded.product_id, excluded.instrument,
-                        excluded.suffix, excluded.level, excluded.maps, excluded.product_type,
-                        excluded.checksum, excluded.path)
-                RETURNING 1)
-            SELECT count(*) INTO changed_files FROM registered;
+            changed_files := cardinality(hst.register_files(obs.seqs));
             IF changed_files = 0 AND NOT rebuild
                AND hst.observation_complete(obs.observationid) THEN
                 INSERT INTO hst.ingest_log (batch, path, file_name, status, observation_uri,
