@@ -1,11 +1,11 @@
 """Benchmark: import N generated observations through the CAOM2 XML path.
 
-    python bench/xml_import.py [--count 10000] [--jobs 2]
+    python bench/xml_import.py [--count 10000] [--jobs 2] [--batch-size 200]
 
 Generates N deterministic CAOM 2.4 documents from a bundled sample (ids, names, footprints and
 times vary with the index), then times the import as `hstvo xml import` does it: parse and
-validate the XML (Python) and store it with caom2.put_observation (checksums, timestamps,
-roll-up in PostgreSQL). Runs in a scratch database `hstvo_bench` on the same server as
+validate the XML (Python) and store the documents a batch at a time with
+caom2.put_observations (checksums, timestamps, roll-up in PostgreSQL). Runs in a scratch database `hstvo_bench` on the same server as
 DATABASE_URL or the embedded cluster, created afresh. Prints observations/second and where the
 time goes.
 """
@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.scratch import scratch_database  # noqa: E402
 from hstvo.config import PROJECT_ROOT, load_settings  # noqa: E402
 from hstvo.db import database_url  # noqa: E402
-from loaders.caom2xml import read_document, store_document, write_document  # noqa: E402
+from loaders.caom2xml import read_document, store_documents, write_document  # noqa: E402
 
 TEMPLATE = PROJECT_ROOT / "data" / "caom2" / "j94f05bgq.xml"
 NAMESPACE = uuid.UUID("5b0e0c1e-9f44-4d8e-bb6a-4f2b3c1d0a00")
@@ -71,17 +71,19 @@ def generate(count: int) -> list[bytes]:
     return documents
 
 
-def import_batch(args: tuple[str, list[bytes]]) -> tuple[float, float, int]:
-    """Parse and store a batch; returns (parse seconds, database seconds, count)."""
-    url, documents = args
+def import_batch(args: tuple[str, list[bytes], int]) -> tuple[float, float, int]:
+    """Parse and store documents as `hstvo xml import` does: `batch_size` parsed, then stored
+    together (caom2.put_observations); returns (parse seconds, database seconds, count)."""
+    url, documents, batch_size = args
     parse = store = 0.0
     with psycopg.connect(url, autocommit=True) as conn:
-        for xml in documents:
+        for first in range(0, len(documents), batch_size):
             t0 = time.perf_counter()
-            document = read_document(xml)
+            batch = [read_document(xml) for xml in documents[first:first + batch_size]]
             t1 = time.perf_counter()
-            store_document(conn, document, keep_timestamps=True)
+            stored = store_documents(conn, batch, keep_timestamps=True)
             t2 = time.perf_counter()
+            assert not any(isinstance(outcome, Exception) for outcome in stored), stored
             parse += t1 - t0
             store += t2 - t1
     return parse, store, len(documents)
@@ -92,6 +94,8 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=10_000, help="observations (10000)")
     parser.add_argument("--jobs", type=int, default=2, help="parallel importers (2)")
+    parser.add_argument("--batch-size", type=int, default=200,
+                        help="documents stored per transaction (200, as hstvo xml import)")
     args = parser.parse_args()
 
     url = scratch_database(database_url(load_settings()), "hstvo_bench")
@@ -101,7 +105,7 @@ def main() -> None:
           f"({sum(map(len, documents)) / len(documents) / 1024:.1f} KiB each) "
           f"in {time.perf_counter() - t0:.1f} s (not counted)")
 
-    batches = [(url, documents[j::args.jobs]) for j in range(args.jobs)]
+    batches = [(url, documents[j::args.jobs], args.batch_size) for j in range(args.jobs)]
     t0 = time.perf_counter()
     if args.jobs == 1:
         results = [import_batch(batches[0])]
@@ -119,7 +123,7 @@ def main() -> None:
     print(f"imported {args.count} observations with {args.jobs} job(s) in {wall:.1f} s: "
           f"{args.count / wall:.0f} observations/s, {rows / wall:.0f} rows/s")
     print(f"  time per observation: XML parse+validate {1000 * parse / args.count:.2f} ms, "
-          f"database (put_observation) {1000 * store / args.count:.2f} ms "
+          f"database (put_observations) {1000 * store / args.count:.2f} ms "
           f"(summed over jobs)")
     print(f"  ivoa.ObsCore rows: {obscore}")
 
