@@ -1,0 +1,114 @@
+"""HAP single-visit mosaics (sql/55_hst_single_visit.sql): the grouping rule reproduces the
+real poller lists of drizzlepac's test data (../shared/data/hst/hap_poller/), and names the
+mosaics and their members as HAP does."""
+
+from __future__ import annotations
+
+import pytest
+from psycopg.types.json import Jsonb
+
+from .conftest import SHARED
+
+POLLER = SHARED / "data" / "hst" / "hap_poller"
+INSTRUMENTS = {"j": "ACS", "i": "WFC3", "u": "WFPC2"}
+
+
+def register(conn, name: str, header: dict, path: str | None = None) -> None:
+    """A calibrated exposure in hst.archive_file, as the ingest registers one."""
+    root, suffix = name[:9], name[10:13].upper()
+    conn.execute("INSERT INTO hst.archive_file (file_name, observationid, product_id, instrument,"
+                 " suffix, level, maps, product_type, primary_header, extensions, path) "
+                 "VALUES (%s, %s, %s, %s, %s, 2, true, 'science', %s, '[]', %s)",
+                 (name, root, root + "_" + suffix.lower(), INSTRUMENTS[name[0]], suffix,
+                  Jsonb(header), path or f"/archive/{name}"))
+
+
+def poller_rows(path) -> list[list[str]]:
+    return [line.split(",") for line in path.read_text().splitlines() if line.strip()]
+
+
+def register_poller_list(conn, path) -> None:
+    for fields in poller_rows(path):
+        if len(fields) == 1:  # a list of names only: a header that says little else
+            register(conn, fields[0], {"PROPOSID": 1, "EXPTIME": 1.0, "FILTER": "F555W",
+                                       "DETECTOR": "X"})
+            continue
+        name, proposal, _, _, exptime, filters, detector, pathname = fields
+        header = {"PROPOSID": int(proposal), "EXPTIME": float(exptime), "DETECTOR": detector}
+        if name.startswith("j"):  # ACS: two filter wheels
+            header["FILTER1"], header["FILTER2"] = filters.split(";")
+        else:
+            header["FILTER"] = filters
+        register(conn, name, header, pathname)
+
+
+@pytest.mark.parametrize("listing", sorted(p.name for p in POLLER.glob("*_input.out")))
+def test_each_visit_s_poller_list_is_reproduced(conn, listing):
+    path = POLLER / listing
+    register_poller_list(conn, path)
+    rows = poller_rows(path)
+    if len(rows[0]) == 1:  # names only: the visit is exactly these exposures
+        names = conn.execute("SELECT file_name FROM hst.svm_poller_line "
+                             "ORDER BY file_name").fetchall()
+        assert [n for (n,) in names] == sorted(r[0] for r in rows)
+        visits = conn.execute("SELECT DISTINCT program_id, obset_id FROM hst.svm_exposure"
+                              ).fetchall()
+        assert visits == [(rows[0][0][1:4].upper(), rows[0][0][4:6].upper())]
+        return
+    _, proposal, program, obset = rows[0][:4]
+    lines = conn.execute("SELECT line FROM hst.svm_poller_line WHERE proposal_id = %s AND "
+                         "program_id = %s AND obset_id = %s ORDER BY file_name",
+                         (proposal, program, obset)).fetchall()
+    assert [line for (line,) in lines] == path.read_text().splitlines()
+
+
+def test_the_flc_of_an_exposure_is_taken_over_its_flt(conn):
+    header = {"PROPOSID": 12557, "EXPTIME": 290.0, "FILTER": "F555W", "DETECTOR": "UVIS"}
+    register(conn, "ibqk07clq_flt.fits", header)
+    register(conn, "ibqk07clq_flc.fits", header)
+    register(conn, "ibqk07clq_raw.fits", header)
+    assert conn.execute("SELECT file_name FROM hst.svm_exposure").fetchall() == \
+        [("ibqk07clq_flc.fits",)]
+
+
+def test_a_visit_makes_one_mosaic_per_detector_and_filter(conn):
+    register_poller_list(conn, POLLER / "wfc3_bqk_07_input.out")
+    register_poller_list(conn, POLLER / "acs_97e_06_input.out")
+    products = dict(conn.execute("SELECT product_name || '_' || mosaic_suffix, members "
+                                 "FROM hst.svm_product").fetchall())
+    assert products["hst_12557_07_wfc3_ir_f160w_ibqk07_drz"] == [
+        "ibqk07chq_flt.fits", "ibqk07ciq_flt.fits", "ibqk07cjq_flt.fits", "ibqk07ckq_flt.fits"]
+    assert products["hst_12557_07_wfc3_uvis_f555w_ibqk07_drc"] == [
+        "ibqk07clq_flc.fits", "ibqk07cmq_flc.fits", "ibqk07cnq_flc.fits", "ibqk07coq_flc.fits"]
+    acs = sorted(name for name in products if name.startswith("hst_10374_"))
+    assert acs == sorted(f"hst_10374_06_acs_wfc_{f}_j97e06_drz" for f in
+                         ("f555w", "f606w", "f625w", "f775w", "f814w", "f850lp", "g800l",
+                          "g800l-f814w"))
+    assert products["hst_10374_06_acs_wfc_g800l-f814w_j97e06_drz"] == [
+        f"j97e06j{c}q_flt.fits" for c in "5678"]
+    # each exposure under its HAP name, as the SVM renames it (the samples hold two)
+    names = conn.execute("SELECT member_names FROM hst.svm_product WHERE product_name = "
+                         "'hst_12557_07_wfc3_uvis_f555w_ibqk07'").fetchone()[0]
+    assert names[0] == "hst_12557_07_wfc3_uvis_f555w_ibqk07cl_flc.fits"
+
+
+@pytest.mark.parametrize("filters, name", [
+    ("CLEAR1L;F814W", "f814w"), ("F555W;CLEAR2L", "f555w"), ("G800L;F814W", "g800l-f814w"),
+    ("POL60V;F606W", "f606w-pol60v"), ("F606W;POL0V", "f606w-pol0v"),
+    ("F140LP;N/A;F140LP", "f140lp"), ("CLEAR1L;CLEAR2L", "clear"), ("F160W", "f160w")])
+def test_filter_names_are_hap_s(readonly_conn, filters, name):
+    assert readonly_conn.execute("SELECT hst.hap_filter_name(%s)", (filters,)).fetchone()[0] == name
+
+
+@pytest.mark.parametrize("sample", ["sample_svm_flc.fits", "sample_svm_flt.fits"])
+def test_an_exposure_s_hap_name_is_the_one_the_svm_gave_it(conn, sample):
+    """The real SVM-renamed exposures in the samples: their headers, registered under their
+    ipppssoot names, get back the names HAP gave them (their FILENAME keyword)."""
+    from astropy.io import fits
+
+    header = fits.getheader(SHARED / "data" / "hst" / "science" / sample)
+    suffix = sample.rsplit("_", 1)[1]
+    register(conn, f"{header['ROOTNAME'].lower()}_{suffix}",
+             {k: header[k] for k in ("PROPOSID", "EXPTIME", "FILTER", "DETECTOR")})
+    [(names,)] = conn.execute("SELECT member_names FROM hst.svm_product").fetchall()
+    assert names == [header["FILENAME"]]
