@@ -25,13 +25,15 @@ $$;
 
 -- The exposures a visit's mosaics are made of: one calibrated file per exposure of ACS, WFC3
 -- and WFPC2, the CTE-corrected _flc where there is one, else the _flt, with what the poller
--- lists of each (proposal, program, visit, exposure time, filters, detector)
+-- lists of each (proposal, program, visit, exposure time, filters, detector). An exposure is
+-- its observation (ipppssoot), whether its file is registered under that name or under the
+-- name the SVM gave it (hst_..._ib4606c6_flc.fits, as the ingest registers such a file).
 CREATE OR REPLACE VIEW hst.svm_exposure AS
-SELECT DISTINCT ON (lower(substr(f.file_name, 1, 9)))
-       f.file_name, lower(substr(f.file_name, 1, 9)) AS rootname, f.instrument,
+SELECT DISTINCT ON (lower(f.observationid))
+       f.file_name, lower(f.observationid) AS rootname, f.instrument,
        f.primary_header->>'PROPOSID' AS proposal_id,
-       upper(substr(f.file_name, 2, 3)) AS program_id,
-       upper(substr(f.file_name, 5, 2)) AS obset_id,
+       upper(substr(f.observationid, 2, 3)) AS program_id,
+       upper(substr(f.observationid, 5, 2)) AS obset_id,
        f.primary_header->>'EXPTIME' AS exptime,
        CASE WHEN f.primary_header ? 'FILTER1'
             THEN concat_ws(';', f.primary_header->>'FILTER1', f.primary_header->>'FILTER2')
@@ -41,7 +43,7 @@ SELECT DISTINCT ON (lower(substr(f.file_name, 1, 9)))
   FROM hst.archive_file f
  WHERE upper(f.suffix) IN ('FLC', 'FLT')
    AND f.instrument IN ('ACS', 'WFC3', 'WFPC2')
- ORDER BY lower(substr(f.file_name, 1, 9)), upper(f.suffix) = 'FLC' DESC;
+ ORDER BY lower(f.observationid), upper(f.suffix) = 'FLC' DESC, f.file_name;
 COMMENT ON VIEW hst.svm_exposure IS
     'the calibrated exposure (flc, else flt) of each ACS, WFC3 and WFPC2 exposure, as a HAP single-visit mosaic takes it';
 

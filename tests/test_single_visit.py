@@ -112,3 +112,23 @@ def test_an_exposure_s_hap_name_is_the_one_the_svm_gave_it(conn, sample):
              {k: header[k] for k in ("PROPOSID", "EXPTIME", "FILTER", "DETECTOR")})
     [(names,)] = conn.execute("SELECT member_names FROM hst.svm_product").fetchall()
     assert names == [header["FILENAME"]]
+
+
+def test_ingested_svm_exposures_are_their_visit_s_members(conn):
+    """The real SVM-renamed samples, ingested: each is its ipppssoot observation's calibrated
+    file under its HAP name, and a member of its visit's mosaic for its detector and filter."""
+    from loaders.fits_ingest import find_files, ingest
+
+    science = SHARED / "data" / "hst" / "science"
+    report = ingest(conn, find_files([str(science / "sample_svm_flc.fits"),
+                                      str(science / "sample_svm_flt.fits")]), jobs=1)
+    assert (report.ingested, report.refused) == (2, 0)
+    assert conn.execute("SELECT observationid FROM caom2.observation ORDER BY 1").fetchall() == \
+        [("ib4606c6q",), ("ib4606cpq",)]
+    products = conn.execute("SELECT product_name, mosaic_suffix, members FROM hst.svm_product "
+                            "ORDER BY 1").fetchall()
+    assert products == [
+        ("hst_11665_06_wfc3_ir_f110w_ib4606", "drz",
+         ["hst_11665_06_wfc3_ir_f110w_ib4606cp_flt.fits"]),
+        ("hst_11665_06_wfc3_uvis_f555w_ib4606", "drc",
+         ["hst_11665_06_wfc3_uvis_f555w_ib4606c6_flc.fits"])]
