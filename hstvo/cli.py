@@ -186,6 +186,10 @@ def cmd_db(args: argparse.Namespace) -> int:
     if args.action in ("start", "stop", "status") and not settings.embedded:
         print(f"DATABASE_URL is set: the embedded cluster is not used ({args.action} ignored)")
         return 0
+    if args.replica_words and args.action != "replica":
+        print(f"error: db {args.action} takes no {' '.join(args.replica_words)!r}",
+              file=sys.stderr)
+        return 2
     if args.action == "replica":
         if not settings.embedded:
             print("DATABASE_URL is set: make standbys of that server as its README section "
