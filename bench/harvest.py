@@ -121,6 +121,8 @@ def main() -> None:
                              "of the first ones)")
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--port", type=int, default=8096)
+    parser.add_argument("--source-workers", type=int, default=2,
+                        help="server processes of the HTTP source (2: one per core here)")
     args = parser.parse_args()
 
     base_url = database_url(load_settings())
@@ -142,11 +144,13 @@ def main() -> None:
         with psycopg.connect(http_source, autocommit=True) as conn:
             add_observations(conn, args.http_observations, "h", planes=4)
     add_writer(http_source)
-    process = serve(http_source, args.port, workers=1, probe="/caom2repo/availability")
+    process = serve(http_source, args.port, workers=args.source_workers,
+                    probe="/caom2repo/availability")
     try:
         destination = scratch_database(base_url, "hstvo_harvest_bench_http")
         seconds, copied = http_harvest(f"http://127.0.0.1:{args.port}", destination, args.batch_size)
-        print(f"  HTTP, full ({args.http_observations}): {copied / seconds:,.0f} obs/s "
+        print(f"  HTTP, full ({args.http_observations}; the source serving with "
+              f"{args.source_workers} processes): {copied / seconds:,.0f} obs/s "
               f"({copied} in {seconds:.1f} s)")
         changed = change_one_percent(http_source, args.http_observations)
         seconds, copied = timed_run(destination, "web")
