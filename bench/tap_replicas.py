@@ -22,6 +22,8 @@ import sys
 import threading
 import time
 
+import httpx
+
 from bench.scratch import filled_scratch_database, serve
 from hstvo.cluster import Cluster
 from hstvo.config import PROJECT_ROOT
@@ -38,8 +40,9 @@ def free_port() -> int:
 
 def replicas_benchmark(args, concurrent_cones, name: str, fill: str) -> None:
     root = PROJECT_ROOT / "var" / "bench-replication"
+    # (the archive is the primary's database: `db replica list` reads the lag there)
     primary = Cluster(root, int((root / "port").read_text()) if (root / "port").exists()
-                      else free_port(), dbname="postgres")
+                      else free_port(), dbname=name.format(rows=args.rows))
     root.mkdir(parents=True, exist_ok=True)
     (root / "port").write_text(str(primary.port))
     primary.start()
@@ -72,15 +75,18 @@ def report(label: str, concurrent_cones, cones: list[str], args, url: str, **env
     os.environ.update(env)
     process = serve(url, args.port)
     try:
-        rate, median, p99 = concurrent_cones(f"http://127.0.0.1:{args.port}/tap", cones,
-                                             args.seconds)
+        tap = f"http://127.0.0.1:{args.port}/tap"
+        with httpx.Client(timeout=60) as client:  # what each timed cone returns
+            rows = statistics.median(client.post(tap + "/sync", data={
+                "LANG": "ADQL", "QUERY": query}).text.count("<TR>") for query in cones)
+        rate, median, p99 = concurrent_cones(tap, cones, args.seconds)
     finally:
         process.terminate()
         process.wait(timeout=10)
         for key in env:
             os.environ.pop(key, None)
     print(f"  {label}: {rate:,.1f} requests/s, median {median:.1f} ms, "
-          f"99th percentile {p99:.1f} ms")
+          f"99th percentile {p99:.1f} ms [median {rows:g} rows a cone]")
 
 
 def lag_during_ingest(primary: Cluster, url: str, files: int) -> None:

@@ -98,14 +98,14 @@ def add_replica(primary: Cluster, name: str, port: int | None = None) -> Cluster
     try:
         replica._prepare_dirs()
         log.info("copying the primary into %s (pg_basebackup)", replica.data_dir)
-        replica._run([str(pg_bindir() / "pg_basebackup"), "-h", "127.0.0.1",
-                      "-p", str(primary.port), "-U", SUPERUSER, "-D", str(replica.data_dir),
-                      "-X", "stream", "-S", slot_name(name), "-R", "--checkpoint=fast"])
-        # the standby names itself to the primary, so that pg_stat_replication shows which
-        # standby each line is (later settings in postgresql.auto.conf win)
-        with open(replica.data_dir / "postgresql.auto.conf", "a") as settings:
-            settings.write(f"primary_conninfo = 'host=127.0.0.1 port={primary.port} "
-                           f"user={SUPERUSER} application_name={name}'\n")
+        # (-R writes the connection, its application_name included, as the standby's
+        # primary_conninfo: the standby names itself to the primary, so that
+        # pg_stat_replication shows which standby each line is)
+        replica._run([str(pg_bindir() / "pg_basebackup"),
+                      "-d", f"host=127.0.0.1 port={primary.port} user={SUPERUSER} "
+                            f"application_name={name}",
+                      "-D", str(replica.data_dir), "-X", "stream", "-S", slot_name(name), "-R",
+                      "--checkpoint=fast"])
         (root / "port").write_text(str(port))
         replica.start()
     except Exception:
@@ -154,12 +154,8 @@ def replica_states(primary: Cluster) -> list[ReplicaState]:
     """Each standby with its state and lag, as the primary sees it."""
     seen: dict[str, tuple] = {}
     if primary.running():
-        with psycopg.connect(primary.url("postgres"), autocommit=True) as conn:
-            for row in conn.execute(
-                    "SELECT application_name, state, "
-                    "       pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint, "
-                    "       extract(epoch FROM replay_lag)::float8 "
-                    "  FROM pg_stat_replication"):
+        with psycopg.connect(primary.url(), autocommit=True) as conn:
+            for row in conn.execute("SELECT * FROM hstvo.replication_states()"):
                 seen[row[0]] = row[1:]
     states = []
     for name in replica_names(primary):

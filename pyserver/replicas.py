@@ -98,10 +98,12 @@ class ReadServers:
         return ready + [self.primary]
 
     def take_out(self, server: ReadServer, problem: str) -> None:
-        if server.primary or not server.in_rotation:
+        if server.primary:
+            return
+        server.problem = problem
+        if not server.in_rotation:
             return
         server.in_rotation = False
-        server.problem = problem
         log.warning("standby %s out of rotation: %s", server.name, problem)
         pools, server.pools = server.pools, {}
         for pool in pools.values():
@@ -125,15 +127,13 @@ class ReadServers:
         with contextlib.suppress(Exception):
             async with self.primary.pools["short"].connection(timeout=2) as conn:
                 primary_lsn = (await (await conn.execute(
-                    "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() "
-                    "ELSE pg_current_wal_lsn() END")).fetchone())[0]
+                    "SELECT hstvo.wal_position()")).fetchone())[0]
         for server in self.standbys:
             try:
                 await self._measure(server, primary_lsn)
             except Exception as exc:  # unreachable, or not a server at all
                 server.lag_bytes = server.lag_seconds = None
-                self.take_out(server, f"does not answer: {type(exc).__name__}")
-                server.problem = f"does not answer: {type(exc).__name__}: {exc}".strip()[:300]
+                self.take_out(server, f"does not answer: {type(exc).__name__}: {exc}".strip()[:300])
                 continue
             limit = max_lag_seconds()
             if server.lag_seconds is not None and server.lag_seconds > limit:
@@ -146,19 +146,13 @@ class ReadServers:
         async with await psycopg.AsyncConnection.connect(server.url, autocommit=True,
                                                          connect_timeout=2) as conn:
             replayed, behind = await (await conn.execute(
-                "SELECT pg_last_wal_replay_lsn(), "
-                # (seconds since the last transaction replayed, when WAL waits to be replayed:
-                # a standby of an idle primary is current, however old that transaction is)
-                "       CASE WHEN pg_last_wal_receive_lsn() IS DISTINCT FROM pg_last_wal_replay_lsn()"
-                "            THEN extract(epoch FROM now() - pg_last_xact_replay_timestamp())"
-                "            ELSE 0 END::float8")).fetchone()
-        server.lag_seconds = behind
-        server.lag_bytes = None
-        if primary_lsn is not None and replayed is not None:
-            async with self.primary.pools["short"].connection(timeout=2) as conn:
-                server.lag_bytes = max(0, (await (await conn.execute(
-                    "SELECT pg_wal_lsn_diff(%s::pg_lsn, %s::pg_lsn)::bigint",
-                    (str(primary_lsn), str(replayed)))).fetchone())[0])
+                "SELECT * FROM hstvo.replay_state()")).fetchone()
+            server.lag_seconds = behind
+            server.lag_bytes = None
+            if primary_lsn is not None and replayed is not None:
+                server.lag_bytes = (await (await conn.execute(
+                    "SELECT hstvo.wal_distance(%s::pg_lsn, %s::pg_lsn)",
+                    (str(primary_lsn), str(replayed)))).fetchone())[0]
 
     async def watch(self) -> None:
         """Check the standbys now and every CHECK_SECONDS (the app's lifespan runs this)."""

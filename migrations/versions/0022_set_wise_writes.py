@@ -5,7 +5,8 @@ computed without a query per field or per vertex (sql/13_caom2_checksums.sql,
 sql/12_caom2_geometry.sql, sql/14_caom2_lifecycle.sql); a duplicate index on the plane URI
 dropped (sql/11_caom2_indexes.sql); the VOTable cell writers declared STABLE so that PostgreSQL
 inlines them (sql/63_votable.sql, sql/64_obscore_written_rows.sql); a coverage MOC computed on a
-read-only standby is not cached there (sql/81_moc.sql); an ingest batch registers its files and
+read-only standby is not cached there (sql/81_moc.sql); replication state and lag as functions
+(sql/40_service_status.sql); an ingest batch registers its files and
 stores its observations set-wise, one observation at a time only when the batch is refused
 (sql/54_hst_ingest.sql).
 
@@ -22,8 +23,8 @@ branch_labels = None
 depends_on = None
 
 FILES = ["11_caom2_indexes.sql", "12_caom2_geometry.sql", "13_caom2_checksums.sql",
-         "14_caom2_lifecycle.sql", "15_caom2_persistence.sql", "54_hst_ingest.sql",
-         "63_votable.sql",
+         "14_caom2_lifecycle.sql", "15_caom2_persistence.sql", "40_service_status.sql",
+         "54_hst_ingest.sql", "63_votable.sql",
          "64_obscore_written_rows.sql", "81_moc.sql", "85_harvest.sql"]
 
 
