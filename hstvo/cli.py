@@ -162,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .harvest_cli import add_commands as add_harvest_commands
 
     add_harvest_commands(commands, _url)
+    from .vos_cli import add_commands as add_vos_commands
+
+    add_vos_commands(commands, _url)
 
     serve = commands.add_parser("serve", help="run the HTTP service",
                                 description="Serve the archive's VO services over HTTP.")

@@ -18,7 +18,7 @@ from hstvo.config import load_settings
 from hstvo.db import database_url
 
 from .db import POOL_WAIT_SECONDS, make_pool
-from . import caom2repo, offload
+from . import caom2repo, offload, vospace
 from .gms import groups as gms_groups, search as gms
 from .datalink import datalink
 from .examples import examples
@@ -85,6 +85,8 @@ def create_app(url: str | None = None) -> Starlette:
             app.state.query_role = await query_role(conn)
             app.state.reader_role = await usable_role(conn, READER_ROLE)
             await _publish_url(conn, app.state.public_url)
+            cursor = await conn.execute("SELECT vospace.uri('')")
+            app.state.vospace_root_uri = (await cursor.fetchone())[0].rstrip("/")
         if read_servers.standbys:
             await read_servers.check()
             log.info("reads go to %s", ", ".join(
@@ -144,10 +146,13 @@ def create_app(url: str | None = None) -> Starlette:
         Route("/soda/sync", reads(soda_sync), methods=["GET", "POST"]),
         Route("/files/{area}/{file_name}", get_file, methods=["GET", "HEAD"]),
         Route("/files/{area}/{file_name}", put_file, methods=["PUT"]),
+        *vospace.routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
                     middleware=[Middleware(RequestLimits, max_body_bytes=LIMITS.body_bytes,
-                                           max_form_bytes=2 * LIMITS.query_bytes + 65_536),
+                                           max_form_bytes=2 * LIMITS.query_bytes + 65_536,
+                                           # VOSpace uploads: the quotas bound them
+                                           unbounded_puts=("/vospace/files/",)),
                                 Middleware(Authentication)],
                     exception_handlers={PoolTimeout: busy, psycopg.OperationalError: unavailable,
                                         AuthenticationFailed: authentication_failed})

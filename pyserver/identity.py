@@ -260,7 +260,8 @@ async def acting(request: Request) -> AsyncIterator[psycopg.AsyncConnection]:
 # that a wrong credential is a 401 wherever it is sent
 CHECKED_IN_TRANSACTION = ("/tap/sync", "/tap/async", "/datalink", "/soda/", "/files/", "/moc",
                           "/caom2repo/observations", "/caom2repo/deletions", "/gms/search",
-                          "/gms/groups")
+                          "/gms/groups", "/vospace/nodes", "/vospace/files", "/vospace/synctrans",
+                          "/vospace/transfers")
 
 
 def _checked_later(request: Request) -> bool:

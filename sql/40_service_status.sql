@@ -24,7 +24,7 @@ LANGUAGE sql STABLE AS
 $$
 SELECT hstvo.setting('publisher_authority') || '/' || service,
        rtrim(base_url, '/') || '/' || service || '/capabilities'
-  FROM unnest(ARRAY['caom2repo', 'gms', 'tap']) AS service
+  FROM unnest(ARRAY['caom2repo', 'gms', 'tap', 'vospace']) AS service
  ORDER BY service
 $$;
 

@@ -104,5 +104,5 @@ def test_upgrade_applies_a_file_changed_after_its_last_migration(db_url):
     with psycopg.connect(db_url) as conn:
         services = [r for (r,) in conn.execute("SELECT resource_id FROM hstvo.registry('http://x')")]
         assert services == ["ivo://hstvo.example/caom2repo", "ivo://hstvo.example/gms",
-                            "ivo://hstvo.example/tap"]
+                            "ivo://hstvo.example/tap", "ivo://hstvo.example/vospace"]
         assert conn.execute("SELECT count(*) FROM hstvo.sql_file WHERE sha256 = 'older'").fetchone()[0] == 0
