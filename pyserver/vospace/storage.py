@@ -9,8 +9,11 @@ the node as it was, and at most a file no node points at, which `hstvo vos fsck`
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import os
+import queue
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,23 +48,66 @@ class TooLong(Exception):
 
 async def receive(chunks: AsyncIterator[bytes], path: Path, announced: int | None) -> Received:
     """Write `chunks` to `path` + '.part', counting length and MD5, then rename it to `path`.
-    The part file is removed if anything goes wrong on the way (the client gone included)."""
+    The part file is removed if anything goes wrong on the way (the client gone included).
+
+    The MD5 and the writing happen in a thread of their own (hashlib and the file system let go
+    of the GIL), beside the event loop that receives the next chunks: on two cores an upload
+    then runs at the speed of a plain copy rather than of a copy plus an MD5."""
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(path.name + PART)
-    digest, length = hashlib.md5(), 0
+    pending: queue.Queue[bytes | None] = queue.Queue(maxsize=WRITE_QUEUE)
+    writer = asyncio.get_running_loop().run_in_executor(None, _write, part, pending)
+    length = 0
+    gathered: list[bytes] = []
+    gathered_bytes = 0
     try:
-        with open(part, "wb") as out:
+        try:
             async for chunk in chunks:
                 length += len(chunk)
                 if announced is not None and length > announced:
                     raise TooLong(f"the body is longer than its Content-Length, {announced}")
-                digest.update(chunk)
-                out.write(chunk)
+                gathered.append(chunk)
+                gathered_bytes += len(chunk)
+                if gathered_bytes >= BLOCK:  # a block at a time: fewer hand-overs and writes
+                    await _hand_over(pending, writer, b"".join(gathered))
+                    gathered, gathered_bytes = [], 0
+            if gathered:
+                await _hand_over(pending, writer, b"".join(gathered))
+        finally:
+            await _hand_over(pending, writer, None)  # the end
+        md5 = await writer
         os.replace(part, path)
     except BaseException:
+        with contextlib.suppress(BaseException):  # the thread done with the file first
+            await writer
         part.unlink(missing_ok=True)
         raise
-    return Received(length, digest.hexdigest())
+    return Received(length, md5)
+
+
+WRITE_QUEUE = 16  # blocks waiting for the disk
+BLOCK = 1 << 20
+
+
+async def _hand_over(pending: queue.Queue, writer: asyncio.Future, block: bytes | None) -> None:
+    """Give the writing thread a block (None: the end), waiting while it is behind (unless it
+    has died)."""
+    while not writer.done():
+        try:
+            pending.put_nowait(block)
+            return
+        except queue.Full:
+            await asyncio.sleep(0.001)
+
+
+def _write(part: Path, pending: queue.Queue) -> str:
+    """The writing thread: chunks to the part file until None; their MD5."""
+    digest = hashlib.md5()
+    with open(part, "wb") as out:
+        while (chunk := pending.get()) is not None:
+            digest.update(chunk)
+            out.write(chunk)
+    return digest.hexdigest()
 
 
 def remove(root: Path, keys: list[str]) -> None:
