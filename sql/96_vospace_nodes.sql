@@ -289,6 +289,10 @@ BEGIN
     IF cardinality(names) = 0 THEN
         PERFORM vospace.fault(403, 'PermissionDenied', 'the root is the service''s');
     END IF;
+    IF names[1] = ANY (vospace.archive_roots()) THEN
+        PERFORM vospace.fault(403, 'PermissionDenied', format('%s is one of the archive''s folders, '
+                              'which are read-only', vospace.join_path(names[1:2])));
+    END IF;
     parent_path := vospace.join_path(names[1:cardinality(names) - 1]);
     p := vospace.find(parent_path, true);
     IF p.id IS NULL OR p.kind <> 'container' THEN
@@ -449,11 +453,19 @@ BEGIN
                               'target', n.target, 'properties', props);
 END $$;
 
--- the node at a path (NodeNotFound, PermissionDenied)
+-- the node at a path (NodeNotFound, PermissionDenied); in the archive's folders, computed
+-- (sql/98_vospace_archive_folders.sql)
+DROP FUNCTION IF EXISTS vospace.read_node(text);
 CREATE OR REPLACE FUNCTION vospace.read_node(path text) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT vospace.description(n, vospace.join_path(vospace.path_names(path)))
-      FROM vospace.readable_node(path) n $$;
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    names text[] := vospace.path_names(path);
+BEGIN
+    IF vospace.in_archive(names) THEN
+        RETURN vospace.archive_node(names);
+    END IF;
+    RETURN vospace.description(vospace.readable_node(path), vospace.join_path(names));
+END $$;
 
 -- A page of a container's children that the caller may read, by name: from the child named
 -- `start` (included: the client skips the one it has, as CADC's does), at most `page_size`
@@ -465,7 +477,7 @@ CREATE OR REPLACE FUNCTION vospace.children(path text, start text DEFAULT NULL,
                                             descending boolean DEFAULT false)
 RETURNS SETOF jsonb LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    container vospace.node := vospace.readable_node(path, true);
+    container vospace.node;
     base text := rtrim(vospace.join_path(vospace.path_names(path)), '/');
     caller text := vospace.caller();
     groups text[] := vospace.caller_group_names();
@@ -473,6 +485,12 @@ DECLARE
     -- once here rather than for each child
     everything boolean;
 BEGIN
+    IF vospace.in_archive(vospace.path_names(path))
+       OR (vospace.path_names(path))[1] = ANY (vospace.archive_roots()) THEN
+        RETURN QUERY SELECT * FROM vospace.archive_children(vospace.path_names(path), start, page_size);
+        RETURN;
+    END IF;
+    container := vospace.readable_node(path, true);
     IF container.kind <> 'container' THEN
         RETURN;
     END IF;

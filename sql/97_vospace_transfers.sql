@@ -100,13 +100,27 @@ BEGIN
 END $$;
 
 -- What a download of the node at `path` sends (a link to a node here is followed): its file,
--- length, MD5, type, name and date; NodeNotFound, PermissionDenied, or InvalidArgument for a
--- container.
+-- length, MD5, type, name and date; or {redirect: URL} for a link to a web address (the
+-- archive's files in its folders among them); NodeNotFound, PermissionDenied, or
+-- InvalidArgument for a container.
 CREATE OR REPLACE FUNCTION vospace.download(path text) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    n vospace.node := vospace.readable_node(path, true);
+    names text[] := vospace.path_names(path);
+    n vospace.node;
+    described jsonb;
 BEGIN
+    IF vospace.in_archive(names) THEN  -- a file of the archive's folders: fetched at its URL
+        described := vospace.archive_node(names);
+        IF described->>'kind' <> 'link' THEN
+            PERFORM vospace.fault(400, 'InvalidArgument', format('%s is a container: it has no bytes', path));
+        END IF;
+        RETURN jsonb_build_object('redirect', described->>'target');
+    END IF;
+    n := vospace.readable_node(path, true);
+    IF n.kind = 'link' AND n.target ~* '^https?://' THEN
+        RETURN jsonb_build_object('redirect', n.target);
+    END IF;
     IF n.kind = 'link' THEN
         PERFORM vospace.fault(400, 'LinkFound', format('%s links to %s', path, n.target));
     END IF;

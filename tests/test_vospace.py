@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from lxml import etree
 
-from .conftest import add_account, module_clone, run_hstvo, serving
+from .conftest import SAMPLE_DATA, add_account, module_clone, run_hstvo, serving
 
 VOS = "http://www.ivoa.net/xml/VOSpace/v2.0"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -29,13 +29,21 @@ TOKENS = {"alice": "alice-space-token", "bob": "bob-space-token", "carol": "caro
 
 @pytest.fixture(scope="module")
 def space(pg_server, template_db, tmp_path_factory):
+    """The samples served, with alice, bob (in alice's group survey) and carol; one observation
+    (j8bt05njq, target SECRET-TARGET) visible to the group survey only."""
+    from loaders.fits_ingest import find_files, ingest
+
     directory = tmp_path_factory.mktemp("vospace")
     with module_clone(pg_server, template_db, "hstvo_vospace") as conn:
+        ingest(conn, find_files([str(SAMPLE_DATA / "hst" / "science")]), jobs=1)
         url = pg_server.url(conn.info.dbname)
         for user, token in TOKENS.items():
             add_account(url, user, token)
         conn.execute("SELECT auth.create_group('survey', 'alice')")
         conn.execute("SELECT auth.add_member('survey', 'bob')")
+        conn.execute("UPDATE caom2.observation SET metarelease = '2099-01-01', metareadgroups = "
+                     "auth.group_uri('survey'), target_name = 'SECRET-TARGET' "
+                     "WHERE observationid = 'j8bt05njq'")
         with serving(url, directory / "serve.log") as base:
             yield {"base": base, "url": url, "conn": conn,
                    "storage": directory / "storage" / "vospace"}
@@ -464,3 +472,61 @@ def test_operator_commands(space, tmp_path):
     climbing = run_hstvo("vos", "ls", "/projects/../home", *storage, db_url=space["url"])
     assert climbing.returncode == 1 and "InvalidURI" in climbing.stderr
     assert run_hstvo("vos", "rm", "/projects", *storage, db_url=space["url"]).returncode == 0
+
+
+# -- the archive as folders ------------------------------------------------------------------
+
+def archive_file_names(space, where: str, *args) -> set[str]:
+    with psycopg.connect(space["url"]) as conn:
+        return {r[0] for r in conn.execute(
+            "SELECT hstvo.artifact_file_name(a.uri) FROM caom2.artifact a "
+            "JOIN caom2.plane p USING (planeid) JOIN caom2.observation o ON o.obsid = p.obsid "
+            f"WHERE {where}", args)}
+
+
+def test_the_archive_by_target_by_proposal_and_its_high_level_products(space):
+    with client(space, None) as c:
+        targets = children(parse(c.get("/nodes/HST_MOUNT_BY_TARGETS")))
+        assert "NGC104" in targets and "SECRET-TARGET" not in targets
+        folder = parse(c.get("/nodes/HST_MOUNT_BY_TARGETS/NGC104"))
+        assert set(children(folder)) == archive_file_names(
+            space, "o.target_name = 'NGC104' AND o.observationid <> 'j8bt05njq'")
+        link = folder.find(f"{{{VOS}}}nodes/{{{VOS}}}node")
+        assert link.get(f"{{{XSI}}}type") == "vos:LinkNode"
+        assert link.findtext(f"{{{VOS}}}target").endswith("/files/HST/" + link.get("uri").rsplit("/", 1)[1])
+        proposals = children(parse(c.get("/nodes/HST_MOUNT_BY_PROPOSAL")))
+        assert "11665" in proposals
+        assert set(children(parse(c.get("/nodes/HST_MOUNT_BY_PROPOSAL/11665")))) == \
+            archive_file_names(space, "o.proposal_id = '11665'")
+        assert set(children(parse(c.get("/nodes/HST_HIGH_LEVEL_PRODUCTS")))) == \
+            archive_file_names(space, "p.calibrationlevel >= 3 AND o.observationid <> 'j8bt05njq'")
+        root = children(parse(c.get("/nodes/")))
+        assert {"HST_MOUNT_BY_TARGETS", "HST_MOUNT_BY_PROPOSAL", "HST_HIGH_LEVEL_PRODUCTS"} <= set(root)
+
+
+def test_a_file_in_the_archive_folders_downloads_from_the_archive(space):
+    name = sorted(archive_file_names(space, "o.target_name = 'NGC104' AND o.observationid <> 'j8bt05njq'"))[0]
+    with client(space, None) as c:
+        sent = c.get(f"/files/HST_MOUNT_BY_TARGETS/NGC104/{name}")
+        assert sent.status_code == 303 and sent.headers["location"].endswith(f"/files/HST/{name}")
+        fetched = httpx.get(sent.headers["location"], timeout=60)
+        assert fetched.status_code == 200 and fetched.content[:6] == b"SIMPLE"
+        fault(c.get("/nodes/HST_MOUNT_BY_TARGETS/NGC104/no-such.fits"), 404, "NodeNotFound")
+        fault(c.get("/nodes/HST_MOUNT_BY_TARGETS/NO-SUCH-TARGET"), 404, "NodeNotFound")
+
+
+def test_the_archive_folders_show_only_what_the_caller_may_see_and_are_read_only(space):
+    secret = archive_file_names(space, "o.observationid = 'j8bt05njq'")
+    for user in (None, "carol"):
+        with client(space, user) as c:
+            assert "SECRET-TARGET" not in children(parse(c.get("/nodes/HST_MOUNT_BY_TARGETS")))
+            fault(c.get("/nodes/HST_MOUNT_BY_TARGETS/SECRET-TARGET"), 404, "NodeNotFound")
+            proposal = c.get("/nodes/HST_MOUNT_BY_PROPOSAL/9019")  # j8bt05njq's, and only its
+            fault(proposal, 404, "NodeNotFound")
+    with client(space, "bob") as c:
+        assert set(children(parse(c.get("/nodes/HST_MOUNT_BY_TARGETS/SECRET-TARGET")))) == secret
+        assert set(children(parse(c.get("/nodes/HST_MOUNT_BY_PROPOSAL/9019")))) == secret
+    fault(put_node(space, "/HST_MOUNT_BY_TARGETS/mine"), 403, "PermissionDenied")
+    fault(upload(space, "/HST_MOUNT_BY_TARGETS/NGC104/x.fits", b"x"), 403, "PermissionDenied")
+    with client(space) as c:
+        fault(c.delete("/nodes/HST_MOUNT_BY_TARGETS"), 403, "PermissionDenied")

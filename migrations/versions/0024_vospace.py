@@ -1,6 +1,6 @@
 """VOSpace 2.1: nodes, properties, permissions and quotas (sql/96_vospace_nodes.sql), transfers
 and the bytes of data nodes (sql/97_vospace_transfers.sql), and the service in the registry
-list (sql/40_service_status.sql).
+list (sql/40_service_status.sql). (The archive as folders: 0025.)
 
 Revision ID: 0024
 Revises: 0023

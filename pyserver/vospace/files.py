@@ -22,7 +22,7 @@ import logging
 import mimetypes
 
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 
 from .faults import Fault, as_caller, call, handles_faults
 from .nodes import node_path
@@ -74,6 +74,8 @@ async def data(request: Request) -> Response:
         return await _put(request, path)
     async with as_caller(request) as conn:
         found = await call(conn, "download", path)
+    if "redirect" in found:  # a link to a web address: the archive's files among them
+        return RedirectResponse(found["redirect"], status_code=303)
     headers = {"Content-Disposition": f'inline; filename="{found["name"]}"', **_digest(found["md5"])}
     media = found["content_type"] or mimetypes.guess_type(found["name"])[0] or "application/octet-stream"
     if not found["storage"]:  # a node made empty
