@@ -320,7 +320,7 @@ class Worker:
         if inputs is None:
             raise JobFailed(f"dataset {job['dataset']} is not in the archive (any more)")
         dataset = self._fetch("HST", inputs["file"])
-        references = {keyword: {**ref, "path": str(self._fetch("reference", ref["file"]))}
+        references = {keyword: {**ref, "path": str(self._fetch_reference(ref))}
                       for keyword, ref in inputs["references"].items()}
         with tempfile.TemporaryDirectory(prefix=f"job{job['id']}-") as scratch:
             scratch_dir = Path(scratch)
@@ -369,14 +369,24 @@ class Worker:
             raise JobFailed(f"{command} exited with status {process.returncode}: "
                             f"{(err or out).strip()[-1000:]}")
 
-    def _fetch(self, area: str, name: str) -> Path:
-        """A file of the archive in the local cache (fetched once; a partial download never
-        counts)."""
+    def _fetch_reference(self, ref: dict) -> Path:
+        """A reference file in the local cache: from VOSpace's reference tree (/hst-refer, the
+        tree the calibration mounts) when it is there, else from the archive's disks."""
+        if ref.get("vospace"):
+            return self._fetch("reference", ref["file"],
+                               f"{self.archive}/vospace/files{ref['vospace']}")
+        return self._fetch("reference", ref["file"])
+
+    def _fetch(self, area: str, name: str, url: str | None = None) -> Path:
+        """A file of the archive in the local cache (fetched once, from `url` or the archive's
+        /files; a partial download never counts)."""
         target = self.cache / area / name
         if target.is_file():
             return target
         target.parent.mkdir(parents=True, exist_ok=True)
-        with httpx.stream("GET", f"{self.archive}/files/{area}/{name}", timeout=60) as response:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        with httpx.stream("GET", url or f"{self.archive}/files/{area}/{name}", timeout=60,
+                          headers=headers, follow_redirects=True) as response:
             if response.status_code == 404:
                 raise JobFailed(f"the archive has no {area} file {name}")
             response.raise_for_status()

@@ -30,6 +30,9 @@ CREATE TABLE IF NOT EXISTS hst.reference_file (
 CREATE INDEX IF NOT EXISTS reference_file_type_idx
     ON hst.reference_file (instrument, reftype, useafter);
 COMMENT ON TABLE hst.reference_file IS 'registered HST reference files (hstvo reffile add)';
+-- where VOSpace keeps it, when it was written into the reference tree (/hst-refer/jref/x.fits:
+-- sql/99_vospace_reference_files.sql); workers fetch it from there
+ALTER TABLE hst.reference_file ADD COLUMN IF NOT EXISTS vospace_path text;
 
 -- the environment prefix of each instrument's reference files (jref$..., iref$...)
 CREATE TABLE IF NOT EXISTS hst.reference_location (

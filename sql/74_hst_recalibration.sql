@@ -184,11 +184,13 @@ LANGUAGE sql STABLE AS $$
                'dataset', d.dataset, 'instrument', d.instrument, 'file', d.file_name,
                'command', s.command, 'pipeline', s.pipeline, 'cal_ver', s.cal_ver,
                'references', coalesce((
-                   SELECT jsonb_object_agg(r.keyword, jsonb_build_object(
-                              'file', f.file_name, 'location', f.location))
+                   SELECT jsonb_object_agg(r.keyword, jsonb_strip_nulls(jsonb_build_object(
+                              'file', f.file_name, 'location', f.location,
+                              'vospace', f.vospace_path)))
                      FROM hst.dataset_references(d.dataset) AS r
                      JOIN hst.reference_file f ON f.file_name = r.best_file
-                    WHERE f.path IS NOT NULL), '{}'))
+                    -- the files the archive has: on its disks, or in VOSpace's reference tree
+                    WHERE f.path IS NOT NULL OR f.vospace_path IS NOT NULL), '{}'))
       FROM hst.dataset d
       JOIN hst.calibration_setup s ON s.instrument = d.instrument
      WHERE d.dataset = dataset_id $$;

@@ -714,6 +714,7 @@ BEGIN
                 AND NOT vospace.writable(d, caller, groups)) THEN
         PERFORM vospace.deny(format('deleting %s: it holds nodes the caller may not write', clean));
     END IF;
+    PERFORM vospace.release_references(doomed);  -- reference files in use stay (sql/99)
     PERFORM vospace.grow(n.parent, -n.length);
     -- children before parents (the foreign key to the parent)
     DELETE FROM vospace.node WHERE id = ANY (doomed) AND kind <> 'container';

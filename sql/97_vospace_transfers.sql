@@ -177,6 +177,11 @@ DECLARE
     place record;
 BEGIN
     PERFORM vospace.parent_for_writing(source);
+    IF vospace.reference_tree() IN ((vospace.path_names(source))[1], (vospace.path_names(destination))[1]) THEN
+        -- a reference file's registration goes with its place in the tree (sql/99)
+        PERFORM vospace.fault(403, 'PermissionDenied', format(
+            'reference files are not moved in or out of /%s: write and delete them', vospace.reference_tree()));
+    END IF;
     IF n.parent = (SELECT id FROM vospace.node WHERE parent IS NULL) AND NOT vospace.is_operator() THEN
         PERFORM vospace.fault(403, 'PermissionDenied', format('%s is the service''s', source));
     END IF;

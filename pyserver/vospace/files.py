@@ -16,10 +16,14 @@ and the client then sends the file in one PUT.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import logging
 import mimetypes
+from pathlib import Path
+
+from psycopg.types.json import Jsonb
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, RedirectResponse, Response
@@ -29,6 +33,8 @@ from .nodes import node_path
 from .storage import TooLong, file_of, receive, remove, storage_root
 
 log = logging.getLogger("hstvo.vospace")
+
+REFERENCE_TREE = "hst-refer"  # vospace.reference_tree()
 
 
 def _digest(md5_hex: str | None) -> dict[str, str]:
@@ -64,6 +70,39 @@ def _announced_length(request: Request) -> int | None:
     if not value.isdigit():
         raise Fault(400, f"InvalidArgument: Content-Length {value!r}")
     return int(value)
+
+
+def is_reference_file(path: str) -> bool:
+    """Is `path` a file of the reference tree, /hst-refer/<prefix>/<file>
+    (sql/99_vospace_reference_files.sql)?"""
+    names = path.strip("/").split("/")
+    return len(names) == 3 and names[0] == REFERENCE_TREE
+
+
+def _primary_header(stored: Path) -> dict[str, str]:
+    """The primary header of a stored FITS file, keyword -> value as text."""
+    from astropy.io import fits
+
+    try:
+        header = fits.getheader(stored)
+    except Exception as exc:  # whatever astropy finds wrong with it: not a FITS file for us
+        raise Fault(400, f"InvalidArgument: a reference file is a FITS file; this one is not "
+                         f"({type(exc).__name__})") from None
+    return {key: str(value) for key, value in header.items() if key}
+
+
+async def _register_reference(conn, path: str, key: str, received, content_type: str | None,
+                              stored: Path) -> str | None:
+    """Point the node at its bytes and register the reference file they are, enqueueing the
+    recalibrations it causes, in the request's transaction; the file the node had before."""
+    header = await asyncio.to_thread(_primary_header, stored)
+    cursor = await conn.execute(
+        "SELECT * FROM vospace.reference_upload(%s, %s, %s, %s, %s, %s)",
+        (path, key, received.length, received.md5, content_type, Jsonb(header)))
+    queued = await cursor.fetchall()
+    log.info("reference file %s registered: %d datasets queued for recalibration", path,
+             sum(row[3] for row in queued))
+    return queued[0][0] if queued else None
 
 
 @handles_faults
@@ -115,8 +154,12 @@ async def _put(request: Request, path: str) -> Response:
         if not content_type or content_type.startswith("application/x-www-form-urlencoded"):
             content_type = mimetypes.guess_type(path)[0]
         async with as_caller(request) as conn:
-            previous = await call(conn, "finish_upload", path, key, received.length, received.md5,
-                                  content_type)
+            if is_reference_file(path):
+                previous = await _register_reference(conn, path, key, received, content_type,
+                                                     target)
+            else:
+                previous = await call(conn, "finish_upload", path, key, received.length,
+                                      received.md5, content_type)
     except BaseException:
         remove(root, [key])
         raise
