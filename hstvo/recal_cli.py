@@ -16,6 +16,8 @@ from pathlib import Path
 import psycopg
 from psycopg.rows import dict_row
 
+from .config import PROJECT_ROOT
+
 REFFILE_EPILOG = """\
 examples:
   hstvo reffile add /refs/x1r1642aj_bia.fits
@@ -44,6 +46,10 @@ them. Run one per VM:
   hstvo worker --vm-type standard --cpus 8 --memory-mb 32000 --concurrency 4
 SIGTERM finishes the jobs in hand (a second SIGTERM gives them back to the queue) and stops.
 """
+
+
+# CRDS's HST rules as generated in 2013, bundled (data/MANIFEST.md)
+DEFAULT_PMAP = PROJECT_ROOT / "data" / "hst" / "crds_mappings" / "hst_0001.pmap"
 
 
 def add_commands(commands: argparse._SubParsersAction, url) -> None:
@@ -76,6 +82,16 @@ def add_commands(commands: argparse._SubParsersAction, url) -> None:
     listing.add_argument("--instrument")
     listing.add_argument("--type", dest="reftype")
     listing.set_defaults(func=lambda a: cmd_reffile_list(a, url()))
+    seed = actions.add_parser(
+        "seed", help="register CRDS's rules of 2013 (.pmap/.imap/.rmap): enqueues nothing",
+        description="Load the registry from CRDS's mapping files: every reference file each "
+                    ".rmap names, with the selection values and USEAFTER of each match. They "
+                    "say what the archive was calibrated with, so nothing is enqueued; a file "
+                    "registered from its own header keeps that registration. Safe to repeat.")
+    seed.add_argument("pmap", nargs="?", type=Path, default=DEFAULT_PMAP,
+                      help=f"the .pmap (its .imap and .rmap files beside it; default "
+                           f"{DEFAULT_PMAP.relative_to(PROJECT_ROOT)})")
+    seed.set_defaults(func=lambda a: cmd_reffile_seed(a, url()))
     best = actions.add_parser("best", help="a dataset's reference files: in use and best")
     best.add_argument("dataset", help="the exposure's rootname, e.g. j94f05bgq")
     best.set_defaults(func=lambda a: cmd_reffile_best(a, url()))
@@ -216,6 +232,30 @@ def cmd_reffile_add(args: argparse.Namespace, url: str) -> int:
     what += "".join(f", {k}={'|'.join(v)}" for k, v in spec["selection"].items()) + ")"
     print(("would register " if args.dry_run else "registered ") + what)
     _print_counts(rows, "would be recalibrated" if args.dry_run else "queued for recalibration")
+    return 0
+
+
+def cmd_reffile_seed(args: argparse.Namespace, url: str) -> int:
+    """Register the files of CRDS's rules (hst.seed_reference_rules)."""
+    from psycopg.types.json import Jsonb
+
+    from loaders.crds_rules import RulesError, pmap_rules
+
+    missing: list[str] = []
+    try:
+        rules = [rule.as_json() for rule in pmap_rules(args.pmap, missing)]
+    except RulesError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    with psycopg.connect(url) as conn:
+        files, selections = conn.execute("SELECT * FROM hst.seed_reference_rules(%s)",
+                                         (Jsonb(rules),)).fetchone()
+    rmaps = len({rule["rmap"] for rule in rules})
+    print(f"read {len(rules)} rules of {rmaps} .rmap files from {args.pmap.name}: "
+          f"{files} reference files and {selections} selections registered "
+          f"(the rest were registered already); nothing enqueued")
+    if missing:
+        print(f"not beside {args.pmap.name}, skipped: {', '.join(sorted(set(missing)))}")
     return 0
 
 

@@ -29,9 +29,11 @@ from psycopg.rows import tuple_row
 from loaders.fits_header import FitsReadError, read_fits
 
 FITS_PATTERNS = ("*.fits", "*.fits.gz", "*.fit", "*.fts")
-# exposure keywords that some instruments (STIS, COS) keep in the science extensions only;
-# hst.effective_header() merges them under the primary header's own
-EXTENSION_KEYWORDS = ("EXPSTART", "EXPEND", "EXPTIME")
+# exposure keywords that some instruments (STIS, COS) keep in the science extensions only, and
+# the reference-file selection keywords that live there (CRDS reads them for WFC3's and ACS's
+# biases and darks); hst.effective_header() merges them under the primary header's own
+EXTENSION_KEYWORDS = ("EXPSTART", "EXPEND", "EXPTIME", "BINAXIS1", "BINAXIS2", "LTV1", "LTV2",
+                      "CCDCHIP")
 STAGING_COLUMNS = ("batch", "seq", "path", "file_name", "size", "checksum", "primary_header",
                    "extensions", "read_error", "notes")
 

@@ -23,10 +23,15 @@
 
 -- the header a file is described by: its primary header, plus the exposure keywords that only
 -- its science extensions carry (STIS and COS keep EXPSTART/EXPEND/EXPTIME there): the earliest
--- start, the latest end, the summed exposure time. The primary header's own values win.
+-- start, the latest end, the summed exposure time; and the reference-file selection keywords
+-- that live in the first science extension (BINAXIS1/2, LTV1/2, CCDCHIP: CRDS reads them there
+-- to choose WFC3's and ACS's biases and darks). The primary header's own values win.
 CREATE OR REPLACE FUNCTION hst.effective_header(primary_header jsonb, extensions jsonb) RETURNS jsonb
 LANGUAGE sql IMMUTABLE AS $$
-SELECT coalesce((SELECT jsonb_strip_nulls(jsonb_build_object(
+SELECT coalesce((SELECT (e->'keywords') - ARRAY['EXPSTART', 'EXPEND', 'EXPTIME']
+                   FROM jsonb_array_elements(coalesce(extensions, '[]')) AS e
+                  WHERE e ? 'keywords' ORDER BY (e->>'index')::int LIMIT 1), '{}')
+    || coalesce((SELECT jsonb_strip_nulls(jsonb_build_object(
                             'EXPSTART', min((e->'keywords'->>'EXPSTART')::float8),
                             'EXPEND', max((e->'keywords'->>'EXPEND')::float8),
                             'EXPTIME', sum((e->'keywords'->>'EXPTIME')::float8)))

@@ -33,6 +33,30 @@ COMMENT ON TABLE hst.reference_file IS 'registered HST reference files (hstvo re
 -- where VOSpace keeps it, when it was written into the reference tree (/hst-refer/jref/x.fits:
 -- sql/99_vospace_reference_files.sql); workers fetch it from there
 ALTER TABLE hst.reference_file ADD COLUMN IF NOT EXISTS vospace_path text;
+-- where the registration came from: a file's header ('header'), or CRDS's rules ('crds:<rmap>')
+ALTER TABLE hst.reference_file ADD COLUMN IF NOT EXISTS source text NOT NULL DEFAULT 'header';
+
+-- The datasets a file calibrates: one row per selection and USEAFTER. A file registered from its
+-- header has one (its reference_file row's); a file of CRDS's rules has one per match of its
+-- rmap, as CRDS lists the same file under several matches (with N/A where a value does not
+-- matter, and a USEAFTER each).
+CREATE TABLE IF NOT EXISTS hst.reference_selection (
+    file_name  text NOT NULL REFERENCES hst.reference_file ON DELETE CASCADE,
+    useafter   timestamp NOT NULL,
+    selection  jsonb NOT NULL CHECK (jsonb_typeof(selection) = 'object'),
+    PRIMARY KEY (file_name, useafter, selection)
+);
+COMMENT ON TABLE hst.reference_selection IS
+    'what each reference file calibrates: selection values and USEAFTER (one row or, from CRDS, many)';
+-- (files registered before the table: their one selection)
+INSERT INTO hst.reference_selection (file_name, useafter, selection)
+SELECT f.file_name, f.useafter, f.selection FROM hst.reference_file f
+ WHERE NOT EXISTS (SELECT 1 FROM hst.reference_selection s WHERE s.file_name = f.file_name);
+
+-- the rules of a type, in one place: each file's selections with its type
+CREATE OR REPLACE VIEW hst.reference_rule AS
+SELECT f.instrument, f.reftype, f.file_name, s.useafter, s.selection, f.registered
+  FROM hst.reference_file f JOIN hst.reference_selection s ON s.file_name = f.file_name;
 
 -- the environment prefix of each instrument's reference files (jref$..., iref$...)
 CREATE TABLE IF NOT EXISTS hst.reference_location (
@@ -123,7 +147,7 @@ CREATE OR REPLACE FUNCTION hst.best_reference(instrument text, reftype text, hea
                                               observation_start timestamp) RETURNS text
 LANGUAGE sql STABLE AS
 $$ SELECT r.file_name
-     FROM hst.reference_file r
+     FROM hst.reference_rule r
     WHERE r.instrument = best_reference.instrument AND r.reftype = best_reference.reftype
       AND r.useafter <= best_reference.observation_start
       AND hst.reftype_relevant(best_reference.instrument, best_reference.reftype, header)
@@ -159,3 +183,41 @@ LANGUAGE sql STABLE AS $$
 CREATE OR REPLACE FUNCTION hst.instrument_of_location(prefix text) RETURNS text
 LANGUAGE sql STABLE AS $$
     SELECT l.instrument FROM hst.reference_location l WHERE l.location = lower(prefix) $$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Seeding the registry from CRDS's rules (`hstvo reffile seed`, loaders/crds_rules.py)
+-- ---------------------------------------------------------------------------------------------
+
+-- Register the files of CRDS's rules: rules is [{instrument, reftype, file, useafter,
+-- selection, rmap}, ...], one per file, match and USEAFTER. The rules say what the archive's
+-- data was calibrated with, so seeding enqueues nothing; a file registered from its header
+-- keeps its registration. Returns (files, selections) added.
+CREATE OR REPLACE FUNCTION hst.seed_reference_rules(rules jsonb, OUT files bigint, OUT selections bigint)
+LANGUAGE plpgsql AS $$
+BEGIN
+    WITH incoming AS (
+        SELECT DISTINCT ON (r->>'file') r->>'file' AS file_name, upper(r->>'instrument') AS instrument,
+               lower(r->>'reftype') AS reftype, (r->>'useafter')::timestamp AS useafter,
+               r->'selection' AS selection, 'crds:' || (r->>'rmap') AS source
+          FROM jsonb_array_elements(rules) r
+         ORDER BY r->>'file', (r->>'useafter')::timestamp),
+    added AS (
+        INSERT INTO hst.reference_file (file_name, instrument, reftype, location, useafter,
+                                        selection, source)
+        SELECT i.file_name, t.instrument, t.reftype,
+               coalesce((SELECT l.location FROM hst.reference_location l
+                          WHERE l.instrument = t.instrument), 'ref'),
+               i.useafter, i.selection, i.source
+          FROM incoming i JOIN hst.reftype t ON t.instrument = i.instrument AND t.reftype = i.reftype
+        ON CONFLICT (file_name) DO NOTHING
+        RETURNING 1)
+    SELECT count(*) INTO files FROM added;
+    WITH added AS (
+        INSERT INTO hst.reference_selection (file_name, useafter, selection)
+        SELECT r->>'file', (r->>'useafter')::timestamp, r->'selection'
+          FROM jsonb_array_elements(rules) r
+          JOIN hst.reference_file f ON f.file_name = r->>'file' AND f.source LIKE 'crds:%'
+        ON CONFLICT DO NOTHING
+        RETURNING 1)
+    SELECT count(*) INTO selections FROM added;
+END $$;

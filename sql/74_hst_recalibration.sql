@@ -62,7 +62,7 @@ BEGIN
 END $$;
 
 -- the datasets whose best reference of a type would become `file_name` (with this USEAFTER and
--- these selection values), and which were not calibrated with it already
+-- these selection values), which it is not yet, and which were not calibrated with it already
 CREATE OR REPLACE FUNCTION hst.datasets_for_reference(instrument text, reftype text,
                                                       file_name text, useafter timestamp,
                                                       selection jsonb)
@@ -78,13 +78,17 @@ LANGUAGE sql STABLE AS $$
        -- no other registered file of the type is a better match (a later USEAFTER still
        -- before the observation)
        AND NOT EXISTS (
-           SELECT 1 FROM hst.reference_file r
+           SELECT 1 FROM hst.reference_rule r
             WHERE r.instrument = t.instrument AND r.reftype = t.reftype
               AND r.file_name <> datasets_for_reference.file_name
               AND r.useafter > datasets_for_reference.useafter
               AND r.useafter <= d.observation_start
               AND hst.selection_matches(r.selection, d.header))
-       AND hst.current_reference(d.planeid, t.keyword) IS DISTINCT FROM datasets_for_reference.file_name $$;
+       AND hst.current_reference(d.planeid, t.keyword) IS DISTINCT FROM datasets_for_reference.file_name
+       -- and whose best reference it is not already: registering a file again, or seeding
+       -- the rules the data was calibrated with, changes nothing
+       AND hst.best_reference(d.instrument, t.reftype, d.header, d.observation_start)
+           IS DISTINCT FROM datasets_for_reference.file_name $$;
 
 -- hst.register_reference_file: register (or re-register) a reference file and enqueue the
 -- datasets whose best reference it becomes; with dry_run, register nothing and only count.
@@ -135,7 +139,13 @@ BEGIN
                 useafter, selection, path)
         ON CONFLICT ON CONSTRAINT reference_file_pkey DO UPDATE
             SET useafter = EXCLUDED.useafter, selection = EXCLUDED.selection,
-                path = coalesce(EXCLUDED.path, r.path), registered = clock_timestamp();
+                path = coalesce(EXCLUDED.path, r.path), registered = clock_timestamp(),
+                source = 'header';
+        -- from its header, a file has one selection: this one (CRDS's, if it had them, go)
+        DELETE FROM hst.reference_selection s WHERE s.file_name = register_reference_file.file_name;
+        INSERT INTO hst.reference_selection (file_name, useafter, selection)
+        VALUES (register_reference_file.file_name, register_reference_file.useafter,
+                coalesce(register_reference_file.selection, '{}'));
         IF path IS NOT NULL THEN  -- /files serves it from its directory (sql/75)
             PERFORM hstvo.add_file_roots(ARRAY[regexp_replace(path, '/[^/]*$', '')]);
         END IF;
