@@ -57,11 +57,18 @@ run: deps
 test: deps test-tools
 	$(VENV)/bin/python -m pytest
 
-# the community's validators the tests run against the service (taplint, datalinklint)
+# the community's validators the tests run against the service (taplint, datalinklint), and
+# libfuse 2 for CADC's mountvofs (the VOSpace mounted read-only; skipped where FUSE is not)
 test-tools:
-	@command -v stilts >/dev/null || { echo "installing from Debian: stilts"; \
+	@missing=""; \
+	command -v stilts >/dev/null || missing="$$missing stilts"; \
+	ldconfig -p | grep -q 'libfuse.so.2' || missing="$$missing libfuse2"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing from Debian:$$missing"; \
 	  $(SUDO) apt-get update -qq && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq stilts; }
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing || \
+	  echo "could not install$$missing: the tests that need them say so and are skipped"; \
+	fi
 
 bench: deps
 	@if [ -z "$$DATABASE_URL" ]; then $(HSTVO) db start; fi

@@ -14,6 +14,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psycopg
@@ -199,6 +200,48 @@ def test_one_gigabyte_up_and_down_streamed(archive, tmp_path):
     vos(archive, "vrm", f"{HOME}/big.bin")
     back.unlink()
     big.unlink()
+
+
+def fuse_problem() -> str | None:
+    """Why this machine cannot mount a FUSE file system, or None when it can."""
+    import ctypes.util
+
+    if not Path("/dev/fuse").exists():
+        return "no /dev/fuse"
+    if ctypes.util.find_library("fuse") is None:
+        return "no libfuse 2 (Debian's libfuse2), which vofs's fusepy needs"
+    if not (BIN / "mountvofs").exists():
+        return "no mountvofs (the vofs package)"
+    return None
+
+
+def test_mountvofs_mounts_a_home_read_only(archive, tmp_path):
+    """CADC's mountvofs (vofs) mounts alice's home read-only, where FUSE is available."""
+    problem = fuse_problem()
+    if problem:
+        pytest.skip(f"FUSE is not available on this machine: {problem}")
+    mountpoint = tmp_path / "mnt"
+    mountpoint.mkdir()
+    env = {**os.environ, "HOME": str(archive["home"]), "VOSPACE_WEBSERVICE": "hstvo"}
+    subprocess.run([str(BIN / "mountvofs"), "--token", TOKENS["alice"], "--vospace", HOME,
+                    "--mountpoint", str(mountpoint), "--readonly", "--cache_dir",
+                    str(tmp_path / "cache"), "--log", str(tmp_path / "vofs.log")],
+                   env=env, timeout=60, check=True)
+    try:
+        for _ in range(100):
+            if os.path.ismount(mountpoint):
+                break
+            time.sleep(0.1)
+        else:
+            pytest.skip("FUSE is not available on this machine: the mount did not appear "
+                        f"({(tmp_path / 'vofs.log').read_text()[-300:]})")
+        assert (mountpoint / "runs" / "log.txt").read_text() == "observing log\n"
+        assert md5_of(mountpoint / "runs" / "spectrum.fits") == vos(
+            archive, "vtag", f"{HOME}/runs/spectrum.fits").stdout.split("'MD5': '")[1][:32]
+        with pytest.raises(OSError):
+            (mountpoint / "written.txt").write_text("no")
+    finally:
+        subprocess.run(["umount", str(mountpoint)], timeout=30, capture_output=True)
 
 
 def test_the_database_and_the_storage_agree_afterwards(archive):
