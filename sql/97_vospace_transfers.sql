@@ -363,11 +363,12 @@ BEGIN
     DELETE FROM vospace.transfer WHERE job_id = id;
 END $$;
 
--- the caller's transfers, newest first (GET /vospace/transfers)
+-- the caller's transfers, newest first (GET /vospace/transfers); none for an anonymous caller,
+-- whose jobs are reached by their (unguessable) URL only: anonymous callers are many people
 CREATE OR REPLACE FUNCTION vospace.transfers(max_rows int DEFAULT 1000)
 RETURNS SETOF vospace.transfer LANGUAGE sql STABLE AS $$
     SELECT * FROM vospace.transfer
-     WHERE owner IS NOT DISTINCT FROM vospace.caller() OR vospace.is_operator()
+     WHERE (owner = vospace.caller()) OR vospace.is_operator()
      ORDER BY creation_time DESC LIMIT max_rows $$;
 
 -- transfers past their destruction time go (UWS 1.1 section 2.2.3.3)

@@ -422,6 +422,10 @@ def test_async_move_and_copy(space):
         assert c.get(job + "/error").text.startswith("InvalidArgument")
         listed = etree.fromstring(c.get("/transfers").content)
         assert len(listed.findall(f"{{{UWS}}}jobref")) >= 3
+    with client(space, None) as anonymous:  # anonymous callers are many people: no list
+        anonymous.get("/synctrans", params={"TARGET": f"{ROOT}/home/alice", "DIRECTION": "pullFromVoSpace"})
+        assert etree.fromstring(anonymous.get("/transfers").content).findall(f"{{{UWS}}}jobref") == []
+    with client(space) as c:
         assert c.delete(job).status_code == 303
         fault(c.get(job), 404, "NodeNotFound")
 

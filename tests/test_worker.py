@@ -154,6 +154,8 @@ def test_workers_killed_at_random_lose_no_job_and_complete_none_twice(db_url, tm
     came back when their leases ran out."""
     count = 1000
     with psycopg.connect(db_url, autocommit=True) as conn:
+        # a reaped job waits before its next start (30 s by default): a second here
+        conn.execute("UPDATE hstvo.setting SET value = '1' WHERE name = 'queue_retry_seconds'")
         conn.execute("INSERT INTO queue.job (command, arguments) SELECT 'shell', "
                      "'{\"command\": \"sleep 0.01\"}' FROM generate_series(1, %s)", (count,))
     env = {**os.environ, "DATABASE_URL": db_url}
@@ -203,6 +205,8 @@ def test_a_worker_killed_mid_calibration_leaves_it_to_another_and_it_is_ingested
         conn.execute("UPDATE hstvo.setting SET value = %s WHERE name = 'service_url'", (base,))
         conn.execute("INSERT INTO hstvo.setting (name, value) VALUES ('files_write_token', %s)",
                      (TOKEN,))
+        # the killed worker's job waits before its next start (30 s by default): a second here
+        conn.execute("UPDATE hstvo.setting SET value = '1' WHERE name = 'queue_retry_seconds'")
         conn.execute("UPDATE hst.calibration_setup SET command = "
                      "'{python} -m loaders.minical --delay 4 {input} {output}' WHERE instrument = 'ACS'")
         logged = conn.execute("SELECT count(*) FROM hst.ingest_log WHERE file_name = "
