@@ -18,7 +18,7 @@ from hstvo.config import load_settings
 from hstvo.db import database_url
 
 from .db import POOL_WAIT_SECONDS, make_pool
-from . import caom2repo, offload, vospace
+from . import caom2repo, offload, portal, vospace
 from .gms import groups as gms_groups, search as gms
 from .datalink import datalink
 from .examples import examples
@@ -147,6 +147,7 @@ def create_app(url: str | None = None) -> Starlette:
         Route("/files/{area}/{file_name}", get_file, methods=["GET", "HEAD"]),
         Route("/files/{area}/{file_name}", put_file, methods=["PUT"]),
         *vospace.routes(),
+        *portal.routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
                     middleware=[Middleware(RequestLimits, max_body_bytes=LIMITS.body_bytes,

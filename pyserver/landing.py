@@ -9,6 +9,7 @@ from starlette.responses import HTMLResponse
 from .identity import reading
 
 SERVICES = [
+    ("Advanced Search", "/search", "search the archive in a browser: facets, results, the ADQL of it"),
     ("TAP", "/tap", "ADQL queries on ivoa.ObsCore and the full CAOM 2.4 model (TAP 1.1)"),
     ("DataLink", "/datalink", "files, previews, calibration files and cutouts of a data product"),
     ("SODA", "/soda/sync", "cutouts of HST images by position, band and time"),

@@ -1,0 +1,31 @@
+"""The web portal: pages for people, served by the same app on the same SQL functions as the
+services, under the same access rules.
+
+    search.py        /search, Advanced Search: form, facets with live counts, results, ADQL
+    service_pages.py /tap and /datalink described for a browser
+    templates/       Jinja2 pages (autoescaped)
+    static/          the portal's stylesheet (nothing is fetched from elsewhere: the archive may
+                     run offline)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+
+def routes() -> list:
+    """The portal's routes, for the app."""
+    from . import search, service_pages
+
+    return [
+        Route("/search", search.search_page),
+        Route("/tap", service_pages.tap_page),
+        Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
+    ]

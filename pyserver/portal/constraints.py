@@ -1,0 +1,151 @@
+"""The Advanced Search form's fields as constraints: what a person types (coordinates in
+sexagesimal or degrees, calendar dates, exposure times) made into typed values for
+portal.condition (sql/89_portal_search.sql), and the ADQL query the same search is.
+
+A field that cannot be read is a message for the form, never an error page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from starlette.datastructures import QueryParams
+
+LIST_FIELDS = ("collection", "instrument", "band", "filter", "calib_level", "dataproduct_type")
+TEXT_FIELDS = ("target", "obs_id", "proposal_id")
+MAX_TEXT = 200
+
+
+@dataclass
+class Search:
+    """A search as the form asked it: its constraints, and what could not be read."""
+
+    constraints: dict = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    sort: str = "obs_id"
+    descending: bool = False
+    page: int = 1
+    page_size: int = 50
+
+
+def _angle(text: str, hours: bool) -> float:
+    """Degrees from '10:05:20.5', '10h05m20.5s', '-72 04 52' or '151.335'."""
+    from astropy.coordinates import Angle
+    import astropy.units as u
+
+    text = text.strip()
+    sexagesimal = any(c in text for c in ":hmsd ") and not text.replace(".", "").lstrip("+-").isdigit()
+    unit = u.hourangle if (hours and sexagesimal) else u.deg
+    return float(Angle(text, unit=unit).degree)
+
+
+def _mjd(text: str) -> float:
+    from astropy.time import Time
+
+    return float(Time(text.strip(), format="isot" if "T" in text else "iso", scale="utc").mjd)
+
+
+def _number(params: QueryParams, name: str, problems: list[str]) -> float | None:
+    value = params.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        problems.append(f"{name.replace('_', ' ')}: {value!r} is not a number")
+        return None
+
+
+def read_search(params: QueryParams) -> Search:
+    """The search a query string asks for."""
+    search = Search()
+    c, problems = search.constraints, search.problems
+    for name in LIST_FIELDS:
+        values = [v for v in params.getlist(name) if v.strip()][:50]
+        if values:
+            c[name] = [v.strip()[:MAX_TEXT] for v in values]
+    if "calib_level" in c and not all(v.isdigit() for v in c["calib_level"]):
+        problems.append("calibration level: 0, 1, 2, 3 or 4")
+        del c["calib_level"]
+    for name in TEXT_FIELDS:
+        value = params.get(name, "").strip()
+        if value:
+            c[name] = value[:MAX_TEXT]
+    ra, dec = params.get("ra", "").strip(), params.get("dec", "").strip()
+    if ra or dec:
+        try:
+            c["ra"], c["dec"] = _angle(ra, hours=True), _angle(dec, hours=False)
+            if not (0 <= c["ra"] < 360 and -90 <= c["dec"] <= 90):
+                raise ValueError("outside the sky")
+            radius = _number(params, "radius", problems)
+            c["radius"] = min(max(radius if radius is not None else 0.05, 0.0), 30.0)
+        except Exception:  # astropy's many ways of saying it cannot read an angle
+            problems.append(f"coordinates: cannot read RA {ra!r}, Dec {dec!r} "
+                            "(e.g. 00:24:05.4 -72:04:52 or 6.0225 -72.081)")
+            c.pop("ra", None)
+            c.pop("dec", None)
+    for name, key in (("date_from", "date_min"), ("date_to", "date_max")):
+        value = params.get(name, "").strip()
+        if value:
+            try:
+                c[key] = _mjd(value)
+            except ValueError:
+                problems.append(f"{name.replace('_', ' ')}: {value!r} is not a date (2005-03-07)")
+    for name in ("exptime_min", "exptime_max"):
+        number = _number(params, name, problems)
+        if number is not None:
+            c[name] = number
+    search.sort = params.get("sort", "obs_id")
+    search.descending = params.get("order") == "desc"
+    page = params.get("page", "1")
+    search.page = int(page) if page.isdigit() and int(page) < 100_000 else 1
+    size = params.get("size", "50")
+    search.page_size = min(max(int(size), 5), 500) if size.isdigit() else 50
+    return search
+
+
+def _quoted(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def adql(search: Search, top: int = 50) -> str:
+    """The ADQL query on ivoa.ObsCore that the search is (the ADQL tab shows and runs it)."""
+    c = search.constraints
+    where = []
+    columns = {"collection": "obs_collection", "instrument": "instrument_name",
+               "dataproduct_type": "dataproduct_type"}
+    for name, column in columns.items():
+        if name in c:
+            where.append(f"{column} IN ({', '.join(_quoted(v) for v in c[name])})")
+    if "calib_level" in c:
+        where.append(f"calib_level IN ({', '.join(c['calib_level'])})")
+    if "target" in c:
+        where.append(f"target_name LIKE {_quoted(c['target'] + '%')}")
+    if "obs_id" in c:
+        where.append(f"obs_id LIKE {_quoted(c['obs_id'] + '%')}")
+    if "proposal_id" in c:
+        where.append(f"proposal_id = {_quoted(c['proposal_id'])}")
+    if "ra" in c:
+        where.append(f"INTERSECTS(s_region, CIRCLE('ICRS', {c['ra']:.6f}, {c['dec']:.6f}, "
+                     f"{c['radius']:g})) = 1")
+    if "date_min" in c:
+        where.append(f"t_max >= {c['date_min']:.5f}")
+    if "date_max" in c:
+        where.append(f"t_min <= {c['date_max']:.5f}")
+    if "exptime_min" in c:
+        where.append(f"t_exptime >= {c['exptime_min']:g}")
+    if "exptime_max" in c:
+        where.append(f"t_exptime <= {c['exptime_max']:g}")
+    sort = search.sort if search.sort in ADQL_SORTABLE else "obs_id"
+    query = (f"SELECT TOP {top} obs_id, target_name, s_ra, s_dec, t_min, t_exptime, "
+             "instrument_name, calib_level, dataproduct_type, obs_publisher_did\n"
+             "FROM ivoa.ObsCore")
+    if where:
+        query += "\nWHERE " + "\n  AND ".join(where)
+    return query + f"\nORDER BY {sort}{' DESC' if search.descending else ''}"
+
+
+# what ivoa.ObsCore has of the portal's sortable columns (filter and band are CAOM's)
+ADQL_SORTABLE = ("obs_id", "target_name", "s_ra", "s_dec", "t_min", "t_exptime",
+                 "instrument_name", "calib_level", "dataproduct_type", "proposal_id", "em_min",
+                 "em_max", "obs_collection", "obs_publisher_did", "access_estsize")

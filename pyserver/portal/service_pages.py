@@ -1,0 +1,24 @@
+"""The service pages a browser gets: /tap described with its links (TAP 1.1 leaves the base URL's
+answer open; clients never ask for it)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..vosi import base_url
+from . import templates
+
+
+async def tap_page(request: Request) -> Response:
+    """GET /tap: what the TAP service is and where its endpoints are."""
+    base = base_url(request) + "/tap"
+    endpoints = [("sync", "run a query and wait for its result (GET or POST: LANG, QUERY, FORMAT)"),
+                 ("async", "queries as UWS jobs: submit, watch, fetch the result later"),
+                 ("capabilities", "VOSI: what the service supports, its limits"),
+                 ("tables", "VOSI: the schemas, tables and columns to query"),
+                 ("examples", "DALI: example queries, each runnable"),
+                 ("availability", "VOSI: whether it is up")]
+    return templates.TemplateResponse(request, "tap.html", {
+        "section": "tap", "base": base, "endpoints": endpoints,
+        "example": "SELECT TOP 10 obs_id, target_name, instrument_name FROM ivoa.ObsCore"})
