@@ -53,50 +53,40 @@ LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
     c jsonb := coalesce(constraints, '{}');
     parts text[] := ARRAY['true'];
+    rule record;
 BEGIN
-    IF portal.text_array(c->'collection') IS NOT NULL THEN
-        parts := parts || format('s.obs_collection = ANY (%L::text[])', portal.text_array(c->'collection'));
-    END IF;
-    IF portal.text_array(c->'instrument') IS NOT NULL THEN
-        parts := parts || format('s.instrument_name = ANY (%L::text[])', portal.text_array(c->'instrument'));
-    END IF;
-    IF portal.text_array(c->'filter') IS NOT NULL THEN
-        parts := parts || format('s.filter = ANY (%L::text[])', portal.text_array(c->'filter'));
-    END IF;
-    IF portal.text_array(c->'band') IS NOT NULL THEN
-        parts := parts || format('string_to_array(s.bands, ''|'') && %L::text[]', portal.text_array(c->'band'));
-    END IF;
-    IF portal.text_array(c->'calib_level') IS NOT NULL THEN
-        parts := parts || format('s.calib_level = ANY (%L::int[])', portal.text_array(c->'calib_level'));
-    END IF;
-    IF portal.text_array(c->'dataproduct_type') IS NOT NULL THEN
-        parts := parts || format('s.dataproduct_type = ANY (%L::text[])', portal.text_array(c->'dataproduct_type'));
-    END IF;
-    IF c ? 'target' THEN
-        parts := parts || format('s.target_name ILIKE %L', replace(replace(c->>'target', '%', '\%'), '_', '\_') || '%');
-    END IF;
-    IF c ? 'obs_id' THEN
-        parts := parts || format('s.obs_id ILIKE %L', replace(replace(c->>'obs_id', '%', '\%'), '_', '\_') || '%');
-    END IF;
-    IF c ? 'proposal_id' THEN
-        parts := parts || format('s.proposal_id = %L', c->>'proposal_id');
-    END IF;
+    -- lists: any of the values
+    FOR rule IN SELECT * FROM (VALUES
+            ('collection', 's.obs_collection = ANY (%L::text[])'),
+            ('instrument', 's.instrument_name = ANY (%L::text[])'),
+            ('filter', 's.filter = ANY (%L::text[])'),
+            ('band', 'string_to_array(s.bands, ''|'') && %L::text[]'),
+            ('calib_level', 's.calib_level = ANY (%L::int[])'),
+            ('dataproduct_type', 's.dataproduct_type = ANY (%L::text[])')) AS r(field, test) LOOP
+        IF portal.text_array(c->rule.field) IS NOT NULL THEN
+            parts := parts || format(rule.test, portal.text_array(c->rule.field));
+        END IF;
+    END LOOP;
+    -- single values: names by their beginning (any case; % and _ are themselves), numbers
+    FOR rule IN SELECT * FROM (VALUES
+            ('target', 's.target_name ILIKE %L', true),
+            ('obs_id', 's.obs_id ILIKE %L', true),
+            ('proposal_id', 's.proposal_id = %L', false),
+            ('date_min', 's.t_max >= %L::float8', false),
+            ('date_max', 's.t_min <= %L::float8', false),
+            ('exptime_min', 's.t_exptime >= %L::float8', false),
+            ('exptime_max', 's.t_exptime <= %L::float8', false)) AS r(field, test, prefix) LOOP
+        IF c ? rule.field THEN
+            parts := parts || format(rule.test, CASE WHEN rule.prefix
+                THEN replace(replace(c->>rule.field, '%', '\%'), '_', '\_') || '%'
+                ELSE c->>rule.field END);
+        END IF;
+    END LOOP;
+    -- a cone that meets the footprint
     IF c ? 'ra' AND c ? 'dec' THEN
         parts := parts || format(
             's.s_region && scircle(spoint(radians(%L::float8), radians(%L::float8)), radians(%L::float8))',
             c->>'ra', c->>'dec', coalesce(c->>'radius', '0.05'));
-    END IF;
-    IF c ? 'date_min' THEN
-        parts := parts || format('s.t_max >= %L::float8', c->>'date_min');
-    END IF;
-    IF c ? 'date_max' THEN
-        parts := parts || format('s.t_min <= %L::float8', c->>'date_max');
-    END IF;
-    IF c ? 'exptime_min' THEN
-        parts := parts || format('s.t_exptime >= %L::float8', c->>'exptime_min');
-    END IF;
-    IF c ? 'exptime_max' THEN
-        parts := parts || format('s.t_exptime <= %L::float8', c->>'exptime_max');
     END IF;
     RETURN array_to_string(parts, ' AND ');
 END $$;

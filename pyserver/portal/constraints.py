@@ -108,34 +108,34 @@ def _quoted(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+# the constraints as ADQL on ivoa.ObsCore: (field, template of the value, how a value is written)
+ADQL_LISTS = (("collection", "obs_collection IN ({})"), ("instrument", "instrument_name IN ({})"),
+              ("dataproduct_type", "dataproduct_type IN ({})"), ("calib_level", "calib_level IN ({})"))
+ADQL_VALUES = (("target", "target_name LIKE {}"), ("obs_id", "obs_id LIKE {}"),
+               ("proposal_id", "proposal_id = {}"), ("date_min", "t_max >= {:.5f}"),
+               ("date_max", "t_min <= {:.5f}"), ("exptime_min", "t_exptime >= {:g}"),
+               ("exptime_max", "t_exptime <= {:g}"))
+
+
 def adql(search: Search, top: int = 50) -> str:
     """The ADQL query on ivoa.ObsCore that the search is (the ADQL tab shows and runs it)."""
     c = search.constraints
     where = []
-    columns = {"collection": "obs_collection", "instrument": "instrument_name",
-               "dataproduct_type": "dataproduct_type"}
-    for name, column in columns.items():
+    for name, template in ADQL_LISTS:
         if name in c:
-            where.append(f"{column} IN ({', '.join(_quoted(v) for v in c[name])})")
-    if "calib_level" in c:
-        where.append(f"calib_level IN ({', '.join(c['calib_level'])})")
-    if "target" in c:
-        where.append(f"target_name LIKE {_quoted(c['target'] + '%')}")
-    if "obs_id" in c:
-        where.append(f"obs_id LIKE {_quoted(c['obs_id'] + '%')}")
-    if "proposal_id" in c:
-        where.append(f"proposal_id = {_quoted(c['proposal_id'])}")
+            values = c[name] if name == "calib_level" else [_quoted(v) for v in c[name]]
+            where.append(template.format(", ".join(values)))
+    for name, template in ADQL_VALUES:
+        if name in c:
+            value = c[name]
+            if name in ("target", "obs_id"):
+                value = _quoted(value + "%")
+            elif name == "proposal_id":
+                value = _quoted(value)
+            where.append(template.format(value))
     if "ra" in c:
         where.append(f"INTERSECTS(s_region, CIRCLE('ICRS', {c['ra']:.6f}, {c['dec']:.6f}, "
                      f"{c['radius']:g})) = 1")
-    if "date_min" in c:
-        where.append(f"t_max >= {c['date_min']:.5f}")
-    if "date_max" in c:
-        where.append(f"t_min <= {c['date_max']:.5f}")
-    if "exptime_min" in c:
-        where.append(f"t_exptime >= {c['exptime_min']:g}")
-    if "exptime_max" in c:
-        where.append(f"t_exptime <= {c['exptime_max']:g}")
     sort = search.sort if search.sort in ADQL_SORTABLE else "obs_id"
     query = (f"SELECT TOP {top} obs_id, target_name, s_ra, s_dec, t_min, t_exptime, "
              "instrument_name, calib_level, dataproduct_type, obs_publisher_did\n"
