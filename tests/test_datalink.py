@@ -10,16 +10,26 @@ import pytest
 from lxml import etree
 from pyvo.dal.adhoc import DatalinkResults
 
-from .conftest import run_hstvo, tap_service
+from .conftest import served_samples, tap_service
+
+
+@pytest.fixture(scope="module")
+def served(pg_server, template_db, tmp_path_factory):
+    """The sample archive served over HTTP once for the module (the tests only read), its
+    links pointing at this server (the server publishes its URL as service_url)."""
+    with served_samples(pg_server, template_db, tmp_path_factory.mktemp("datalink"),
+                        "hstvo_datalink") as found:
+        yield found
 
 
 @pytest.fixture
-def service(db_url, http_server):
-    """The sample archive served over HTTP, its links pointing at this server."""
-    run_hstvo("samples", db_url=db_url, check=True)
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute("UPDATE hstvo.setting SET value = %s WHERE name = 'service_url'", (http_server,))
-    return http_server
+def service(served):
+    return served[0]
+
+
+@pytest.fixture
+def db_url(served):
+    return served[1]
 
 
 def links(base: str, *ids: str, method: str = "GET") -> DatalinkResults:

@@ -8,13 +8,20 @@ import pytest
 from astropy.io.votable import parse_single_table
 from lxml import etree
 
-from .conftest import run_hstvo, tap_service
+from .conftest import run_hstvo, served_samples, tap_service
+
+
+@pytest.fixture(scope="module")
+def served(pg_server, template_db, tmp_path_factory):
+    """The samples served once for the module (the tests only read): (base URL, database URL)."""
+    with served_samples(pg_server, template_db, tmp_path_factory.mktemp("tap_sync"),
+                        "hstvo_tap_sync") as found:
+        yield found
 
 
 @pytest.fixture
-def tap(db_url, http_server):
-    run_hstvo("samples", db_url=db_url, check=True)
-    return http_server + "/tap"
+def tap(served):
+    return served[0] + "/tap"
 
 
 def _error_of(response: httpx.Response) -> str:
@@ -104,9 +111,10 @@ def test_errors_are_dali_error_documents(tap, params, status, message):
     assert _error_of(response).startswith(message)
 
 
-def test_a_hostile_query_leaves_the_database_unharmed(tap, db_url):
+def test_a_hostile_query_leaves_the_database_unharmed(tap, served):
     import psycopg
 
+    db_url = served[1]
     for query in ["SELECT 1 FROM ivoa.ObsCore; DELETE FROM caom2.plane",
                   "SELECT pg_terminate_backend(1) FROM ivoa.ObsCore",
                   "SELECT * FROM pg_catalog.pg_shadow"]:

@@ -1,0 +1,85 @@
+"""Benchmark: the portal's Advanced Search on a large archive, over HTTP on loopback.
+
+    python bench/portal.py [--rows 1000000] [--repeat 10]
+
+Uses the synthetic ObsCore that bench/tap.py builds (`hstvo_tap_bench_<rows>`: run it first
+with the same --rows). Starts `hstvo serve` on it and prints the median time of a first results
+page with its facet counts, of a facet refinement (one instrument), of the next page and of a
+cone search, as anonymous (the access rules on), and the bytes a browser fetches for the search
+page (the page, its stylesheet and script). Goals: under 300 ms for the first page with
+facets, under 100 ms for the next page, under 300 kB for the page.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse
+import statistics
+import time
+
+import httpx
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.scratch import serve  # noqa: E402
+from hstvo.config import load_settings  # noqa: E402
+from hstvo.db import database_url, upgrade  # noqa: E402
+
+
+def median_ms(client: httpx.Client, params: dict, repeat: int) -> tuple[float, int]:
+    """Median milliseconds of GET /search with `params`, and the page's size."""
+    times, size = [], 0
+    for _ in range(repeat):
+        started = time.perf_counter()
+        response = client.get("/search", params=params)
+        times.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, response.text[:500]
+        size = len(response.content)
+    return statistics.median(times), size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--port", type=int, default=8498)
+    args = parser.parse_args()
+    url = f"{database_url(load_settings()).rpartition('/')[0]}/hstvo_tap_bench_{args.rows}"
+    try:
+        with psycopg.connect(url) as conn:
+            rows = conn.execute("SELECT count(*) FROM hstvo.obscore_rows").fetchone()[0]
+            instrument = conn.execute("SELECT instrument_name FROM hstvo.obscore_rows "
+                                      "LIMIT 1").fetchone()[0]
+    except psycopg.OperationalError:
+        raise SystemExit(f"no hstvo_tap_bench_{args.rows}: run bench/tap.py --rows {args.rows} first")
+    upgrade(url)
+    server = serve(url, args.port, probe="/search?size=5")
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{args.port}", timeout=120) as client:
+            print(f"Advanced Search on {rows:,} ObsCore rows, anonymous (median of {args.repeat}):")
+            cases = [("first page with facets", {}),
+                     ("facet refinement (one instrument)", {"instrument": instrument}),
+                     ("next page", {"page": "2"}),
+                     ("cone of 0.5 deg", {"ra": "150.0", "dec": "2.2", "radius": "0.5"})]
+            page_bytes = 0
+            for label, params in cases:
+                ms, size = median_ms(client, params, args.repeat)
+                page_bytes = page_bytes or size
+                print(f"  {label:<34} {ms:8.1f} ms")
+            assets = sum(len(client.get(path).content)
+                         for path in ("/static/portal.css", "/static/adql.js"))
+            print(f"\nthe search page: {page_bytes + assets:,} bytes (page {page_bytes:,}, "
+                  f"stylesheet and script {assets:,}; goal under 300 kB)")
+    finally:
+        server.terminate()
+        server.wait()
+
+
+if __name__ == "__main__":
+    main()
