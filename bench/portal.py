@@ -59,7 +59,7 @@ def main() -> None:
     except psycopg.OperationalError:
         raise SystemExit(f"no hstvo_tap_bench_{args.rows}: run bench/tap.py --rows {args.rows} first")
     upgrade(url)
-    server = serve(url, args.port, probe="/search?size=5")
+    server = serve(url, args.port)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{args.port}", timeout=120) as client:
             print(f"Advanced Search on {rows:,} ObsCore rows, anonymous (median of {args.repeat}):")

@@ -64,6 +64,16 @@ SELECT entity || jsonb_build_object(
                             ELSE coalesce(previous->'acc', computed->0) END)
 $$;
 
+-- (until 0022 its first parameter was named doc: CREATE OR REPLACE cannot rename a parameter,
+-- so a database upgraded from then drops the old one first)
+DO $$
+BEGIN
+    IF (SELECT proargnames[1] FROM pg_proc
+         WHERE oid = to_regprocedure('caom2.document_entities(jsonb, text)')) = 'doc' THEN
+        DROP FUNCTION caom2.document_entities(jsonb, text);
+    END IF;
+END $$;
+
 -- The rows of one entity type in documents (a JSON array), each with its parent ids and its
 -- position (seq): 'observation', 'plane', 'artifact', 'part' or 'chunk'.
 -- (PL/pgSQL, called once per batch, with an estimate of a few rows: inlined, its nested

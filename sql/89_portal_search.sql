@@ -91,9 +91,10 @@ BEGIN
     RETURN array_to_string(parts, ' AND ');
 END $$;
 
--- a search's time limit: the rest of the transaction (the portal's requests are short)
-CREATE OR REPLACE FUNCTION portal.begin_search(seconds int DEFAULT 10) RETURNS void
-LANGUAGE sql AS $$ SELECT set_config('statement_timeout', (seconds * 1000)::text, true) $$;
+DROP FUNCTION IF EXISTS portal.begin_search(integer);
+-- a search's time limit, for the rest of the transaction (the portal's requests are short)
+CREATE OR REPLACE FUNCTION portal.begin_search(seconds float8 DEFAULT 10) RETURNS void
+LANGUAGE sql AS $$ SELECT set_config('statement_timeout', round(seconds * 1000)::text, true) $$;
 
 -- how many rows of each facet's values the search selects (a value per band of a multi-band row)
 CREATE OR REPLACE FUNCTION portal.facets(constraints jsonb)
@@ -114,25 +115,42 @@ BEGIN
         ORDER BY 1, 3 DESC, 2 $q$, portal.condition(constraints));
 END $$;
 
--- a page of a search's results, sorted by one of portal.result_columns(), with the total
+DROP FUNCTION IF EXISTS portal.page(jsonb, text, boolean, integer, integer);  -- (returned the total too)
+-- a page of a search's results, sorted by one of portal.result_columns() (ties by DID). Sorted
+-- by an indexed column, a page reads its rows from the index and stops: the first page of a
+-- million rows costs what the first page of fifty does.
 CREATE OR REPLACE FUNCTION portal.page(constraints jsonb, sort_by text DEFAULT 'obs_id',
                                        descending boolean DEFAULT false, page int DEFAULT 1,
                                        page_size int DEFAULT 50)
-RETURNS TABLE (total bigint, result jsonb)
+RETURNS SETOF jsonb
 LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    size int := greatest(1, least(page_size, 1000));
 BEGIN
     IF NOT sort_by = ANY (portal.result_columns()) THEN
         RAISE EXCEPTION 'cannot sort by %: one of %', sort_by, array_to_string(portal.result_columns(), ', ')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     RETURN QUERY EXECUTE format($q$
-        SELECT count(*) OVER (), to_jsonb(r) FROM (
-            SELECT %s FROM portal.searchable s WHERE %s) r
-         ORDER BY r.%I %s NULLS LAST, r.obs_publisher_did
-         LIMIT %s OFFSET %s $q$,
+        SELECT to_jsonb(r) FROM (
+            SELECT %s FROM portal.searchable s WHERE %s
+             ORDER BY s.%I %s NULLS LAST, s.obs_publisher_did
+             LIMIT %s OFFSET %s) r $q$,
         (SELECT string_agg(format('s.%I', col), ', ') FROM unnest(portal.result_columns()) col),
         portal.condition(constraints), sort_by, CASE WHEN descending THEN 'DESC' ELSE 'ASC' END,
-        greatest(1, least(page_size, 1000)), (greatest(page, 1) - 1) * greatest(1, least(page_size, 1000)));
+        size, (greatest(page, 1) - 1) * size);
+END $$;
+
+-- how many rows a search selects, counted up to `cap` (cap + 1: "more than cap"), so that a
+-- search of the whole archive answers at once
+CREATE OR REPLACE FUNCTION portal.total(constraints jsonb, cap int DEFAULT 10000) RETURNS bigint
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    counted bigint;
+BEGIN
+    EXECUTE format('SELECT count(*) FROM (SELECT 1 FROM portal.searchable s WHERE %s LIMIT %s) c',
+                   portal.condition(constraints), cap + 1) INTO counted;
+    RETURN counted;
 END $$;
 
 DO $$

@@ -106,3 +106,18 @@ def test_upgrade_applies_a_file_changed_after_its_last_migration(db_url):
         assert services == ["ivo://hstvo.example/caom2repo", "ivo://hstvo.example/gms",
                             "ivo://hstvo.example/tap", "ivo://hstvo.example/vospace"]
         assert conn.execute("SELECT count(*) FROM hstvo.sql_file WHERE sha256 = 'older'").fetchone()[0] == 0
+
+
+def test_an_archive_of_0021_upgrades_though_a_parameter_was_renamed(db_url):
+    """Until 0022, caom2.document_entities named its first parameter doc; CREATE OR REPLACE
+    cannot rename it, so sql/15 drops the old one first (an archive at 0021 failed to upgrade)."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("DROP FUNCTION caom2.document_entities(jsonb, text)")
+        conn.execute("""CREATE FUNCTION caom2.document_entities(doc jsonb, entity text)
+                        RETURNS SETOF jsonb LANGUAGE sql AS $$ SELECT doc $$""")
+        conn.execute("UPDATE hstvo.sql_file SET sha256 = 'older' WHERE name = '15_caom2_persistence.sql'")
+    upgrade(db_url)
+    with psycopg.connect(db_url) as conn:
+        names = conn.execute("SELECT proargnames FROM pg_proc WHERE oid = "
+                             "'caom2.document_entities(jsonb, text)'::regprocedure").fetchone()[0]
+    assert names[0] == "docs"

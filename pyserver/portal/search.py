@@ -25,23 +25,33 @@ FACET_TITLES = {"collection": "Collection", "instrument": "Instrument", "band": 
                 "filter": "Filter", "calib_level": "Calibration level",
                 "dataproduct_type": "Data type"}
 SEARCH_SECONDS = 10
+FACET_SECONDS = 0.25  # facet counts are worth waiting this long for, not more (Datasette: 200 ms)
+TOTAL_CAP = 1_000  # a total is counted up to here: "1,000+"
 
 
-async def _run(request: Request, search: Search) -> tuple[int, list[dict], dict[str, list]]:
-    """(total, the page's rows, facets: name -> [(value, rows)]) of a search."""
+async def _run(request: Request, search: Search) -> tuple[int, list[dict], dict[str, list] | None]:
+    """(total, counted up to TOTAL_CAP; the page's rows; the facets, name -> [(value, rows)],
+    or None when counting them took longer than FACET_SECONDS) of a search."""
+    constraints = Jsonb(search.constraints)
     async with reading(request) as conn:
         await conn.execute("SELECT portal.begin_search(%s)", (SEARCH_SECONDS,))
         cursor = await conn.execute("SELECT * FROM portal.page(%s, %s, %s, %s, %s)",
-                                    (Jsonb(search.constraints), search.sort, search.descending,
-                                     search.page, search.page_size))
-        page = await cursor.fetchall()
-        cursor = await conn.execute("SELECT * FROM portal.facets(%s)", (Jsonb(search.constraints),))
-        facets: dict[str, list] = {name: [] for name in FACET_TITLES}
-        for facet, value, rows in await cursor.fetchall():
-            if value is not None:
-                facets[facet].append((value, rows))
-    total = page[0][0] if page else 0
-    return total, [row[1] for row in page], facets
+                                    (constraints, search.sort, search.descending, search.page,
+                                     search.page_size))
+        rows = [row[0] for row in await cursor.fetchall()]
+        cursor = await conn.execute("SELECT portal.total(%s, %s)", (constraints, TOTAL_CAP))
+        total = (await cursor.fetchone())[0]
+        facets: dict[str, list] | None = {name: [] for name in FACET_TITLES}
+        try:
+            async with conn.transaction():  # a savepoint: a facet count cut short is not fatal
+                await conn.execute("SELECT portal.begin_search(%s)", (FACET_SECONDS,))
+                cursor = await conn.execute("SELECT * FROM portal.facets(%s)", (constraints,))
+                for facet, value, count in await cursor.fetchall():
+                    if value is not None:
+                        facets[facet].append((value, count))
+        except psycopg.errors.QueryCanceled:
+            facets = None
+    return total, rows, facets
 
 
 def _link(params: dict, **changes) -> str:
@@ -71,11 +81,14 @@ async def search_page(request: Request) -> Response:
         failure = exc.diag.message_primary
     except psycopg.errors.DataException:
         failure = "a value of the form cannot be used; check the numbers and dates"
-    pages = max(1, -(-total // search.page_size))
+    capped = total > TOTAL_CAP
+    pages = None if capped else max(1, -(-total // search.page_size))
     context = {
         "section": "search", "search": search, "params": params, "failure": failure,
-        "total": total, "rows": [formatted(row) for row in rows], "columns": COLUMNS,
-        "facets": facets, "facet_titles": FACET_TITLES, "adql": adql(search, search.page_size),
+        "total": min(total, TOTAL_CAP), "capped": capped, "more": len(rows) == search.page_size,
+        "rows": [formatted(row) for row in rows], "columns": COLUMNS,
+        "facets": facets or {name: [] for name in FACET_TITLES}, "facets_cut": facets is None,
+        "facet_titles": FACET_TITLES, "adql": adql(search, search.page_size),
         "page": search.page, "pages": pages,
         "link": lambda **changes: _link(params, **changes),
         "selected": lambda name, value: value in params.get(name, []),

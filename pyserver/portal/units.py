@@ -4,6 +4,7 @@ on the calendar, exposure times in seconds, wavelengths in Ångström."""
 from __future__ import annotations
 
 import math
+from datetime import datetime, timedelta
 
 # (key, title, unit shown)
 COLUMNS = [
@@ -34,12 +35,15 @@ def dms(degrees: float | None) -> str:
     return f"{sign}{int(d):02d}:{int(m):02d}:{s:04.1f}"
 
 
+MJD_ZERO = datetime(1858, 11, 17)
+
+
 def calendar(mjd: float | None) -> str:
+    """An MJD as a UTC calendar date and time (arithmetic: astropy's Time costs milliseconds a
+    value, and a page shows fifty)."""
     if mjd is None or math.isnan(mjd):
         return ""
-    from astropy.time import Time
-
-    return Time(mjd, format="mjd", scale="utc").iso[:19]
+    return (MJD_ZERO + timedelta(days=mjd)).isoformat(sep=" ", timespec="seconds")
 
 
 def angstrom(metres: float | None) -> str:
