@@ -95,11 +95,13 @@ def create_app(url: str | None = None) -> Starlette:
         watching = asyncio.create_task(read_servers.watch(), name="read-servers") \
             if read_servers.standbys else None
         jobs = asyncio.create_task(runner(app), name="uws-runner")
+        facets = asyncio.create_task(portal.keep_facets_fresh(pool), name="facet-cube")
         warming = asyncio.create_task(offload.warm_up(), name="offload-warm-up")
         try:
             yield
         finally:
             jobs.cancel()
+            facets.cancel()
             warming.cancel()
             if watching is not None:
                 watching.cancel()

@@ -34,7 +34,7 @@ SELECT o.obs_id, o.target_name, o.s_ra, o.s_dec, o.t_min, o.t_max, o.t_exptime,
        o.instrument_name, p.energy_bandpassname AS filter, o.calib_level, o.dataproduct_type,
        o.proposal_id, o.em_min, o.em_max, o.obs_collection, o.obs_publisher_did,
        o.access_estsize, o.s_region, o.position_bounds_center,
-       caom2.energy_bands(o.em_min, o.em_max) AS bands
+       caom2.energy_bands(o.em_min, o.em_max) AS bands, o.public_from
   FROM hstvo.obscore_rows o
   LEFT JOIN caom2.plane p ON p.planeid = o.planeid;
 COMMENT ON VIEW portal.searchable IS 'ObsCore''s rows as the portal searches them (under the caller''s access rules)';
@@ -96,23 +96,112 @@ DROP FUNCTION IF EXISTS portal.begin_search(integer);
 CREATE OR REPLACE FUNCTION portal.begin_search(seconds float8 DEFAULT 10) RETURNS void
 LANGUAGE sql AS $$ SELECT set_config('statement_timeout', round(seconds * 1000)::text, true) $$;
 
--- how many rows of each facet's values the search selects (a value per band of a multi-band row)
+-- ---------------------------------------------------------------------------------------------
+-- Facet counts
+-- ---------------------------------------------------------------------------------------------
+
+-- The facet cube: how many public rows each combination of facet values has, as of its last
+-- refresh. A search of anonymous callers constrained by facet values only (the first page of
+-- the portal, and its refinements) is answered from it, plus the rows released since, counted
+-- live: milliseconds, where counting a million rows takes seconds. Any write to ObsCore's rows
+-- marks it stale, and it is not used until the service refreshes it (portal.refresh_facets,
+-- every few seconds while it is stale).
+CREATE TABLE IF NOT EXISTS portal.facet_cube_state (
+    one        boolean PRIMARY KEY DEFAULT true CHECK (one),
+    as_of      timestamp,                  -- the public rows as of this instant (UTC)
+    stale      boolean NOT NULL DEFAULT true
+);
+INSERT INTO portal.facet_cube_state DEFAULT VALUES ON CONFLICT DO NOTHING;
+
+DROP MATERIALIZED VIEW IF EXISTS portal.facet_cube;
+CREATE MATERIALIZED VIEW portal.facet_cube AS
+SELECT s.obs_collection, s.instrument_name, s.bands, s.filter, s.calib_level,
+       s.dataproduct_type, count(*) AS rows
+  FROM portal.searchable s
+ WHERE s.public_from <= caom2.now_utc()
+ GROUP BY 1, 2, 3, 4, 5, 6
+WITH NO DATA;
+COMMENT ON MATERIALIZED VIEW portal.facet_cube IS
+    'public rows per combination of facet values (portal.facet_cube_state says as of when)';
+UPDATE portal.facet_cube_state SET stale = true;
+
+CREATE OR REPLACE FUNCTION portal.facet_cube_stale() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE portal.facet_cube_state SET stale = true WHERE NOT stale;
+    RETURN NULL;
+END $$;
+
+DROP TRIGGER IF EXISTS facet_cube_stale ON hstvo.obscore_rows;
+CREATE TRIGGER facet_cube_stale AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON hstvo.obscore_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION portal.facet_cube_stale();
+
+-- Refresh the cube if a write made it stale (the service calls it every few seconds); true
+-- when it did. Run by the tables' owner: the cube counts every public row. It refreshes only
+-- when no write to ObsCore's rows is under way (a SHARE lock, not waited for), so that no write
+-- can fall between the cube's snapshot and its state: a write that comes during the refresh
+-- waits for it, then marks the new cube stale.
+CREATE OR REPLACE FUNCTION portal.refresh_facets() RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+    -- one refresher at a time; the state row locked until the new cube commits
+    PERFORM 1 FROM portal.facet_cube_state WHERE stale FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    BEGIN
+        LOCK TABLE hstvo.obscore_rows IN SHARE MODE NOWAIT;
+    EXCEPTION WHEN lock_not_available THEN
+        RETURN false;  -- writes under way: the next round
+    END;
+    UPDATE portal.facet_cube_state SET stale = false, as_of = caom2.now_utc();
+    REFRESH MATERIALIZED VIEW portal.facet_cube;
+    RETURN true;
+END $$;
+
+-- may the cube answer this search? (an anonymous caller, constraints on facet values only, a
+-- cube as current as ObsCore's rows)
+CREATE OR REPLACE FUNCTION portal.cube_answers(constraints jsonb) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT auth.caller() IS NULL
+       AND NOT EXISTS (SELECT 1 FROM jsonb_object_keys(coalesce(constraints, '{}')) k
+                        WHERE k <> ALL (portal.facet_columns()))
+       AND (SELECT NOT stale AND as_of IS NOT NULL FROM portal.facet_cube_state) $$;
+
+-- how many rows of each facet's values the search selects (a value per band of a multi-band
+-- row): from the cube when it may answer, else counted
 CREATE OR REPLACE FUNCTION portal.facets(constraints jsonb)
 RETURNS TABLE (facet text, value text, rows bigint)
 LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    found text;
 BEGIN
-    RETURN QUERY EXECUTE format($q$
-        WITH found AS MATERIALIZED (
+    IF portal.cube_answers(constraints) THEN
+        found := format($q$
             SELECT s.obs_collection, s.instrument_name, s.bands, s.filter, s.calib_level,
-                   s.dataproduct_type
-              FROM portal.searchable s WHERE %s)
-        SELECT 'collection', obs_collection, count(*) FROM found GROUP BY 2
-        UNION ALL SELECT 'instrument', instrument_name, count(*) FROM found GROUP BY 2
-        UNION ALL SELECT 'band', b, count(*) FROM found, unnest(string_to_array(bands, '|')) b GROUP BY 2
-        UNION ALL SELECT 'filter', filter, count(*) FROM found GROUP BY 2
-        UNION ALL SELECT 'calib_level', calib_level::text, count(*) FROM found GROUP BY 2
-        UNION ALL SELECT 'dataproduct_type', dataproduct_type, count(*) FROM found GROUP BY 2
-        ORDER BY 1, 3 DESC, 2 $q$, portal.condition(constraints));
+                   s.dataproduct_type, s.rows
+              FROM portal.facet_cube s WHERE %1$s
+            UNION ALL  -- released since the cube was made
+            SELECT s.obs_collection, s.instrument_name, s.bands, s.filter, s.calib_level,
+                   s.dataproduct_type, 1
+              FROM portal.searchable s
+             WHERE %1$s AND s.public_from > %2$L AND s.public_from <= caom2.now_utc() $q$,
+            portal.condition(constraints), (SELECT as_of FROM portal.facet_cube_state));
+    ELSE
+        found := format($q$
+            SELECT s.obs_collection, s.instrument_name, s.bands, s.filter, s.calib_level,
+                   s.dataproduct_type, 1 AS rows
+              FROM portal.searchable s WHERE %s $q$, portal.condition(constraints));
+    END IF;
+    RETURN QUERY EXECUTE format($q$
+        WITH found AS MATERIALIZED (%s)
+        SELECT 'collection', obs_collection, sum(rows)::bigint FROM found GROUP BY 2
+        UNION ALL SELECT 'instrument', instrument_name, sum(rows)::bigint FROM found GROUP BY 2
+        UNION ALL SELECT 'band', b, sum(rows)::bigint FROM found, unnest(string_to_array(bands, '|')) b GROUP BY 2
+        UNION ALL SELECT 'filter', filter, sum(rows)::bigint FROM found GROUP BY 2
+        UNION ALL SELECT 'calib_level', calib_level::text, sum(rows)::bigint FROM found GROUP BY 2
+        UNION ALL SELECT 'dataproduct_type', dataproduct_type, sum(rows)::bigint FROM found GROUP BY 2
+        ORDER BY 1, 3 DESC, 2 $q$, found);
 END $$;
 
 DROP FUNCTION IF EXISTS portal.page(jsonb, text, boolean, integer, integer);  -- (returned the total too)
@@ -157,6 +246,6 @@ DO $$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'hstvo_reader') THEN
         GRANT USAGE ON SCHEMA portal TO hstvo_reader;
-        GRANT SELECT ON portal.searchable TO hstvo_reader;
+        GRANT SELECT ON portal.searchable, portal.facet_cube, portal.facet_cube_state TO hstvo_reader;
     END IF;
 END $$;

@@ -11,6 +11,7 @@ import httpx
 import psycopg
 import pytest
 from lxml import html
+from psycopg.types.json import Jsonb
 
 from .conftest import add_account, served_samples
 
@@ -27,7 +28,15 @@ def portal(pg_server, template_db, tmp_path_factory):
             conn.execute("SELECT auth.add_member('insiders', 'member')")
             conn.execute("UPDATE caom2.observation SET metarelease = '2099-01-01', "
                          "metareadgroups = auth.group_uri('insiders') WHERE observationid = 'j8bt05njq'")
+        PORTAL_DB[base] = db_url
         yield base
+
+
+PORTAL_DB: dict[str, str] = {}
+
+
+def portal_urls(base: str) -> tuple[str, str]:
+    return base, PORTAL_DB[base]
 
 
 def page(portal: str, token: str | None = None, **params) -> html.HtmlElement:
@@ -126,3 +135,29 @@ def test_the_tap_service_page_and_the_stylesheet(portal):
     assert any(link.endswith("/tap/capabilities") for link in links)
     assert httpx.get(portal + "/static/portal.css").status_code == 200
     assert httpx.get(portal + "/static/../app.py").status_code == 404
+
+
+def test_the_facet_cube_answers_as_the_rows_would_and_a_write_retires_it(portal):
+    """Anonymous facet-only searches are answered from the refreshed cube, with the same counts
+    as counting the rows; a write to ObsCore's rows makes it stale until the next refresh."""
+    base, db_url = portal_urls(portal)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("SELECT portal.refresh_facets()")
+        assert conn.execute("SELECT NOT stale FROM portal.facet_cube_state").fetchone()[0]
+        answers = "SELECT portal.cube_answers(%s)"
+        assert conn.execute(answers, (Jsonb({"instrument": ["ACS/WFC"]}),)).fetchone()[0]
+        assert not conn.execute(answers, (Jsonb({"target": "NGC"}),)).fetchone()[0]
+    searches = ({}, {"instrument": "WFC3/UVIS"}, {"band": "Infrared"}, {"calib_level": "2"})
+    names = ("instrument", "band", "filter", "calib_level", "dataproduct_type", "collection")
+    from_cube = [{n: facet(page(base, **params), n) for n in names} for params in searches]
+    with psycopg.connect(db_url, autocommit=True) as conn:  # counted, not looked up
+        conn.execute("UPDATE portal.facet_cube_state SET stale = true")
+    counted = [{n: facet(page(base, **params), n) for n in names} for params in searches]
+    assert from_cube == counted
+    assert from_cube[0]["instrument"] == tap_counts(base)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("SELECT portal.refresh_facets()")
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("UPDATE caom2.plane SET time_exposure = time_exposure WHERE productid = 'j94f05bgq_flt'")
+        conn.execute("UPDATE hstvo.obscore_rows SET t_exptime = t_exptime WHERE obs_id = 'j94f05bgq'")
+        assert conn.execute("SELECT stale FROM portal.facet_cube_state").fetchone()[0]

@@ -10,6 +10,8 @@ services, under the same access rules.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from pathlib import Path
 
 from starlette.routing import Mount, Route
@@ -29,3 +31,23 @@ def routes() -> list:
         Route("/tap", service_pages.tap_page),
         Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
+
+
+log = logging.getLogger("hstvo.portal")
+FACET_REFRESH_SECONDS = 5
+
+
+async def keep_facets_fresh(pool) -> None:
+    """Refresh the facet cube whenever a write has made it stale (portal.refresh_facets,
+    sql/89_portal_search.sql); until then searches count their facets themselves."""
+    while True:
+        try:
+            async with pool.connection() as conn:
+                cursor = await conn.execute("SELECT portal.refresh_facets()")
+                if (await cursor.fetchone())[0]:
+                    log.info("facet counts refreshed")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a database away or read-only: the next round tries again
+            log.debug("facet counts not refreshed: %s", exc)
+        await asyncio.sleep(FACET_REFRESH_SECONDS)
