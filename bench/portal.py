@@ -63,7 +63,7 @@ def main() -> None:
     with psycopg.connect(url, autocommit=True) as conn:  # the facet cube current (the service
         started = time.perf_counter()                     # refreshes it within seconds)
         conn.execute("UPDATE portal.facet_cube_state SET stale = true")
-        conn.execute("SELECT portal.refresh_facets()")
+        conn.execute("SELECT portal.refresh_facets(true)")
         print(f"facet cube refreshed in {time.perf_counter() - started:.1f} s (writes wait that long)")
     server = serve(url, args.port)
     try:

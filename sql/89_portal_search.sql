@@ -104,8 +104,13 @@ LANGUAGE sql AS $$ SELECT set_config('statement_timeout', round(seconds * 1000):
 -- refresh. A search of anonymous callers constrained by facet values only (the first page of
 -- the portal, and its refinements) is answered from it, plus the rows released since, counted
 -- live: milliseconds, where counting a million rows takes seconds. Any write to ObsCore's rows
--- marks it stale, and it is not used until the service refreshes it (portal.refresh_facets,
--- every few seconds while it is stale).
+-- marks it stale, and it is not used until the service refreshes it (portal.refresh_facets:
+-- at most every portal_facet_refresh_seconds, 300).
+INSERT INTO hstvo.setting (name, value, description) VALUES
+    ('portal_facet_refresh_seconds', '300',
+     'the portal''s facet cube is refreshed at most this often after writes (writes wait while it is)')
+ON CONFLICT (name) DO NOTHING;
+
 CREATE TABLE IF NOT EXISTS portal.facet_cube_state (
     one        boolean PRIMARY KEY DEFAULT true CHECK (one),
     as_of      timestamp,                  -- the public rows as of this instant (UTC)
@@ -136,16 +141,22 @@ DROP TRIGGER IF EXISTS facet_cube_stale ON hstvo.obscore_rows;
 CREATE TRIGGER facet_cube_stale AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON hstvo.obscore_rows
     FOR EACH STATEMENT EXECUTE FUNCTION portal.facet_cube_stale();
 
--- Refresh the cube if a write made it stale (the service calls it every few seconds); true
+-- Refresh the cube if a write made it stale (the service asks every few seconds); true
 -- when it did. Run by the tables' owner: the cube counts every public row. It refreshes only
 -- when no write to ObsCore's rows is under way (a SHARE lock, not waited for), so that no write
 -- can fall between the cube's snapshot and its state: a write that comes during the refresh
 -- waits for it, then marks the new cube stale.
-CREATE OR REPLACE FUNCTION portal.refresh_facets() RETURNS boolean
+DROP FUNCTION IF EXISTS portal.refresh_facets();
+CREATE OR REPLACE FUNCTION portal.refresh_facets(force boolean DEFAULT false) RETURNS boolean
 LANGUAGE plpgsql AS $$
 BEGIN
-    -- one refresher at a time; the state row locked until the new cube commits
-    PERFORM 1 FROM portal.facet_cube_state WHERE stale FOR UPDATE SKIP LOCKED;
+    -- one refresher at a time; the state row locked until the new cube commits. Not more often
+    -- than portal_facet_refresh_seconds (writes wait while it runs: seconds on a million rows),
+    -- unless forced
+    PERFORM 1 FROM portal.facet_cube_state
+     WHERE stale AND (force OR as_of IS NULL OR as_of < caom2.now_utc()
+                      - hstvo.setting('portal_facet_refresh_seconds')::float8 * interval '1 second')
+       FOR UPDATE SKIP LOCKED;
     IF NOT FOUND THEN
         RETURN false;
     END IF;

@@ -142,7 +142,7 @@ def test_the_facet_cube_answers_as_the_rows_would_and_a_write_retires_it(portal)
     as counting the rows; a write to ObsCore's rows makes it stale until the next refresh."""
     base, db_url = portal_urls(portal)
     with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute("SELECT portal.refresh_facets()")
+        conn.execute("SELECT portal.refresh_facets(true)")
         assert conn.execute("SELECT NOT stale FROM portal.facet_cube_state").fetchone()[0]
         answers = "SELECT portal.cube_answers(%s)"
         assert conn.execute(answers, (Jsonb({"instrument": ["ACS/WFC"]}),)).fetchone()[0]
@@ -156,7 +156,7 @@ def test_the_facet_cube_answers_as_the_rows_would_and_a_write_retires_it(portal)
     assert from_cube == counted
     assert from_cube[0]["instrument"] == tap_counts(base)
     with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute("SELECT portal.refresh_facets()")
+        conn.execute("SELECT portal.refresh_facets(true)")
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("UPDATE caom2.plane SET time_exposure = time_exposure WHERE productid = 'j94f05bgq_flt'")
         conn.execute("UPDATE hstvo.obscore_rows SET t_exptime = t_exptime WHERE obs_id = 'j94f05bgq'")
