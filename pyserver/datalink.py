@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .votable import Field, serialised_query, votable_error, votable_head, votable_tail
+from .portal.service_pages import datalink_page, wants_html
 from .identity import reading
 
 MAX_IDS = 1000
@@ -74,6 +75,8 @@ def _soda_descriptor(base: str) -> str:
 async def datalink(request: Request) -> Response:
     """GET/POST /datalink."""
     params = list(request.query_params.multi_items())
+    if request.method == "GET" and not params and wants_html(request):
+        return await datalink_page(request)  # a person, not a client: what the service is
     if request.method == "POST":
         try:  # more IDs than MAX_IDS are an OVERFLOW, as in a GET; the body limit bounds them
             form = await request.form(max_fields=MAX_FORM_FIELDS)

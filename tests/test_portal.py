@@ -161,3 +161,16 @@ def test_the_facet_cube_answers_as_the_rows_would_and_a_write_retires_it(portal)
         conn.execute("UPDATE caom2.plane SET time_exposure = time_exposure WHERE productid = 'j94f05bgq_flt'")
         conn.execute("UPDATE hstvo.obscore_rows SET t_exptime = t_exptime WHERE obs_id = 'j94f05bgq'")
         assert conn.execute("SELECT stale FROM portal.facet_cube_state").fetchone()[0]
+
+
+def test_datalink_describes_itself_to_a_browser_and_answers_clients_in_votable(portal):
+    browser = httpx.get(portal + "/datalink", headers={"Accept": "text/html,application/xhtml+xml"})
+    assert browser.status_code == 200 and browser.headers["content-type"].startswith("text/html")
+    form = html.fromstring(browser.text).xpath("//form")[0]
+    assert form.get("action").endswith("/datalink") and form.xpath(".//input[@name='ID']")
+    for accept in ("*/*", "text/html, image/gif, image/jpeg, *; q=.2, */*; q=.2"):  # Java's
+        client = httpx.get(portal + "/datalink", headers={"Accept": accept})
+        assert client.headers["content-type"].startswith("application/x-votable+xml")
+    asked = httpx.get(portal + "/datalink", params={"ID": "caom:HST/j94f05bgq/j94f05bgq_flt"},
+                      headers={"Accept": "text/html"})
+    assert asked.headers["content-type"].startswith("application/x-votable+xml")

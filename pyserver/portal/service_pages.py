@@ -1,5 +1,5 @@
 """The service pages a browser gets: /tap described with its links (TAP 1.1 leaves the base URL's
-answer open; clients never ask for it)."""
+answer open; clients never ask for it), and /datalink asked for by a browser with no ID."""
 
 from __future__ import annotations
 
@@ -22,3 +22,18 @@ async def tap_page(request: Request) -> Response:
     return templates.TemplateResponse(request, "tap.html", {
         "section": "tap", "base": base, "endpoints": endpoints,
         "example": "SELECT TOP 10 obs_id, target_name, instrument_name FROM ivoa.ObsCore"})
+
+
+def wants_html(request: Request) -> bool:
+    """Does a browser ask? Browsers navigating send text/html first and XHTML with it; Java's
+    default Accept (STILTS, TOPCAT) begins with text/html too, but names no XHTML."""
+    accept = request.headers.get("accept", "")
+    return accept.split(",")[0].strip().startswith("text/html") and "application/xhtml+xml" in accept
+
+
+async def datalink_page(request: Request) -> Response:
+    """/datalink for a browser with no parameters: what the service does, and a form."""
+    base = base_url(request)
+    return templates.TemplateResponse(request, "datalink.html", {
+        "section": "datalink", "base": base + "/datalink",
+        "example": "ivo://hstvo.example/HST?j94f05bgq/j94f05bgq_flt"})
