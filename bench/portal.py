@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse
+import re
 import statistics
 import time
 
@@ -32,8 +33,9 @@ from hstvo.config import load_settings  # noqa: E402
 from hstvo.db import database_url, upgrade  # noqa: E402
 
 
-def median_ms(client: httpx.Client, params: dict, repeat: int) -> tuple[float, int]:
-    """Median milliseconds of GET /search with `params`, and the page's size."""
+def median_ms(client: httpx.Client, params: dict, repeat: int) -> tuple[float, int, str, int]:
+    """Median milliseconds of GET /search with `params`, the page's size, the total it
+    reports and the rows it shows (a timed page must not be an empty one)."""
     times, size = [], 0
     for _ in range(repeat):
         started = time.perf_counter()
@@ -41,7 +43,9 @@ def median_ms(client: httpx.Client, params: dict, repeat: int) -> tuple[float, i
         times.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200, response.text[:500]
         size = len(response.content)
-    return statistics.median(times), size
+    total = re.search(r'id="summary">([\d,+]+) data products', response.text)
+    shown = response.text.split('<tbody>', 1)[-1].split('</tbody>', 1)[0].count("<tr>")
+    return statistics.median(times), size, total.group(1) if total else "?", shown
 
 
 def main() -> None:
@@ -75,9 +79,9 @@ def main() -> None:
                      ("cone of 0.5 deg", {"ra": "150.0", "dec": "2.2", "radius": "0.5"})]
             page_bytes = 0
             for label, params in cases:
-                ms, size = median_ms(client, params, args.repeat)
+                ms, size, total, shown = median_ms(client, params, args.repeat)
                 page_bytes = page_bytes or size
-                print(f"  {label:<34} {ms:8.1f} ms")
+                print(f"  {label:<34} {ms:8.1f} ms  ({shown} rows shown of {total})")
             assets = sum(len(client.get(path).content)
                          for path in ("/static/portal.css", "/static/adql.js"))
             print(f"\nthe search page: {page_bytes + assets:,} bytes (page {page_bytes:,}, "

@@ -30,7 +30,8 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from loaders.caom2xml import CaomXmlError, read_document, write_document
 
 from .auth import write_authorized, write_refused
-from .identity import reading, security_methods_xml
+from .identity import reading
+from .vosi import capability
 
 OBS_STANDARD = "vos://cadc.nrc.ca~vospace/CADC/std/CAOM2Repository#obs-1.2"
 DEL_STANDARD = "vos://cadc.nrc.ca~vospace/CADC/std/CAOM2Repository#del-1.0"
@@ -52,12 +53,6 @@ async def _base(request: Request) -> str:
 async def capabilities(request: Request) -> Response:
     """GET /caom2repo/capabilities."""
     base = (await _base(request)) + "/caom2repo"
-
-    def capability(standard: str, url: str, secured: bool) -> str:
-        security = security_methods_xml(token=True) if secured else ""
-        return (f'<capability standardID="{standard}"><interface xsi:type="vs:ParamHTTP" '
-                f'role="std"><accessURL use="base">{url}</accessURL>{security}</interface>'
-                f'</capability>')
 
     body = ('<?xml version="1.0" encoding="UTF-8"?>\n<vosi:capabilities '
             'xmlns:vosi="http://www.ivoa.net/xml/VOSICapabilities/v1.0" '

@@ -45,6 +45,15 @@ def base_url(request: Request) -> str:
     return (configured or str(request.base_url)).rstrip("/")
 
 
+def capability(standard: str, url: str, secured: bool) -> str:
+    """A VOSI <capability> of one ParamHTTP interface; `secured`: with the security methods
+    CADC's clients look for (tokens among them)."""
+    security = security_methods_xml(token=True) if secured else ""
+    return (f'<capability standardID="{standard}"><interface xsi:type="vs:ParamHTTP" '
+            f'role="std"><accessURL use="base">{escape(url)}</accessURL>{security}</interface>'
+            f'</capability>')
+
+
 def _interface(url: str, role: str | None = None, version: str | None = None) -> str:
     """A ParamHTTP interface, with the security methods the service accepts on it."""
     extra = (f' role="{role}"' if role else "") + (f' version="{version}"' if version else "")

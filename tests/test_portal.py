@@ -119,6 +119,8 @@ def test_the_adql_shown_runs_to_the_same_rows(portal):
     ({"ra": "nonsense", "dec": "-72"}, "coordinates"),
     ({"date_from": "yesterday"}, "not a date"),
     ({"exptime_min": "lots"}, "not a number"),
+    ({"ra": "10", "dec": "20", "radius": "nan"}, "not a number"),
+    ({"exptime_max": "inf"}, "not a number"),
     ({"sort": "secret_column"}, "cannot sort by"),
     ({"calib_level": "x"}, "calibration level"),
     ({"target": "'; DROP TABLE caom2.plane; --"}, "0 data products"),

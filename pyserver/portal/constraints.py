@@ -7,6 +7,7 @@ A field that cannot be read is a message for the form, never an error page.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from starlette.datastructures import QueryParams
@@ -50,10 +51,13 @@ def _number(params: QueryParams, name: str, problems: list[str]) -> float | None
     if not value:
         return None
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
+        number = math.nan
+    if not math.isfinite(number):  # nan and inf read as floats, and mean nothing here
         problems.append(f"{name.replace('_', ' ')}: {value!r} is not a number")
         return None
+    return number
 
 
 def read_search(params: QueryParams) -> Search:

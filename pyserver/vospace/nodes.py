@@ -13,6 +13,7 @@ A container lists the children the caller may read, by name, from the child `uri
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from urllib.parse import unquote, urlparse
 
@@ -108,6 +109,7 @@ async def _delete(request: Request, path: str) -> Response:
     async with as_caller(request) as conn:
         unused = await rows(conn, "delete_node", path)
     # after the commit: a file goes only once no node points at it
-    remove(storage_root(request.app.state.storage_dir), unused)
+    # (a container's thousands of files: unlinked off the event loop)
+    await asyncio.to_thread(remove, storage_root(request.app.state.storage_dir), unused)
     log.info("deleted %s (%d files)", path, len(unused))
     return Response(status_code=204)

@@ -9,13 +9,11 @@ anonymous callers, tokens, passwords and session cookies (pyserver/identity.py).
 
 from __future__ import annotations
 
-from xml.sax.saxutils import escape
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..identity import security_methods_xml
-from ..vosi import base_url
+from ..vosi import base_url, capability
 from .documents import CORE, VIEW_DEFAULT, VOS
 from .transfers import PULL, PUSH
 
@@ -33,12 +31,6 @@ PROPERTIES = ["length", "date", "ctime", "creator", "MD5", "type", "ispublic", "
               "groupwrite", "quota", "title", "description"]
 
 
-def _capability(standard: str, url: str, secured: bool = True) -> str:
-    security = security_methods_xml(token=True) if secured else ""
-    return (f'<capability standardID="{standard}"><interface xsi:type="vs:ParamHTTP" role="std">'
-            f'<accessURL use="base">{escape(url)}</accessURL>{security}</interface></capability>')
-
-
 async def capabilities(request: Request) -> Response:
     """GET /vospace/capabilities."""
     base = base_url(request) + "/vospace"
@@ -46,9 +38,9 @@ async def capabilities(request: Request) -> Response:
             'xmlns:vosi="http://www.ivoa.net/xml/VOSICapabilities/v1.0" '
             'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
             'xmlns:vs="http://www.ivoa.net/xml/VODataService/v1.1">'
-            + _capability("ivo://ivoa.net/std/VOSI#capabilities", f"{base}/capabilities", False)
-            + _capability("ivo://ivoa.net/std/VOSI#availability", f"{base}/availability", False)
-            + "".join(_capability(standard, f"{base}/{path}") for standard, path in STANDARDS)
+            + capability("ivo://ivoa.net/std/VOSI#capabilities", f"{base}/capabilities", False)
+            + capability("ivo://ivoa.net/std/VOSI#availability", f"{base}/availability", False)
+            + "".join(capability(standard, f"{base}/{path}", True) for standard, path in STANDARDS)
             + "</vosi:capabilities>\n")
     return Response(body, media_type="text/xml")
 
