@@ -23,6 +23,7 @@ from .gms import groups as gms_groups, search as gms
 from .datalink import datalink
 from .examples import examples
 from .files import get_file, put_file
+from .previews import preview, thumbnail
 from .landing import landing
 from .identity import READER_ROLE, Authentication, AuthenticationFailed, authentication_failed
 from .limits import RequestLimits
@@ -147,6 +148,8 @@ def create_app(url: str | None = None) -> Starlette:
         Route("/caom2repo/deletions/{collection}", caom2repo.deletions),
         Route("/soda/sync", reads(soda_sync), methods=["GET", "POST"]),
         Route("/files/{area}/{file_name}", get_file, methods=["GET", "HEAD"]),
+        Route("/preview/{file_name}", preview),
+        Route("/thumbnail/{file_name}", thumbnail),
         Route("/files/{area}/{file_name}", put_file, methods=["PUT"]),
         *vospace.routes(),
         *portal.routes(),

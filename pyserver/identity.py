@@ -261,7 +261,7 @@ async def acting(request: Request) -> AsyncIterator[psycopg.AsyncConnection]:
 CHECKED_IN_TRANSACTION = ("/tap/sync", "/tap/async", "/datalink", "/soda/", "/files/", "/moc",
                           "/caom2repo/observations", "/caom2repo/deletions", "/gms/search",
                           "/gms/groups", "/vospace/nodes", "/vospace/files", "/vospace/synctrans",
-                          "/vospace/transfers")
+                          "/vospace/transfers", "/preview/", "/thumbnail/")
 
 
 def _checked_later(request: Request) -> bool:

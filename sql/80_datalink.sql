@@ -93,6 +93,19 @@ links AS (
            p.readable AS link_authorized
       FROM planes p JOIN caom2.artifact a ON a.planeid = p.planeid
     UNION ALL
+    -- quick looks made from each science file on first request (pyserver/previews.py), for a
+    -- plane that has no preview of its own; as closed as the file
+    SELECT p.n, 1, a.uri || q.sort_suffix, p.id,
+           p.base || q.path || hstvo.artifact_file_name(a.uri), NULL, NULL,
+           q.title || hstvo.artifact_file_name(a.uri), q.semantics, 'image/png', NULL, NULL,
+           q.local_semantics, CASE WHEN p.proprietary THEN 'true' ELSE 'false' END, p.readable
+      FROM planes p JOIN caom2.artifact a ON a.planeid = p.planeid AND a.producttype = 'science'
+      CROSS JOIN (VALUES ('/preview/', '#preview', 'Quick look (PNG, 512 px) of ', 'preview', ' preview'),
+                         ('/thumbnail/', '#thumbnail', 'Thumbnail (PNG, 128 px) of ', 'thumbnail', ' thumbnail'))
+           AS q(path, semantics, title, local_semantics, sort_suffix)
+     WHERE NOT EXISTS (SELECT 1 FROM caom2.artifact o
+                        WHERE o.planeid = p.planeid AND o.producttype IN ('preview', 'thumbnail'))
+    UNION ALL
     -- progenitors: provenance inputs, or for a composite the members' planes
     SELECT p.n, 2, src.uri, p.id, hstvo.datalink_url(coalesce(q.publisherid, src.uri)), NULL, NULL,
            'Progenitor ' || src.uri, '#progenitor', 'application/x-votable+xml;content=datalink',

@@ -34,7 +34,7 @@ SELECT o.obs_id, o.target_name, o.s_ra, o.s_dec, o.t_min, o.t_max, o.t_exptime,
        o.instrument_name, p.energy_bandpassname AS filter, o.calib_level, o.dataproduct_type,
        o.proposal_id, o.em_min, o.em_max, o.obs_collection, o.obs_publisher_did,
        o.access_estsize, o.s_region, o.position_bounds_center,
-       caom2.energy_bands(o.em_min, o.em_max) AS bands, o.public_from
+       caom2.energy_bands(o.em_min, o.em_max) AS bands, o.public_from, o.planeid
   FROM hstvo.obscore_rows o
   LEFT JOIN caom2.plane p ON p.planeid = o.planeid;
 COMMENT ON VIEW portal.searchable IS 'ObsCore''s rows as the portal searches them (under the caller''s access rules)';
@@ -80,6 +80,21 @@ BEGIN
             parts := parts || format(rule.test, CASE WHEN rule.prefix
                 THEN replace(replace(c->>rule.field, '%', '\%'), '_', '\_') || '%'
                 ELSE c->>rule.field END);
+        END IF;
+    END LOOP;
+    -- the filters under the results' columns: {"column", "op" (= < <= > >=), "value"} on a
+    -- number, or {"column", "contains"}: the text shown has it, in any case
+    FOR rule IN SELECT f FROM jsonb_array_elements(CASE WHEN jsonb_typeof(c->'filters') = 'array'
+                                                        THEN c->'filters' ELSE '[]' END) AS f LOOP
+        IF NOT (rule.f->>'column') = ANY (portal.result_columns()) THEN
+            RAISE EXCEPTION 'cannot filter column %', rule.f->>'column'
+                USING ERRCODE = 'invalid_parameter_value';
+        ELSIF rule.f ? 'contains' THEN
+            parts := parts || format('s.%I::text ILIKE %L', rule.f->>'column',
+                '%' || replace(replace(rule.f->>'contains', '%', '\%'), '_', '\_') || '%');
+        ELSIF (rule.f->>'op') IN ('=', '<', '<=', '>', '>=') THEN
+            parts := parts || format('s.%I %s %L::float8', rule.f->>'column', rule.f->>'op',
+                                     rule.f->>'value');
         END IF;
     END LOOP;
     -- a cone that meets the footprint
@@ -233,7 +248,12 @@ BEGIN
     END IF;
     RETURN QUERY EXECUTE format($q$
         SELECT to_jsonb(r) FROM (
-            SELECT %s FROM portal.searchable s WHERE %s
+            SELECT %s,
+                   -- its science file (the thumbnail's), and its footprint for the sky view
+                   (SELECT hstvo.artifact_file_name(min(a.uri)) FROM caom2.artifact a
+                     WHERE a.planeid = s.planeid AND a.producttype = 'science') AS science_file,
+                   adql.vertices(s.s_region) AS outline
+              FROM portal.searchable s WHERE %s
              ORDER BY s.%I %s NULLS LAST, s.obs_publisher_did
              LIMIT %s OFFSET %s) r $q$,
         (SELECT string_agg(format('s.%I', col), ', ') FROM unnest(portal.result_columns()) col),
@@ -252,6 +272,33 @@ BEGIN
                    portal.condition(constraints), cap + 1) INTO counted;
     RETURN counted;
 END $$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Target names: the archive's own are its resolver (there is no outside one)
+-- ---------------------------------------------------------------------------------------------
+
+-- the target names that begin so (any case), the most observed first, among the rows the caller
+-- may see
+CREATE OR REPLACE FUNCTION portal.target_suggestions(beginning text, how_many int DEFAULT 10)
+RETURNS TABLE (target_name text, observations bigint)
+LANGUAGE sql STABLE AS $$
+    SELECT s.target_name, count(*)
+      FROM portal.searchable s
+     WHERE s.target_name ILIKE replace(replace(beginning, '%', '\%'), '_', '\_') || '%'
+     GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT greatest(1, least(how_many, 50)) $$;
+
+-- where a target is: the mean direction of the caller's visible rows of that name (any case);
+-- no row when the archive does not know it
+CREATE OR REPLACE FUNCTION portal.resolve_target(name text)
+RETURNS TABLE (target_name text, ra float8, "dec" float8, observations bigint)
+LANGUAGE sql STABLE AS $$
+    SELECT min(v.target_name), ((degrees(atan2(avg(v.y), avg(v.x))) + 360)::numeric % 360)::float8,
+           degrees(atan2(avg(v.z), sqrt(avg(v.x) ^ 2 + avg(v.y) ^ 2))), count(*)
+      FROM (SELECT s.target_name, cos(radians(s.s_ra)) * cos(radians(s.s_dec)) AS x,
+                   sin(radians(s.s_ra)) * cos(radians(s.s_dec)) AS y, sin(radians(s.s_dec)) AS z
+              FROM portal.searchable s
+             WHERE lower(s.target_name) = lower(btrim(name)) AND s.s_ra IS NOT NULL) v
+    HAVING count(*) > 0 $$;
 
 DO $$
 BEGIN

@@ -28,6 +28,8 @@ def routes() -> list:
 
     return [
         Route("/search", search.search_page),
+        Route("/search/targets", search.target_names),
+        Route("/search/download", search.download_script, methods=["POST"]),
         Route("/tap", service_pages.tap_page),
         Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
     ]

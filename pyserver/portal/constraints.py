@@ -8,6 +8,7 @@ A field that cannot be read is a message for the form, never an error page.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 from starlette.datastructures import QueryParams
@@ -27,6 +28,19 @@ class Search:
     descending: bool = False
     page: int = 1
     page_size: int = 50
+    cutout: bool = False  # "Do Spatial Cutout": each row links a SODA cutout of the cone
+    units: dict = field(default_factory=dict)  # how the table shows (and filters read) values
+    resolved: str | None = None  # the target name a position was resolved from
+
+
+# the units a column may be shown in (the first is the default)
+UNIT_CHOICES = {"ra_unit": ("hms", "deg"), "dec_unit": ("dms", "deg"),
+                "date_unit": ("calendar", "mjd"), "wl_unit": ("angstrom", "nm", "um")}
+WAVELENGTH_METRES = {"angstrom": 1e-10, "nm": 1e-9, "um": 1e-6}
+TEXT_COLUMNS = ("obs_id", "target_name", "instrument_name", "filter", "dataproduct_type",
+                "proposal_id")
+NUMBER_COLUMNS = ("s_ra", "s_dec", "t_min", "t_exptime", "calib_level", "em_min", "em_max")
+COMPARISON = re.compile(r"^\s*(<=|>=|<|>|=)?\s*(.+?)\s*$")
 
 
 def _angle(text: str, hours: bool) -> float:
@@ -99,6 +113,9 @@ def read_search(params: QueryParams) -> Search:
         number = _number(params, name, problems)
         if number is not None:
             c[name] = number
+    _read_column_filters(params, search)
+    search.cutout = params.get("cutout") == "on"
+    search.units = chosen_units(params)
     search.sort = params.get("sort", "obs_id")
     search.descending = params.get("order") == "desc"
     page = params.get("page", "1")
@@ -106,6 +123,62 @@ def read_search(params: QueryParams) -> Search:
     size = params.get("size", "50")
     search.page_size = min(max(int(size), 5), 500) if size.isdigit() else 50
     return search
+
+
+def chosen_units(params: QueryParams) -> dict[str, str]:
+    """The units the form chose (each the default when it names none known)."""
+    return {name: params.get(name) if params.get(name) in choices else choices[0]
+            for name, choices in UNIT_CHOICES.items()}
+
+
+def _column_value(column: str, text: str, units: dict) -> float:
+    """A number typed under a column, in the unit the column shows, in the unit stored."""
+    if column == "s_ra":
+        return _angle(text, hours=True)  # sexagesimal: hours; a plain number: degrees
+    if column == "s_dec":
+        return _angle(text, hours=False)
+    if column == "t_min":
+        return float(text) if _is_number(text) else _mjd(text)
+    if column in ("em_min", "em_max"):
+        return float(text) * WAVELENGTH_METRES[units.get("wl_unit", "angstrom")]
+    return float(text)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def _read_column_filters(params: QueryParams, search: Search) -> None:
+    """The filters typed under the results' columns (f_<column>): text a value contains, or
+    for numbers a comparison (>100, <=2005-06-01) or a range (4000..6000), in the shown unit."""
+    units = chosen_units(params)
+    filters = []
+    for column in TEXT_COLUMNS + NUMBER_COLUMNS:
+        text = params.get(f"f_{column}", "").strip()[:MAX_TEXT]
+        if not text:
+            continue
+        if column in TEXT_COLUMNS:
+            filters.append({"column": column, "contains": text})
+            continue
+        try:
+            if ".." in text:
+                low, high = (part.strip() for part in text.split("..", 1))
+                filters += [{"column": column, "op": ">=", "value": _column_value(column, low, units)},
+                            {"column": column, "op": "<=", "value": _column_value(column, high, units)}]
+            else:
+                op, value = COMPARISON.match(text).groups()
+                number = _column_value(column, value, units)
+                if not math.isfinite(number):
+                    raise ValueError(value)
+                filters.append({"column": column, "op": op or "=", "value": number})
+        except Exception:  # astropy's and float's many ways of refusing a value
+            search.problems.append(f"filter of {column}: cannot read {text!r} "
+                                   "(e.g. >100, <=2005-06-01, 4000..6000)")
+    if filters:
+        search.constraints["filters"] = filters
 
 
 def _quoted(value: str) -> str:
@@ -121,7 +194,7 @@ ADQL_VALUES = (("target", "target_name LIKE {}"), ("obs_id", "obs_id LIKE {}"),
                ("exptime_max", "t_exptime <= {:g}"))
 
 
-def adql(search: Search, top: int = 50) -> str:
+def adql(search: Search, top: int | None = 50) -> str:
     """The ADQL query on ivoa.ObsCore that the search is (the ADQL tab shows and runs it)."""
     c = search.constraints
     where = []
@@ -137,11 +210,19 @@ def adql(search: Search, top: int = 50) -> str:
             elif name == "proposal_id":
                 value = _quoted(value)
             where.append(template.format(value))
+    for f in c.get("filters", []):
+        column = ADQL_COLUMNS.get(f["column"])
+        if column is None:
+            continue
+        if "contains" in f:
+            where.append(f"{column} ILIKE {_quoted('%' + f['contains'] + '%')}")
+        else:
+            where.append(f"{column} {f['op']} {f['value']!r}")
     if "ra" in c:
         where.append(f"INTERSECTS(s_region, CIRCLE('ICRS', {c['ra']:.6f}, {c['dec']:.6f}, "
                      f"{c['radius']:g})) = 1")
     sort = search.sort if search.sort in ADQL_SORTABLE else "obs_id"
-    query = (f"SELECT TOP {top} obs_id, target_name, s_ra, s_dec, t_min, t_exptime, "
+    query = (f"SELECT {f'TOP {top} ' if top else ''}obs_id, target_name, s_ra, s_dec, t_min, t_exptime, "
              "instrument_name, calib_level, dataproduct_type, obs_publisher_did\n"
              "FROM ivoa.ObsCore")
     if where:
@@ -149,7 +230,8 @@ def adql(search: Search, top: int = 50) -> str:
     return query + f"\nORDER BY {sort}{' DESC' if search.descending else ''}"
 
 
-# what ivoa.ObsCore has of the portal's sortable columns (filter and band are CAOM's)
+# what ivoa.ObsCore has of the portal's columns (filter and band are CAOM's)
+ADQL_COLUMNS = {name: name for name in TEXT_COLUMNS + NUMBER_COLUMNS if name != "filter"}
 ADQL_SORTABLE = ("obs_id", "target_name", "s_ra", "s_dec", "t_min", "t_exptime",
                  "instrument_name", "calib_level", "dataproduct_type", "proposal_id", "em_min",
                  "em_max", "obs_collection", "obs_publisher_did", "access_estsize")
