@@ -1,7 +1,11 @@
 """The web portal: pages for people, served by the same app on the same SQL functions as the
 services, under the same access rules.
 
-    search.py        /search, Advanced Search: form, facets with live counts, results, ADQL
+    search.py        /search, Advanced Search: form, facets with live counts, results, ADQL,
+                     target suggestions, the download script
+    processing.py    /processing: the queue's jobs, a job's page and actions, monitoring
+    charts.py        the monitoring view's SVG charts
+    sky.py           the search's sky view (footprints as SVG)
     service_pages.py /tap and /datalink described for a browser
     templates/       Jinja2 pages (autoescaped)
     static/          the portal's stylesheet (nothing is fetched from elsewhere: the archive may
@@ -14,19 +18,35 @@ import asyncio
 import logging
 from pathlib import Path
 
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+
+def _who(request: Request) -> dict:
+    """What every page knows: who is logged in (None: nobody)."""
+    from ..identity import caller_of
+
+    return {"caller": caller_of(request).name}
+
+
+templates = Jinja2Templates(directory=str(HERE / "templates"), context_processors=[_who])
 
 
 def routes() -> list:
     """The portal's routes, for the app."""
-    from . import search, service_pages
+    from . import processing, search, service_pages
 
     return [
+        Route("/processing", processing.job_list),
+        Route("/processing/monitor", processing.monitor),
+        Route("/processing/{job_id:int}", processing.job_page),
+        Route("/processing/{job_id:int}", processing.act, methods=["POST"]),
         Route("/search", search.search_page),
         Route("/search/targets", search.target_names),
         Route("/search/download", search.download_script, methods=["POST"]),
@@ -36,6 +56,16 @@ def routes() -> list:
 
 
 log = logging.getLogger("hstvo.portal")
+
+
+def same_origin(request: Request) -> bool:
+    """Was a form posted from this site? (its Origin, or else its Referer, names this host).
+    The session cookie is SameSite=Lax, so browsers do not send it with another site's POST;
+    this refuses such a POST outright too."""
+    sent = request.headers.get("origin") or request.headers.get("referer")
+    if not sent:
+        return False
+    return urlsplit(sent).netloc == request.headers.get("host", request.url.netloc)
 FACET_REFRESH_SECONDS = 5
 
 

@@ -1,0 +1,25 @@
+"""The portal's pages beyond search: the processing queue as people see it and act on it, its
+monitoring (sql/88_portal_processing.sql); previews in DataLink (sql/80_datalink.sql); the
+search's column filters and target names (sql/89_portal_search.sql).
+
+Revision ID: 0028
+Revises: 0027
+Create Date: 2026-11-30
+"""
+
+from migrations.sqlfiles import apply_sql_files
+
+revision = "0028"
+down_revision = "0027"
+branch_labels = None
+depends_on = None
+
+FILES = ["80_datalink.sql", "88_portal_processing.sql", "89_portal_search.sql"]
+
+
+def upgrade() -> None:
+    apply_sql_files(FILES)
+
+
+def downgrade() -> None:
+    raise RuntimeError("hstvo migrations move forward only: restore from a backup")
