@@ -783,3 +783,15 @@ RETURNS TABLE (path text, recorded bigint, actual bigint) LANGUAGE sql STABLE AS
     SELECT vospace.path_of(c.id), c.length, t.total
       FROM vospace.node c JOIN totals t ON t.top = c.id
      WHERE c.length <> t.total $$;
+
+-- what the caller may do with a node (the portal's storage browser shows only what works):
+-- write in it (add, move, delete), and change its rights (its owner, or an operator)
+CREATE OR REPLACE FUNCTION vospace.caller_rights(path text, OUT may_write boolean,
+                                                 OUT may_change_rights boolean)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    n vospace.node := vospace.readable_node(path);
+BEGIN
+    may_write := vospace.writable(n, vospace.caller(), vospace.caller_group_names());
+    may_change_rights := vospace.is_operator() OR n.owner = vospace.caller();
+END $$;

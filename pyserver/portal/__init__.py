@@ -4,6 +4,8 @@ services, under the same access rules.
     search.py        /search, Advanced Search: form, facets with live counts, results, ADQL,
                      target suggestions, the download script
     processing.py    /processing: the queue's jobs, a job's page and actions, monitoring
+    groups.py        /groups: my groups, a group's members, create, add and remove
+    storage.py       /storage: the VOSpace as folders: upload, folder, link, move, delete, rights
     charts.py        the monitoring view's SVG charts
     sky.py           the search's sky view (footprints as SVG)
     service_pages.py /tap and /datalink described for a browser
@@ -40,9 +42,13 @@ templates = Jinja2Templates(directory=str(HERE / "templates"), context_processor
 
 def routes() -> list:
     """The portal's routes, for the app."""
-    from . import processing, search, service_pages
+    from . import groups, processing, search, service_pages, storage
 
     return [
+        Route("/storage", storage.browse, methods=["GET", "POST"]),
+        Route("/storage/{path:path}", storage.browse, methods=["GET", "POST"]),
+        Route("/groups", groups.my_groups, methods=["GET", "POST"]),
+        Route("/groups/{name}", groups.group_page, methods=["GET", "POST"]),
         Route("/processing", processing.job_list),
         Route("/processing/monitor", processing.monitor),
         Route("/processing/{job_id:int}", processing.job_page),

@@ -131,28 +131,39 @@ async def _put(request: Request, path: str) -> Response:
     if announced == 0 and request.headers.get("x-put-txn-op"):
         # a transaction asked for (CADC's client, files of 5 GiB and more): none here
         return Response(status_code=200)
-    expected = _client_md5(request)
+    content_type = request.headers.get("content-type")
+    if not content_type or content_type.startswith("application/x-www-form-urlencoded"):
+        content_type = mimetypes.guess_type(path)[0]
+    try:
+        received = await store_upload(request, path, request.stream(), announced,
+                                      _client_md5(request), content_type)
+    except ClientDisconnect:
+        log.info("PUT %s: the client left before the end; nothing kept", path)
+        raise Fault(400, f"InvalidArgument: the upload of {path} was cut off; nothing was kept") from None
+    log.info("PUT %s: %d bytes, MD5 %s", path, received.length, received.md5)
+    return Response(status_code=201, headers=_digest(received.md5))
+
+
+async def store_upload(request: Request, path: str, chunks, announced: int | None,
+                       expected_md5: str | None, content_type: str | None):
+    """Make `chunks` the bytes of data node `path`, as the request's caller: into a file of
+    its own first, then, in one transaction, the node points at it (a reference file is
+    registered too). Anything short of that keeps nothing. Returns what was received."""
     root = storage_root(request.app.state.storage_dir)
     async with as_caller(request) as conn:
         key = await call(conn, "begin_upload", path, announced)
     target = file_of(root, key)
     try:
-        received = await receive(request.stream(), target, announced)
-    except ClientDisconnect:
-        log.info("PUT %s: the client left before the end; nothing kept", path)
-        raise Fault(400, f"InvalidArgument: the upload of {path} was cut off; nothing was kept") from None
+        received = await receive(chunks, target, announced)
     except TooLong as exc:
         raise Fault(400, f"InvalidArgument: {exc}") from None
     try:
         if announced is not None and received.length != announced:
             raise Fault(400, f"InvalidArgument: {received.length} bytes came of the {announced} "
                              f"announced; nothing was kept")
-        if expected is not None and expected != received.md5:
+        if expected_md5 is not None and expected_md5 != received.md5:
             raise Fault(412, f"InvalidArgument: the bytes received have MD5 {received.md5}, "
-                             f"not {expected}; nothing was kept")
-        content_type = request.headers.get("content-type")
-        if not content_type or content_type.startswith("application/x-www-form-urlencoded"):
-            content_type = mimetypes.guess_type(path)[0]
+                             f"not {expected_md5}; nothing was kept")
         async with as_caller(request) as conn:
             if is_reference_file(path):
                 previous = await _register_reference(conn, path, key, received, content_type,
@@ -164,5 +175,4 @@ async def _put(request: Request, path: str) -> Response:
         remove(root, [key])
         raise
     remove(root, [previous] if previous else [])
-    log.info("PUT %s: %d bytes, MD5 %s", path, received.length, received.md5)
-    return Response(status_code=201, headers=_digest(received.md5))
+    return received
