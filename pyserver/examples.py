@@ -65,7 +65,12 @@ EXAMPLES = [
 ]
 
 async def examples(request: Request) -> Response:
-    """The examples document (DALI 1.1 section 2.3)."""
+    """The examples document (DALI 1.1 section 2.3); a browser gets it as a page with a Run
+    button per example (still RDFa-marked, as DALI's document is)."""
+    from .portal.service_pages import examples_page, wants_html
+
+    if wants_html(request):
+        return await examples_page(request)
     items = "\n".join(
         f'<div typeof="example" id="{key}" resource="#{key}">\n'
         f'<h2 property="name">{escape(name)}</h2>\n<p>{escape(text)}</p>\n'

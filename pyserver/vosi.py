@@ -178,8 +178,13 @@ async def _table_xml(conn, table: tuple, element: str = "table", namespaces: str
 
 
 async def tables(request: Request) -> Response:
-    """GET /tap/tables and /tap/tables/{name}: TAP_SCHEMA as a VODataService tableset."""
+    """GET /tap/tables and /tap/tables/{name}: TAP_SCHEMA as a VODataService tableset (a
+    browser asking for the whole set gets it as a page)."""
+    from .portal.service_pages import tables_page, wants_html
+
     single = request.path_params.get("name")
+    if not single and wants_html(request):
+        return await tables_page(request)
     async with request.app.state.pool.connection() as conn:
         if single:
             table = await (await conn.execute(

@@ -14,7 +14,7 @@ down_revision = "0027"
 branch_labels = None
 depends_on = None
 
-FILES = ["80_datalink.sql", "88_portal_processing.sql", "89_portal_search.sql",
+FILES = ["80_datalink.sql", "87_portal_service_pages.sql", "88_portal_processing.sql", "89_portal_search.sql",
          "96_vospace_nodes.sql"]
 
 

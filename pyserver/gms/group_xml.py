@@ -11,7 +11,6 @@ this service wrote.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from lxml import etree
 
