@@ -57,12 +57,15 @@ run: deps
 test: deps test-tools
 	$(VENV)/bin/python -m pytest
 
-# the community's validators the tests run against the service (taplint, datalinklint), and
-# libfuse 2 for CADC's mountvofs (the VOSpace mounted read-only; skipped where FUSE is not)
+# the community's validators the tests run against the service (taplint, datalinklint),
+# libfuse 2 for CADC's mountvofs (the VOSpace mounted read-only; skipped where FUSE is not),
+# and Debian's headless Chromium with its chromedriver for the portal's browser tests
 test-tools:
 	@missing=""; \
 	command -v stilts >/dev/null || missing="$$missing stilts"; \
 	ldconfig -p | grep -q 'libfuse.so.2' || missing="$$missing libfuse2"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing from Debian:$$missing"; \
 	  $(SUDO) apt-get update -qq && \

@@ -48,7 +48,7 @@ def page(portal: str, token: str | None = None, **params) -> html.HtmlElement:
 
 
 def obs_ids(document: html.HtmlElement) -> list[str]:
-    return [row.xpath("td[1]")[0].text_content() for row in document.xpath('//table[@id="results"]/tbody/tr')]
+    return [td.text_content() for td in document.xpath('//table[@id="results"]/tbody/tr/td[@data-column="obs_id"]')]
 
 
 def facet(document: html.HtmlElement, name: str) -> dict[str, int]:
@@ -99,7 +99,7 @@ def test_a_cone_in_sexagesimal_or_degrees_finds_the_same(portal):
 
 def test_sorting_and_paging(portal):
     by_time = page(portal, sort="t_min", order="desc")
-    starts = [row.xpath("td[5]")[0].text_content() for row in by_time.xpath('//table[@id="results"]/tbody/tr')]
+    starts = [td.text_content() for td in by_time.xpath('//table[@id="results"]/tbody/tr/td[@data-column="t_min"]')]
     assert starts == sorted(starts, reverse=True, key=lambda s: s or "")
     everything = obs_ids(page(portal, sort="obs_id"))
     first, second = page(portal, sort="obs_id", size="5"), page(portal, sort="obs_id", size="5", page="2")

@@ -179,7 +179,10 @@ async def download_script(request: Request) -> Response:
         if semantics not in wanted or not url or url in seen or authorized is False:
             continue
         seen.add(url)
-        lines.append(f"curl -f -L -O -R ${{AUTH:+-H \"$AUTH\"}} '{url.replace(chr(39), '%27')}'")
+        # --compressed: a file kept gzipped travels with Content-Encoding: gzip, and is saved
+        # as the FITS file it is
+        lines.append(f"curl -f -L -O -R --compressed ${{AUTH:+-H \"$AUTH\"}} "
+                     f"'{url.replace(chr(39), '%27')}'")
     if len(lines) == 5:
         lines.append("# nothing to download: the selected rows have no files of those types")
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/x-shellscript",
