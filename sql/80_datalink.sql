@@ -94,14 +94,16 @@ links AS (
       FROM planes p JOIN caom2.artifact a ON a.planeid = p.planeid
     UNION ALL
     -- quick looks made from each science file on first request (pyserver/previews.py), for a
-    -- plane that has no preview of its own; as closed as the file
+    -- plane that has no preview of its own; as closed as the file. The small one is #preview
+    -- too, told apart by local_semantics 'thumbnail': validators offline (STILTS 3.4.7) check
+    -- against the 2022 core vocabulary, which has no #thumbnail
     SELECT p.n, 1, a.uri || q.sort_suffix, p.id,
            p.base || q.path || hstvo.artifact_file_name(a.uri), NULL, NULL,
            q.title || hstvo.artifact_file_name(a.uri), q.semantics, 'image/png', NULL, NULL,
            q.local_semantics, CASE WHEN p.proprietary THEN 'true' ELSE 'false' END, p.readable
       FROM planes p JOIN caom2.artifact a ON a.planeid = p.planeid AND a.producttype = 'science'
       CROSS JOIN (VALUES ('/preview/', '#preview', 'Quick look (PNG, 512 px) of ', 'preview', ' preview'),
-                         ('/thumbnail/', '#thumbnail', 'Thumbnail (PNG, 128 px) of ', 'thumbnail', ' thumbnail'))
+                         ('/thumbnail/', '#preview', 'Thumbnail (PNG, 128 px) of ', 'thumbnail', ' thumbnail'))
            AS q(path, semantics, title, local_semantics, sort_suffix)
      WHERE NOT EXISTS (SELECT 1 FROM caom2.artifact o
                         WHERE o.planeid = p.planeid AND o.producttype IN ('preview', 'thumbnail'))
