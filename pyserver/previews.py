@@ -29,7 +29,7 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 from hstvo.config import load_settings
 
 from .files import SAFE_NAME, inside_file_roots, refused
-from .identity import reading
+from .identity import caller_of, reading
 
 log = logging.getLogger("hstvo.previews")
 
@@ -176,7 +176,10 @@ async def _answer(request: Request, kind: str) -> Response:
     if access == "denied":
         return refused(request, f"HST/{name} is proprietary")
     png = await asyncio.to_thread(cached_png, path, checksum, name, kind)
-    headers = {"Cache-Control": "public, max-age=86400" if access == "public" else "private, max-age=3600"}
+    # a shared cache may keep only what an anonymous caller was given: a member's answer may be
+    # of an observation whose metadata is still proprietary
+    shared = access == "public" and caller_of(request).anonymous
+    headers = {"Cache-Control": "public, max-age=86400" if shared else "private, max-age=3600"}
     return FileResponse(png, media_type="image/png", headers=headers)
 
 

@@ -102,8 +102,16 @@ SELECT
     p.polarization_dimension                                AS pol_xel,
     p.position_samplesize                                   AS s_pixel_scale,
     CASE WHEN p.energy_bounds_lower IS NOT NULL THEN 'em.wl' END AS em_ucd,
-    (SELECT min(a.uri) FROM caom2.artifact a
-      WHERE a.planeid = p.planeid AND a.producttype IN ('preview', 'thumbnail')) AS preview,
+    -- the preview's path on this service (ivoa.obscore puts the service's URL before it): the
+    -- plane's own preview file, else the quick look made from its science file (/preview)
+    coalesce((SELECT '/files/HST/' || regexp_replace(min(a.uri), '^.*[/:]', '')
+                FROM caom2.artifact a
+               WHERE a.planeid = p.planeid AND a.producttype IN ('preview', 'thumbnail')
+              HAVING count(*) > 0),
+             (SELECT '/preview/' || regexp_replace(min(a.uri), '^.*[/:]', '')
+                FROM caom2.artifact a
+               WHERE a.planeid = p.planeid AND a.producttype = 'science'
+              HAVING count(*) > 0)) AS preview,
     o.proposal_id                                           AS proposal_id,
     o.target_type                                           AS target_class,
     p.datarelease                                           AS obs_release_date,
@@ -142,13 +150,21 @@ ALTER TABLE hstvo.obscore_rows
     ADD COLUMN IF NOT EXISTS csv_head text,
     ADD COLUMN IF NOT EXISTS csv_tail text,
     ADD COLUMN IF NOT EXISTS binary2_head bytea,
-    ADD COLUMN IF NOT EXISTS binary2_tail bytea;
+    ADD COLUMN IF NOT EXISTS binary2_tail bytea,
+    -- the cells after preview (whose URL, like access_url's, is written when the row is read)
+    ADD COLUMN IF NOT EXISTS tabledata_rest text,
+    ADD COLUMN IF NOT EXISTS csv_rest text,
+    ADD COLUMN IF NOT EXISTS binary2_rest bytea;
 COMMENT ON COLUMN hstvo.obscore_rows.tabledata_head IS 'the row''s TABLEDATA, <TR> to the cell before access_url';
-COMMENT ON COLUMN hstvo.obscore_rows.tabledata_tail IS 'the row''s TABLEDATA, the cell after access_url to </TR>';
+COMMENT ON COLUMN hstvo.obscore_rows.tabledata_tail IS 'the row''s TABLEDATA, the cells after access_url and before preview';
+COMMENT ON COLUMN hstvo.obscore_rows.tabledata_rest IS 'the row''s TABLEDATA, the cells after preview to </TR>';
+COMMENT ON COLUMN hstvo.obscore_rows.csv_rest IS 'the row''s CSV line after preview (from its comma to CRLF)';
+COMMENT ON COLUMN hstvo.obscore_rows.binary2_rest IS 'the row''s BINARY2 record: values after preview';
+COMMENT ON COLUMN hstvo.obscore_rows.preview IS 'the path of the preview on this service (ivoa.obscore.preview is the URL)';
 COMMENT ON COLUMN hstvo.obscore_rows.csv_head IS 'the row''s CSV line up to access_url (with its comma)';
-COMMENT ON COLUMN hstvo.obscore_rows.csv_tail IS 'the row''s CSV line after access_url (from its comma to CRLF)';
+COMMENT ON COLUMN hstvo.obscore_rows.csv_tail IS 'the row''s CSV line after access_url, to the comma before preview';
 COMMENT ON COLUMN hstvo.obscore_rows.binary2_head IS 'the row''s BINARY2 record: NULL mask and values before access_url';
-COMMENT ON COLUMN hstvo.obscore_rows.binary2_tail IS 'the row''s BINARY2 record: values after access_url';
+COMMENT ON COLUMN hstvo.obscore_rows.binary2_tail IS 'the row''s BINARY2 record: values after access_url and before preview';
 
 -- what ObsCore queries select on (the same as the caom2 tables' indexes)
 CREATE INDEX IF NOT EXISTS obscore_rows_obsid_idx ON hstvo.obscore_rows (obsid);
@@ -225,34 +241,47 @@ SELECT
     r.access_format, r.access_estsize, r.target_name, r.s_ra, r.s_dec, r.s_fov, r.s_region,
     r.s_resolution, r.t_min, r.t_max, r.t_exptime, r.t_resolution, r.em_min, r.em_max,
     r.em_res_power, r.o_ucd, r.pol_states, r.facility_name, r.instrument_name,
-    r.s_xel1, r.s_xel2, r.t_xel, r.em_xel, r.pol_xel, r.s_pixel_scale, r.em_ucd, r.preview,
+    r.s_xel1, r.s_xel2, r.t_xel, r.em_xel, r.pol_xel, r.s_pixel_scale, r.em_ucd,
+    (SELECT hstvo.setting('service_url')) || r.preview AS preview,
     r.proposal_id, r.target_class, r.obs_release_date, r.obs_creator_did, r.obs_title,
     r.lastmodified,
     -- hidden from TAP_SCHEMA: what access control and the ADQL translator use
     r.planeid, r.position_bounds_center, r.position_bounds_area, r.metarelease,
     r.metareadgroups, r.datareadgroups,
     -- the whole row written out, as TABLEDATA, CSV and BINARY2: the stored text around
-    -- access_url, and the access URL's cell (the DataLink base written out once per query,
+    -- access_url and preview, and their cells (the DataLink base written out once per query,
     -- then the row's DataLink ID, which percent-encoding leaves with nothing to escape or
-    -- quote; sql/64_obscore_written_rows.sql writes the rest)
+    -- quote; the preview's path after the service's URL, escaped and quoted as
+    -- sql/63_votable.sql would, in builtins: this file is loaded before it;
+    -- sql/64_obscore_written_rows.sql writes the rest)
     r.tabledata_head || '<TD>'
         || CASE WHEN r.datalink_id IS NOT NULL
                 THEN (SELECT u.tabledata FROM hstvo.datalink_base_written() u) || r.datalink_id
                 ELSE '' END
-        || '</TD>' || r.tabledata_tail AS tabledata_row,
+        || '</TD>' || r.tabledata_tail
+        || '<TD>' || coalesce(replace(replace(replace((SELECT hstvo.setting('service_url')) || r.preview,
+                                                      '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '')
+        || '</TD>' || r.tabledata_rest AS tabledata_row,
     r.csv_head
         || CASE WHEN r.datalink_id IS NOT NULL
                 THEN (SELECT u.csv_opening FROM hstvo.datalink_base_written() u) || r.datalink_id
                      || (SELECT u.csv_closing FROM hstvo.datalink_base_written() u)
                 ELSE '' END
-        || r.csv_tail AS csv_row,
+        || r.csv_tail
+        || coalesce(CASE WHEN (SELECT hstvo.setting('service_url')) || r.preview ~ '[,"\r\n]'
+                         THEN '"' || replace((SELECT hstvo.setting('service_url')) || r.preview, '"', '""') || '"'
+                         ELSE (SELECT hstvo.setting('service_url')) || r.preview END, '')
+        || r.csv_rest AS csv_row,
     r.binary2_head
         || int4send(coalesce((SELECT octet_length(u.binary2) FROM hstvo.datalink_base_written() u)
                              + octet_length(r.datalink_id), 0))
         || CASE WHEN r.datalink_id IS NOT NULL
                 THEN (SELECT u.binary2 FROM hstvo.datalink_base_written() u) || textsend(r.datalink_id)
                 ELSE ''::bytea END
-        || r.binary2_tail AS binary2_row
+        || r.binary2_tail
+        || int4send(coalesce(octet_length(convert_to((SELECT hstvo.setting('service_url')) || r.preview, 'UTF8')), 0))
+        || coalesce(convert_to((SELECT hstvo.setting('service_url')) || r.preview, 'UTF8'), ''::bytea)
+        || r.binary2_rest AS binary2_row
   FROM hstvo.obscore_rows r;
 -- who may see which rows is the row policies' business (sql/92_access_rules.sql, on
 -- hstvo.obscore_rows): this view belongs to hstvo_reader, whose reads they govern

@@ -8,10 +8,9 @@
 -- columns, in order, from ivoa.ObsCore alone (pyserver/tap_sync.py, pyserver/votable.py);
 -- any other query is written out as it runs (sql/63_votable.sql).
 --
--- Each serialisation is stored in two parts, the cells before access_url and the cells after
--- it: the access URL is the DataLink URL of wherever the service answers now (its base is the
--- setting service_url), so it is written when the row is read, and nothing needs computing
--- again when the service moves.
+-- Each serialisation is stored in three parts, around access_url and preview: their URLs are
+-- wherever the service answers now (their base is the setting service_url), so they are
+-- written when the row is read, and nothing needs computing again when the service moves.
 --
 -- The cells are exactly those sql/63_votable.sql writes for the same columns (DALI values,
 -- TAP_SCHEMA's datatypes: char for text and timestamps, int, long, double); the suite checks
@@ -44,9 +43,11 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT coalesce(votable.delimited_text(t
 -- The row's three serialisations, each around access_url (ObsCore's sixth column)
 -- ---------------------------------------------------------------------------------------------
 
+DROP FUNCTION IF EXISTS hstvo.obscore_written(hstvo.obscore_source);  -- (returned six parts)
 CREATE OR REPLACE FUNCTION hstvo.obscore_written(r hstvo.obscore_source)
 RETURNS TABLE (tabledata_head text, tabledata_tail text, csv_head text, csv_tail text,
-               binary2_head bytea, binary2_tail bytea)
+               binary2_head bytea, binary2_tail bytea, tabledata_rest text, csv_rest text,
+               binary2_rest bytea)
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
 SELECT
     -- TABLEDATA: text cells escaped for XML, numbers and dates as they are
@@ -65,11 +66,7 @@ SELECT
         || votable.td_text(r.instrument_name) || votable.td(votable.cell(r.s_xel1))
         || votable.td(votable.cell(r.s_xel2)) || votable.td(votable.cell(r.t_xel))
         || votable.td(votable.cell(r.em_xel)) || votable.td(votable.cell(r.pol_xel))
-        || votable.td(votable.cell(r.s_pixel_scale)) || votable.td_text(r.em_ucd)
-        || votable.td_text(r.preview) || votable.td_text(r.proposal_id)
-        || votable.td_text(r.target_class) || votable.td(c.released)
-        || votable.td_text(r.obs_creator_did) || votable.td_text(r.obs_title)
-        || votable.td(c.modified) || E'</TR>\n',
+        || votable.td(votable.cell(r.s_pixel_scale)) || votable.td_text(r.em_ucd),
     -- CSV (RFC 4180): text quoted when it must be, the region too
     concat_ws(',', votable.csv_text(r.dataproduct_type), coalesce(votable.cell(r.calib_level), ''),
               votable.csv_text(r.obs_collection), votable.csv_text(r.obs_id),
@@ -87,11 +84,7 @@ SELECT
               coalesce(votable.cell(r.s_xel1), ''), coalesce(votable.cell(r.s_xel2), ''),
               coalesce(votable.cell(r.t_xel), ''), coalesce(votable.cell(r.em_xel), ''),
               coalesce(votable.cell(r.pol_xel), ''), coalesce(votable.cell(r.s_pixel_scale), ''),
-              votable.csv_text(r.em_ucd), votable.csv_text(r.preview),
-              votable.csv_text(r.proposal_id), votable.csv_text(r.target_class),
-              coalesce(c.released, ''), votable.csv_text(r.obs_creator_did),
-              votable.csv_text(r.obs_title), coalesce(c.modified, ''))
-        || E'\r\n',
+              votable.csv_text(r.em_ucd)) || ',',
     -- BINARY2: the NULL mask of all 39 columns (access_url is NULL when the DataLink ID is),
     -- then the values before access_url ...
     votable.mask_byte(r.dataproduct_type IS NULL, r.calib_level IS NULL, r.obs_collection IS NULL,
@@ -122,8 +115,18 @@ SELECT
         || votable.b2_chars(r.pol_states) || votable.b2_chars(r.facility_name)
         || votable.b2_chars(r.instrument_name) || votable.b2(r.s_xel1) || votable.b2(r.s_xel2)
         || votable.b2(r.t_xel) || votable.b2(r.em_xel) || votable.b2(r.pol_xel)
-        || votable.b2(r.s_pixel_scale) || votable.b2_chars(r.em_ucd)
-        || votable.b2_chars(r.preview) || votable.b2_chars(r.proposal_id)
+        || votable.b2(r.s_pixel_scale) || votable.b2_chars(r.em_ucd),
+    -- after preview (whose URL is written when the row is read, as access_url's): TABLEDATA,
+    -- CSV, BINARY2
+    votable.td_text(r.proposal_id)
+        || votable.td_text(r.target_class) || votable.td(c.released)
+        || votable.td_text(r.obs_creator_did) || votable.td_text(r.obs_title)
+        || votable.td(c.modified) || E'</TR>\n',
+    ',' || concat_ws(',', votable.csv_text(r.proposal_id), votable.csv_text(r.target_class),
+              coalesce(c.released, ''), votable.csv_text(r.obs_creator_did),
+              votable.csv_text(r.obs_title), coalesce(c.modified, ''))
+        || E'\r\n',
+    votable.b2_chars(r.proposal_id)
         || votable.b2_chars(r.target_class) || votable.b2_chars(c.released)
         || votable.b2_chars(r.obs_creator_did) || votable.b2_chars(r.obs_title)
         || votable.b2_chars(c.modified)
@@ -132,7 +135,7 @@ SELECT
                votable.cell(r.lastmodified) AS modified) AS c
 $$;
 COMMENT ON FUNCTION hstvo.obscore_written(hstvo.obscore_source) IS
-    'an ObsCore row''s TABLEDATA, CSV and BINARY2, before and after access_url (degrees: call with set_sphere_output(''DEG''))';
+    'an ObsCore row''s TABLEDATA, CSV and BINARY2, around access_url and preview (degrees: call with set_sphere_output(''DEG''))';
 
 -- The ObsCore rows of these observations, computed again (NULL: every row) and written out:
 -- the rows of deleted observations or planes removed. The polygons are written in degrees
@@ -171,10 +174,11 @@ END $$;
 COMMENT ON FUNCTION hstvo.write_obscore_rows(uuid[]) IS
     'ObsCore rows of these observations (NULL: all) computed and written out again';
 
--- rows made before their serialisations were stored get them once
+-- rows made before their serialisations were stored (or before they were cut around preview,
+-- whose column then held an artifact's URI, not a path) get them once
 DO $$
 BEGIN
-    IF (SELECT csv_head IS NULL FROM hstvo.obscore_rows LIMIT 1) THEN
+    IF (SELECT csv_head IS NULL OR csv_rest IS NULL FROM hstvo.obscore_rows LIMIT 1) THEN
         PERFORM hstvo.refresh_obscore_all();
     END IF;
 END $$;

@@ -176,3 +176,187 @@ def test_datalink_describes_itself_to_a_browser_and_answers_clients_in_votable(p
     asked = httpx.get(portal + "/datalink", params={"ID": "caom:HST/j94f05bgq/j94f05bgq_flt"},
                       headers={"Accept": "text/html"})
     assert asked.headers["content-type"].startswith("application/x-votable+xml")
+
+
+# ---------------------------------------------------------------------------------------------
+# Previews, the download script, column filters, target names (HTTP; the browser tests drive
+# the same pages in Chromium: tests/test_browser.py)
+# ---------------------------------------------------------------------------------------------
+
+MEMBER = {"Authorization": f"Bearer {MEMBER_TOKEN}"}
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+def png_size(body: bytes) -> tuple[int, int]:
+    from PIL import Image
+    import io
+
+    picture = Image.open(io.BytesIO(body))
+    assert picture.format == "PNG"
+    return picture.size
+
+
+def test_obscore_preview_is_a_quick_look_of_this_service(portal):
+    rows = httpx.get(portal + "/tap/sync", params={
+        "LANG": "ADQL", "FORMAT": "csv",
+        "QUERY": "SELECT obs_id, preview FROM ivoa.ObsCore WHERE obs_id = 'j94f05bgq'"}).text
+    preview = rows.strip().splitlines()[1].split(",")[1]
+    assert preview == portal + "/preview/j94f05bgq_flt.fits"
+    answer = httpx.get(preview)
+    assert answer.headers["content-type"] == "image/png" and png_size(answer.content)[0] == 512
+    assert png_size(httpx.get(portal + "/thumbnail/j94f05bgq_flt.fits").content) == (128, 128)
+    # the same URL in every format, the written rows' too (VOTable of the whole width)
+    votable = httpx.get(portal + "/tap/sync", params={
+        "LANG": "ADQL", "QUERY": "SELECT * FROM ivoa.ObsCore WHERE obs_id = 'j94f05bgq'"}).text
+    assert f"<TD>{preview}</TD>" in votable
+
+
+def test_a_previews_access_is_its_files(portal):
+    # its metadata is proprietary too: to outsiders the file is not there (as /files answers)
+    anonymous = httpx.get(portal + "/preview/j8bt05njq_raw.fits")
+    assert anonymous.status_code == 404 and "Traceback" not in anonymous.text
+    member = httpx.get(portal + "/preview/j8bt05njq_raw.fits", headers=MEMBER)
+    assert member.status_code == 200 and png_size(member.content)[0] == 512  # its long side
+    assert "private" in member.headers["cache-control"]
+    for name in ("no_such_file.fits", "..%2F..%2Fetc%2Fpasswd", ".hidden"):
+        assert httpx.get(portal + "/preview/" + name).status_code == 404
+
+
+def test_a_header_only_file_gets_a_placeholder(portal):
+    from PIL import Image
+    import io
+
+    answer = httpx.get(portal + "/preview/y19g0309t_c2f.fits")  # FOS: NAXIS1 = 0, no pixels
+    assert answer.status_code == 200
+    picture = Image.open(io.BytesIO(answer.content)).convert("L")
+    assert picture.size == (512, 512) and picture.getpixel((256, 100)) == 235  # the plain ground
+    data = Image.open(io.BytesIO(httpx.get(portal + "/preview/ib4606c5q_flc.fits").content)).convert("L")
+    assert len(set(data.tobytes())) > 2  # pixels, stretched
+
+
+def test_datalink_lists_the_quick_looks(portal):
+    votable = httpx.get(portal + "/datalink", params={"ID": "caom:HST/j94f05bgq/j94f05bgq_flt"}).text
+    assert "/preview/j94f05bgq_flt.fits" in votable and "/thumbnail/j94f05bgq_flt.fits" in votable
+    assert votable.count("#preview") == 2 and "image/png" in votable
+
+
+def test_the_download_script_lists_what_the_caller_may_read(portal):
+    dids = ["ivo://hstvo.example/HST?j94f05bgq/j94f05bgq_flt", "ivo://hstvo.example/HST?j8bt05njq/j8bt05njq_raw"]
+    dids = [did for did in obs_dids(portal) if did.split("?")[-1].split("/")[0] in ("j94f05bgq", "j8bt05njq")] or dids
+    form = {"did": dids, "types": ["science", "preview"]}
+    anonymous = httpx.post(portal + "/search/download", data=form)
+    member = httpx.post(portal + "/search/download", data=form, headers=MEMBER)
+    assert anonymous.headers["content-type"].startswith("text/x-shellscript")
+    assert "j94f05bgq_flt.fits" in anonymous.text and "j8bt05njq" not in anonymous.text
+    assert "/files/HST/j8bt05njq_raw.fits" in member.text and "/preview/j8bt05njq_raw.fits" in member.text
+    assert all(line.startswith("curl -f -L -O -R --compressed") for line in member.text.splitlines()
+               if line.startswith("curl"))
+    assert httpx.post(portal + "/search/download", data={"types": "science"}).status_code == 400
+
+
+def obs_dids(portal: str) -> list[str]:
+    csv = httpx.get(portal + "/tap/sync", params={
+        "LANG": "ADQL", "FORMAT": "csv", "QUERY": "SELECT obs_publisher_did FROM ivoa.ObsCore"},
+        headers=MEMBER).text
+    return csv.strip().splitlines()[1:]
+
+
+def test_column_filters_read_the_shown_units(portal):
+    long = page(portal, f_t_exptime=">300")
+    times = [float(td.text_content()) for td in long.xpath('//td[@data-column="t_exptime"]')]
+    assert times and all(t > 300 for t in times)
+    assert "t_exptime > 300" in long.get_element_by_id("adql-query").text_content()
+    in_nm = page(portal, f_em_min="<500", wl_unit="nm")
+    in_angstrom = page(portal, f_em_min="<5000")
+    assert obs_ids(in_nm) == obs_ids(in_angstrom) and obs_ids(in_nm)
+    shown = [float(td.text_content().replace(",", "")) for td in in_nm.xpath('//td[@data-column="em_min"]')]
+    assert all(v < 500 for v in shown)  # shown in nm too
+    since = page(portal, f_t_min=">2009-01-01")
+    assert all(td.text_content() >= "2009" for td in since.xpath('//td[@data-column="t_min"]'))
+    assert "filter of t_exptime" in page(portal, f_t_exptime=">lots").text_content()
+    targets = page(portal, f_target_name="ngc")
+    assert all("NGC" in td.text_content() for td in targets.xpath('//td[@data-column="target_name"]'))
+
+
+def test_target_names_are_suggested_and_resolved_from_the_archive(portal):
+    suggested = httpx.get(portal + "/search/targets", params={"q": "ngc"}).json()
+    assert ["NGC104", 2] in suggested or any(name == "NGC104" for name, _ in suggested)
+    assert httpx.get(portal + "/search/targets", params={"q": ""}).json() == []
+    resolved = page(portal, target="ngc104", radius="0.1")
+    assert "NGC104: RA" in resolved.get_element_by_id("resolved").text_content()
+    assert obs_ids(resolved) and "INTERSECTS" in resolved.get_element_by_id("adql-query").text_content()
+    unknown = page(portal, target="Vulcan", radius="0.1")
+    assert "no target named 'Vulcan'" in unknown.text_content()
+
+
+def test_the_processing_pages_hide_proprietary_datasets_and_refuse_non_operators(portal):
+    _, db_url = portal_urls(portal)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        for dataset in ("j94f05bgq", "j8bt05njq"):
+            conn.execute("SELECT queue.enqueue('calibrate', %s)", (dataset,))
+        secret = conn.execute("SELECT id FROM queue.job WHERE dataset = 'j8bt05njq'").fetchone()[0]
+        public = conn.execute("SELECT id FROM queue.job WHERE dataset = 'j94f05bgq'").fetchone()[0]
+    anonymous = httpx.get(portal + "/processing").text
+    assert "j94f05bgq" in anonymous and "j8bt05njq" not in anonymous
+    assert "j8bt05njq" in httpx.get(portal + "/processing", headers=MEMBER).text
+    assert httpx.get(portal + f"/processing/{secret}").status_code == 404
+    assert httpx.get(portal + f"/processing/{secret}", headers=MEMBER).status_code == 200
+    same_site = {**MEMBER, "Origin": portal}
+    refused = httpx.post(portal + f"/processing/{public}", data={"action": "hold"}, headers=same_site,
+                         follow_redirects=True)
+    assert "may not act on jobs" in refused.text
+    cross_site = httpx.post(portal + f"/processing/{public}", data={"action": "hold"},
+                            headers={**MEMBER, "Origin": "https://elsewhere.example"})
+    assert cross_site.status_code == 403
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT status FROM queue.job WHERE id = %s", (public,)).fetchone()[0] == "idle"
+    monitor = httpx.get(portal + "/processing/monitor?span=week")
+    assert monitor.status_code == 200 and monitor.text.count("<svg") == 4
+
+
+def test_logging_in_from_the_portal_sends_the_browser_on_and_only_here(portal):
+    _, db_url = portal_urls(portal)
+    run = __import__("tests.conftest", fromlist=["run_hstvo"]).run_hstvo
+    run("users", "add", "portal-person", "--password-stdin", db_url=db_url, input="pw-portal-1\n")
+    went = httpx.post(portal + "/login", data={"username": "portal-person", "password": "pw-portal-1",
+                                               "next": "/processing"})
+    assert went.status_code == 303 and went.headers["location"] == "/processing"
+    assert "hstvo_session" in went.headers["set-cookie"]
+    for elsewhere in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
+        away = httpx.post(portal + "/login", data={"username": "portal-person",
+                                                   "password": "pw-portal-1", "next": elsewhere})
+        assert away.headers["location"] == "/search"
+    wrong = httpx.post(portal + "/login", data={"username": "portal-person", "password": "nope",
+                                                "next": "/search"})
+    assert wrong.status_code == 401 and "do not match" in wrong.text and wrong.headers["www-authenticate"]
+    client = httpx.post(portal + "/login", data={"username": "portal-person", "password": "pw-portal-1"})
+    assert client.status_code == 200 and client.headers["x-vo-bearer"] == client.text.strip()
+    cookie = {"hstvo_session": went.cookies["hstvo_session"]}
+    assert 'id="logged-in">portal-person<' in httpx.get(portal + "/search", cookies=cookie).text
+
+
+def test_groups_and_storage_ask_for_a_login_and_keep_to_the_rules(portal):
+    assert httpx.get(portal + "/groups").status_code == 303
+    assert httpx.get(portal + "/groups").headers["location"].startswith("/login?next=")
+    others = httpx.get(portal + "/groups/hstvo-writers", headers=MEMBER)
+    assert others.status_code == 404 and "Traceback" not in others.text
+    assert httpx.get(portal + "/storage/home/member", headers=MEMBER).status_code == 200
+    for path in ("/storage/home/writer", "/storage/home/member/../writer", "/storage/home/%2e%2e/etc"):
+        answer = httpx.get(portal + path, headers=MEMBER)
+        assert answer.status_code in (400, 403, 404) and "Traceback" not in answer.text, path
+    cross_site = httpx.post(portal + "/storage/home/member", data={"action": "folder", "name": "x"},
+                            headers={**MEMBER, "Origin": "https://elsewhere.example"})
+    assert "another site" in cross_site.text
+    _, db_url = portal_urls(portal)
+    with psycopg.connect(db_url) as conn:
+        assert not conn.execute("SELECT 1 FROM vospace.node WHERE name = 'x'").fetchone()
+
+
+def test_tap_tables_and_examples_are_pages_for_browsers_and_xml_for_clients(portal):
+    tables = httpx.get(portal + "/tap/tables", headers=BROWSER)
+    assert tables.headers["content-type"].startswith("text/html") and "ivoa.ObsCore" in tables.text
+    assert httpx.get(portal + "/tap/tables").headers["content-type"].startswith("text/xml")
+    examples = httpx.get(portal + "/tap/examples", headers=BROWSER)
+    document = html.fromstring(examples.text)
+    assert document.xpath('//*[@property="query"]') and document.xpath('//a[@class="button"]')
+    assert httpx.get(portal + "/tap/examples").headers["content-type"] == "application/xhtml+xml"
