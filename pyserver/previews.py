@@ -36,6 +36,7 @@ log = logging.getLogger("hstvo.previews")
 SIZES = {"preview": 512, "thumbnail": 128}
 STRETCH_PERCENTILES = (0.5, 99.5)
 ASINH_SOFTENING = 0.1  # of the range: the stretch is linear below, logarithmic above
+MIN_PIXELS = 8  # a smaller image is a stub, shown as a placeholder that says its size
 MAX_PIXELS_READ = 64_000_000  # a bigger image is read with a stride (memory stays bounded)
 
 
@@ -58,6 +59,9 @@ def _image(data: np.ndarray, size: int):
 
     while data.ndim > 2:  # a cube: its first plane
         data = data[0]
+    finite = data[np.isfinite(data)]
+    if finite.size == 0 or finite.min() == finite.max():  # nothing a stretch could show
+        return _placeholder(size, "a flat image" + (f": every pixel {finite.min():g}" if finite.size else ""))
     picture = Image.fromarray(image_array(data.astype(np.float64)), mode="L")
     picture.thumbnail((size, size), Image.Resampling.LANCZOS)
     if max(picture.size) < size:  # a small image is enlarged so that its pixels show
@@ -124,6 +128,8 @@ def render(path: str, size: int):
                 shape = getattr(hdu, "shape", None) or ()
                 if isinstance(hdu, (fits.PrimaryHDU, fits.ImageHDU)) and len(shape) >= 2 \
                         and min(shape[-2:]) > 0:
+                    if min(shape[-2:]) < MIN_PIXELS:  # a stub (trimmed samples): nothing to see
+                        return _placeholder(size, f"an image of {shape[-1]} x {shape[-2]} pixels")
                     step = max(1, int(np.sqrt(shape[-1] * shape[-2] / MAX_PIXELS_READ)) + 1) \
                         if shape[-1] * shape[-2] > MAX_PIXELS_READ else 1
                     return _image(np.asarray(hdu.section[..., ::step, ::step]

@@ -154,6 +154,8 @@ class Browser:
             self.driver.set_window_size(width, height)
             full = self.driver.execute_script("return document.documentElement.scrollHeight")
             self.driver.set_window_size(width, min(max(full, height), 4000))
+            WebDriverWait(self.driver, 20).until(lambda d: d.execute_script(  # in view: loaded
+                "return [...document.images].every(i => i.complete && i.naturalWidth > 0)"))
             self.driver.save_screenshot(str(SCREENSHOTS / f"{name}{label}.png"))
             if label:
                 sideways = self.driver.execute_script(

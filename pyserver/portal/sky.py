@@ -11,6 +11,7 @@ from html import escape
 SIZE = 360  # pixels, square
 MARGIN = 16
 MIN_FIELD = 1 / 60  # degrees: a field never shown narrower than an arcminute
+MAX_FIELD = 6.0  # degrees: results spread wider are not drawn (a tangent plane, and specks)
 
 
 def _unit_vector(ra: float, dec: float) -> tuple[float, float, float]:
@@ -40,7 +41,8 @@ def _outline(row: dict) -> list[tuple[float, float]]:
 
 
 def sky_svg(rows: list[dict], cone: tuple[float, float, float] | None = None) -> str:
-    """An SVG image of the rows' footprints (and of the cone), or '' when none has one."""
+    """An SVG image of the rows' footprints (and of the cone), or '' when none has one or
+    they are spread over more than MAX_FIELD degrees."""
     shapes = [(row, _outline(row)) for row in rows]
     shapes = [(row, outline) for row, outline in shapes if len(outline) >= 3]
     if not shapes and cone is None:
@@ -51,10 +53,13 @@ def sky_svg(rows: list[dict], cone: tuple[float, float, float] | None = None) ->
                  for row, outline in shapes]
     xs = [x for _, outline in projected for x, _ in outline]
     ys = [y for _, outline in projected for _, y in outline]
-    if cone:
-        xs += [-cone[2], cone[2]]
-        ys += [-cone[2], cone[2]]
+    if cone:  # the whole circle in view
+        cx, cy = _project(cone[0], cone[1], ra0, dec0) or (0.0, 0.0)
+        xs += [cx - cone[2], cx + cone[2]]
+        ys += [cy - cone[2], cy + cone[2]]
     half = max(max(map(abs, xs), default=0), max(map(abs, ys), default=0), MIN_FIELD / 2) * 1.1
+    if half > MAX_FIELD / 2:  # footprints of arcminutes would be specks: no picture
+        return ""
     scale = (SIZE / 2 - MARGIN) / half
 
     def pixel(x: float, y: float) -> str:
