@@ -105,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("directory", type=Path, help="where to write the files")
     synth.add_argument("--count", type=int, default=100, help="dataset families (default 100)")
     synth.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    synth.add_argument("--hap-mosaics", action="store_true",
+                       help="add each ACS and WFC3 visit's HAP single-visit mosaic "
+                            "(hst_<proposal>_<visit>_<instrument>_<detector>_<filter>_<ipppss>_drc.fits), "
+                            "which the ingest makes a composite of the visit's exposures")
     synth.set_defaults(func=cmd_synth)
 
     xml = commands.add_parser("xml", help="import and export CAOM2 XML documents",
@@ -403,7 +407,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
             bar.update()
 
         written = write_archive(args.directory, count=args.count, seed=args.seed,
-                                progress=advance)
+                                progress=advance, hap_mosaics=args.hap_mosaics)
     print(f"wrote {len(written)} files for {args.count} datasets to {args.directory}")
     return 0
 

@@ -208,7 +208,9 @@ def _primary_header(instrument: Instrument, exposure: Exposure, suffix: str, fam
         values.update(FILTER=filter_name, DETECTOR=instrument.detector)
     values.update(family["reference_files"])
     for keyword, value in values.items():
-        header[keyword] = value
+        # (a HAP mosaic's names are long: their cards keep no comment rather than a cut one)
+        header[keyword] = (value, "") if keyword in ("FILENAME", "ROOTNAME") \
+            and value.startswith("hst_") else value
     if instrument.spectral:
         # STIS and COS keep the exposure's times in the science extensions only
         for keyword in EXPOSURE_KEYWORDS:
@@ -327,8 +329,32 @@ def _family(rng: random.Random, index: int) -> tuple[Instrument, dict]:
     return instrument, family
 
 
-def write_family(directory: Path, rng: random.Random, index: int) -> list[Path]:
-    """Write dataset family `index` (one exposure or an association) into `directory`."""
+def hap_mosaic_name(instrument: Instrument, family: dict, program: str) -> str:
+    """HAP's single-visit mosaic name of a family's visit (sql/55_hst_single_visit.sql's rule:
+    proposal, visit, instrument, detector, filter, ipppss)."""
+    return (f"hst_{family['proposal']}_01_{instrument.name.lower()}_{instrument.detector.lower()}_"
+            f"{family['filter'][0].lower()}_{program}01")
+
+
+def _write_mosaic(family_dir: Path, instrument: Instrument, family: dict, program: str,
+                  exposures: list, members: list[str]) -> Path | None:
+    """The HAP single-visit mosaic of an ACS or WFC3 visit: _drc when its exposures have a
+    CTE-corrected _flc, else _drz; the visit's combined image on the first chip's grid."""
+    if instrument.name not in ("ACS", "WFC3"):
+        return None
+    suffix = "drc" if "flc" in instrument.exposure_files else "drz"
+    name = hap_mosaic_name(instrument, family, program)
+    product = Exposure(rootname=name, ra=exposures[0].ra, dec=exposures[0].dec,
+                       orientation=family["orientation"], start=exposures[0].start,
+                       exptime=sum(e.exptime for e in exposures))
+    return _write_file(family_dir / f"{name}_{suffix}.fits", instrument, product, suffix, family,
+                       "NONE", "", members)
+
+
+def write_family(directory: Path, rng: random.Random, index: int,
+                 hap_mosaics: bool = False) -> list[Path]:
+    """Write dataset family `index` (one exposure or an association) into `directory`, with
+    its visit's HAP single-visit mosaic when `hap_mosaics` (ACS and WFC3)."""
     instrument, family = _family(rng, index)
     program = instrument.letter + base36(index, 3)
     associated = rng.random() < instrument.association_share
@@ -362,13 +388,18 @@ def write_family(directory: Path, rng: random.Random, index: int) -> list[Path]:
             written.append(_write_file(family_dir / f"{asn_id}_{suffix}.fits", instrument,
                                        product, suffix, family, asn_id,
                                        "PROD-DTH" if suffix != "asn" else "", members))
+    if hap_mosaics:
+        mosaic = _write_mosaic(family_dir, instrument, family, program, exposures, members)
+        written += [mosaic] if mosaic else []
     return written
 
 
 def write_archive(directory: str | Path, count: int, seed: int = 1,
-                  progress: Callable[[int], None] | None = None) -> list[Path]:
+                  progress: Callable[[int], None] | None = None,
+                  hap_mosaics: bool = False) -> list[Path]:
     """Write `count` dataset families under `directory`; returns the files written.
-    `progress`, when given, is called with the number of files each family added.
+    `progress`, when given, is called with the number of files each family added;
+    `hap_mosaics` adds each ACS and WFC3 visit's HAP single-visit mosaic.
 
     Deterministic: the same count and seed give the same files, byte for byte.
     """
@@ -377,7 +408,7 @@ def write_archive(directory: str | Path, count: int, seed: int = 1,
     rng = random.Random(seed)
     written: list[Path] = []
     for index in range(count):
-        family = write_family(directory, rng, index)
+        family = write_family(directory, rng, index, hap_mosaics)
         written += family
         if progress is not None:
             progress(len(family))

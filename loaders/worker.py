@@ -14,7 +14,9 @@ with its own connection:
    completed, however often a job was started;
 4. on failure reports the error (queue.fail: retried, or held after max_starts).
 
-`noop` jobs do nothing (benchmarks), `shell` jobs run arguments.command.
+`noop` jobs do nothing (benchmarks), `shell` jobs run arguments.command, `build_mosaic` jobs
+rebuild a HAP single-visit mosaic from its members (hst.mosaic_setup's command on the visit's
+poller list).
 
 SIGTERM (or SIGINT): no new claims; jobs in hand are finished, then the worker exits. A second
 SIGTERM gives the jobs in hand back to the queue at once (queue.release_job).
@@ -236,8 +238,8 @@ class Worker:
         with self.in_hand_lock:
             self.in_hand[job["id"]] = (worker, lost)
         try:
-            handler = {"noop": self._noop, "shell": self._shell,
-                       "calibrate": self._calibrate}.get(job["command"])
+            handler = {"noop": self._noop, "shell": self._shell, "calibrate": self._calibrate,
+                       "build_mosaic": self._build_mosaic}.get(job["command"])
             if handler is None:
                 raise JobFailed(f"unknown command {job['command']!r}")
             result, products = handler(job, worker, lost)
@@ -339,6 +341,40 @@ class Worker:
             staged = [self._send_back(product) for product in products]
         return ({"worker": worker, "products": [p.name for p in products],
                  "references": {k: r["file"] for k, r in references.items()}}, staged)
+
+    def _build_mosaic(self, job: dict, worker: str, lost: threading.Event) -> tuple[dict, list]:
+        """Rebuild a HAP single-visit mosaic: fetch its member exposures, write the visit's
+        poller list with their local paths (as HAP's pipeline reads it), run the configured
+        program (hst.mosaic_setup: runsinglehap {poller}), send back the hst_*_dr[cz].fits it
+        writes, for the ingest."""
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            inputs = conn.execute("SELECT hst.mosaic_inputs(%s)", (job["dataset"],)).fetchone()[0]
+        if inputs is None or not inputs.get("members"):
+            raise JobFailed(f"mosaic {job['dataset']} has no member in the archive (any more)")
+        members = {name: self._fetch("HST", name) for name in inputs["members"]}
+        with tempfile.TemporaryDirectory(prefix=f"job{job['id']}-") as scratch:
+            scratch_dir = Path(scratch)
+            output = scratch_dir / "products"
+            output.mkdir()
+            poller = scratch_dir / f"{inputs['mosaic']}_input.out"
+            lines = []
+            for line in inputs["poller"].splitlines():
+                fields = line.split(",")
+                fields[-1] = str(members[fields[0]].parent)  # the path column: where it is here
+                fields[0] = members[fields[0]].name
+                lines.append(",".join(fields))
+            poller.write_text("\n".join(lines) + "\n")
+            command = (inputs["command"].replace("{python}", shlex.quote(sys.executable))
+                       .replace("{poller}", shlex.quote(str(poller)))
+                       .replace("{output}", shlex.quote(str(output))))
+            self._execute(command, scratch_dir, {**os.environ, "HSTVO_MOSAIC": inputs["mosaic"]}, lost)
+            products = sorted(p for p in output.glob("hst_*.fits") if p.is_file()) or \
+                sorted(scratch_dir.glob("hst_*_dr[cz].fits"))
+            if not products:
+                raise JobFailed(f"{inputs['pipeline']} wrote no mosaic for {inputs['mosaic']}")
+            staged = [self._send_back(product) for product in products]
+        return {"worker": worker, "mosaic": inputs["mosaic"],
+                "products": [p.name for p in products], "members": inputs["members"]}, staged
 
     def _execute(self, command: str, scratch: Path, env: dict, lost: threading.Event) -> None:
         """Run a command in `scratch`; JobFailed when it fails, AbandonJob when told to give up."""

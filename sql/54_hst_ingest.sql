@@ -209,11 +209,22 @@ BEGIN
     RETURN NULL;
 END $$;
 
+-- hst.hap_mosaic_name: the observation a HAP single-visit mosaic is, from its file's name
+-- (hst_<proposal>_<visit>_<instrument>_<detector>_<filter>_<ipppss>_drc.fits, or _drz), or NULL
+-- for any other file. The mosaic is a composite observation of that name (sql/55).
+CREATE OR REPLACE FUNCTION hst.hap_mosaic_name(archive_name text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT substring(lower(archive_name)
+                     FROM '^(hst_[0-9]+_[0-9a-z]+_[a-z0-9]+_[a-z0-9]+_[a-z0-9.-]+_[a-z0-9]{6})_dr[cz]\.fits$') $$;
+
 -- hst.classification_name: {rootname}_{suffix}.fits of an archive name, so that a HAP SVM name
--- (hst_..._ib4606c6_flc.fits) is classified as the exposure file it is (ib4606c6q_flc.fits)
+-- (hst_..._ib4606c6_flc.fits) is classified as the exposure file it is (ib4606c6q_flc.fits),
+-- and a HAP mosaic (hst_..._ib4606_drc.fits) as its instrument's drizzled product (hst_drc.fits)
 CREATE OR REPLACE FUNCTION hst.classification_name(header jsonb, archive_name text) RETURNS text
 LANGUAGE sql IMMUTABLE AS
-$$ SELECT CASE WHEN archive_name LIKE 'hst\_%'
+$$ SELECT CASE WHEN hst.hap_mosaic_name(archive_name) IS NOT NULL
+               THEN 'hst_' || regexp_replace(archive_name, '^.*_([a-z0-9]+)\.fits$', '\1') || '.fits'
+               WHEN archive_name LIKE 'hst\_%'
                THEN lower(hst.keyword(header, 'ROOTNAME')) || '_'
                     || regexp_replace(archive_name, '^.*_([a-z0-9]+)\.fits$', '\1') || '.fits'
                ELSE archive_name END $$;
@@ -293,9 +304,11 @@ $$;
 CREATE OR REPLACE VIEW hst.staged_file AS
 SELECT s.batch, s.seq, s.path, s.size, s.checksum, s.header AS primary_header, s.extensions,
        n.archive_name, c.instrument, c.suffix, c.level, c.maps, c.product_type,
-       lower(hst.keyword(s.header, 'ROOTNAME')) AS observationid,
+       -- (a HAP mosaic is the composite observation its name says, whatever its ROOTNAME)
+       coalesce(hst.hap_mosaic_name(n.archive_name), lower(hst.keyword(s.header, 'ROOTNAME')))
+           AS observationid,
        CASE WHEN c.product_id IS NOT NULL
-            THEN lower(hst.keyword(s.header, 'ROOTNAME'))
+            THEN coalesce(hst.hap_mosaic_name(n.archive_name), lower(hst.keyword(s.header, 'ROOTNAME')))
                  || substr(c.product_id, strpos(c.product_id, '_')) END AS product_id,
        coalesce(s.read_error,
                 (SELECT 'missing keyword ' || string_agg(r.keyword, ', ' ORDER BY r.keyword)
@@ -422,12 +435,22 @@ BEGIN
      WHERE f.observationid = obs_id AND f.suffix = 'ASN'
        AND upper(r->>'MEMTYPE') LIKE 'EXP-%' AND coalesce((r->>'MEMPRSNT')::boolean, true)
        AND lower(btrim(r->>'MEMNAME')) <> obs_id;
+    -- a HAP single-visit mosaic: the visit's exposures of its detector and filter that the
+    -- archive holds (the grouping rule of sql/55_hst_single_visit.sql)
+    IF members IS NULL AND hst.hap_mosaic_name(lead.file_name) IS NOT NULL THEN
+        SELECT string_agg('caom:HST/' || m, ' ' ORDER BY m) INTO members
+          FROM hst.svm_product p, unnest(p.member_observations) AS m
+         WHERE p.product_name = obs_id;
+        members := coalesce(members, '');  -- none yet: still a composite
+    END IF;
 
     observation := jsonb_strip_nulls(jsonb_build_object(
         'obsid', hst.uuid(obs_uri), 'collection', 'HST', 'observationid', obs_id,
         'typecode', CASE WHEN members IS NULL THEN 'S' ELSE 'C' END,
-        'members', members,
-        'algorithm_name', CASE WHEN members IS NULL THEN 'exposure' ELSE 'association' END,
+        'members', nullif(members, ''),
+        'algorithm_name', CASE WHEN hst.hap_mosaic_name(lead.file_name) IS NOT NULL
+                               THEN 'HAP single-visit mosaic'
+                               WHEN members IS NULL THEN 'exposure' ELSE 'association' END,
         'metarelease', hst.mjd_timestamp(hst.keyword_double(h, 'EXPSTART')),
         'type', hst.keyword(h, 'OBSTYPE'),
         'intent', CASE WHEN EXISTS (SELECT 1 FROM hst.calibration_target t

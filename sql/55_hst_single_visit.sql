@@ -69,7 +69,8 @@ SELECT format('hst_%s_%s_%s_%s_%s_%s', e.proposal_id, lower(e.obset_id), lower(e
        array_agg(format('hst_%s_%s_%s_%s_%s_%s_%s.fits', e.proposal_id, lower(e.obset_id),
                         lower(e.instrument), lower(e.detector), hst.hap_filter_name(e.filters),
                         substr(e.rootname, 1, 8), lower(e.suffix)) ORDER BY e.file_name)
-           AS member_names
+           AS member_names,
+       array_agg(e.rootname ORDER BY e.file_name) AS member_observations
   FROM hst.svm_exposure e
  GROUP BY e.proposal_id, e.program_id, e.obset_id, e.instrument, e.detector,
           hst.hap_filter_name(e.filters);

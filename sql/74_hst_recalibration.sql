@@ -204,3 +204,111 @@ LANGUAGE sql STABLE AS $$
       FROM hst.dataset d
       JOIN hst.calibration_setup s ON s.instrument = d.instrument
      WHERE d.dataset = dataset_id $$;
+
+-- ---------------------------------------------------------------------------------------------
+-- HAP single-visit mosaics: rebuilt when a member exposure arrives or is recalibrated
+-- ---------------------------------------------------------------------------------------------
+
+-- what rebuilds a mosaic: HAP's single-visit pipeline (drizzlepac's runsinglehap) on the
+-- visit's poller list ({poller}), and the VM it needs; a test deployment points `command` at
+-- its own program
+CREATE TABLE IF NOT EXISTS hst.mosaic_setup (
+    one             boolean PRIMARY KEY DEFAULT true CHECK (one),
+    pipeline        text NOT NULL DEFAULT 'HAP SVM (runsinglehap)',
+    command         text NOT NULL DEFAULT 'runsinglehap {poller}',
+    vm_type         text DEFAULT 'standard',
+    min_cpus        integer NOT NULL DEFAULT 2,
+    min_memory_mb   integer NOT NULL DEFAULT 8192
+);
+INSERT INTO hst.mosaic_setup DEFAULT VALUES ON CONFLICT DO NOTHING;
+INSERT INTO hstvo.setting (name, value, description) VALUES
+    ('hap_mosaic_rebuilds', 'on',
+     'on: a new or recalibrated member exposure enqueues its HAP single-visit mosaic''s rebuild; off: a site that makes no mosaics')
+ON CONFLICT (name) DO NOTHING;
+COMMENT ON TABLE hst.mosaic_setup IS 'the command that rebuilds a HAP single-visit mosaic, and the VM it needs';
+
+-- the mosaic an exposure's calibrated file belongs to (hst.svm_product's name, computed from
+-- the file alone: every exposure of a visit shares its ipppss), or NULL for other files
+-- (plpgsql: an archive migrated from before sql/55 existed loads this file first)
+CREATE OR REPLACE FUNCTION hst.svm_product_of(f hst.archive_file) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN CASE WHEN upper(f.suffix) IN ('FLC', 'FLT') AND f.instrument IN ('ACS', 'WFC3', 'WFPC2')
+                THEN format('hst_%s_%s_%s_%s_%s_%s', f.primary_header->>'PROPOSID',
+                            lower(substr(f.observationid, 5, 2)), lower(f.instrument),
+                            lower(f.primary_header->>'DETECTOR'),
+                            hst.hap_filter_name(CASE WHEN f.primary_header ? 'FILTER1'
+                                THEN concat_ws(';', f.primary_header->>'FILTER1', f.primary_header->>'FILTER2')
+                                ELSE f.primary_header->>'FILTER' END),
+                            lower(substr(f.observationid, 1, 6))) END;
+END $$;
+
+-- In the transaction that registers a member exposure's file, new or with new bytes (a
+-- recalibration), the rebuild of its visit's mosaic is enqueued: one job per mosaic, which
+-- further members coalesce into while it waits
+-- the rebuilds of the mosaics these files are members of, each job with a reason per member
+CREATE OR REPLACE FUNCTION hst.enqueue_mosaic_builds(files hst.archive_file[], why text)
+RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+    queued integer;
+BEGIN
+    IF hstvo.setting('hap_mosaic_rebuilds') IS DISTINCT FROM 'on' THEN
+        RETURN 0;
+    END IF;
+    INSERT INTO queue.job (command, dataset, reasons, vm_type, min_cpus, min_memory_mb, arguments)
+    SELECT 'build_mosaic', m.product, m.reasons, s.vm_type, s.min_cpus, s.min_memory_mb,
+           jsonb_build_object('mosaic', m.product)
+      FROM (SELECT hst.svm_product_of(f) AS product,
+                   jsonb_agg(jsonb_build_object('member', f.file_name, 'why', why)
+                             ORDER BY f.file_name) AS reasons
+              FROM unnest(files) AS f
+             WHERE hst.svm_product_of(f) IS NOT NULL
+             GROUP BY 1) AS m
+     CROSS JOIN hst.mosaic_setup s
+    ON CONFLICT (dataset) WHERE status = 'idle' AND dataset IS NOT NULL
+    DO UPDATE SET reasons = queue.job.reasons || EXCLUDED.reasons;
+    GET DIAGNOSTICS queued = ROW_COUNT;
+    RETURN queued;
+END $$;
+
+CREATE OR REPLACE FUNCTION hst.mosaic_members_inserted() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM hst.enqueue_mosaic_builds(ARRAY(SELECT ROW(n.*)::hst.archive_file FROM new_rows n),
+                                      'new exposure');
+    RETURN NULL;
+END $$;
+
+-- (a file registered again with the same bytes is no recalibration)
+CREATE OR REPLACE FUNCTION hst.mosaic_members_recalibrated() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM hst.enqueue_mosaic_builds(ARRAY(
+        SELECT ROW(n.*)::hst.archive_file FROM new_rows n JOIN old_rows o ON o.file_name = n.file_name
+         WHERE o.checksum IS DISTINCT FROM n.checksum), 'recalibrated exposure');
+    RETURN NULL;
+END $$;
+
+DROP FUNCTION IF EXISTS hst.enqueue_mosaic_builds() CASCADE;
+DROP TRIGGER IF EXISTS mosaic_members_inserted ON hst.archive_file;
+CREATE TRIGGER mosaic_members_inserted AFTER INSERT ON hst.archive_file
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION hst.mosaic_members_inserted();
+DROP TRIGGER IF EXISTS mosaic_members_recalibrated ON hst.archive_file;
+CREATE TRIGGER mosaic_members_recalibrated AFTER UPDATE ON hst.archive_file
+    REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION hst.mosaic_members_recalibrated();
+
+-- what a worker needs to rebuild a mosaic: the command, the poller list of its members (as
+-- HAP's pipeline reads it), and where each member file is
+CREATE OR REPLACE FUNCTION hst.mosaic_inputs(mosaic text) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT jsonb_build_object(
+               'mosaic', p.product_name, 'suffix', p.mosaic_suffix, 'command', s.command,
+               'pipeline', s.pipeline, 'members', to_jsonb(p.members),
+               'poller', (SELECT string_agg(l.line, E'\n' ORDER BY l.file_name) || E'\n'
+                            FROM hst.svm_poller_line l WHERE l.file_name = ANY (p.members)))
+      FROM hst.svm_product p CROSS JOIN hst.mosaic_setup s
+     WHERE p.product_name = mosaic);
+END $$;

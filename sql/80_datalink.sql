@@ -124,6 +124,16 @@ links AS (
       ) AS src
       LEFT JOIN caom2.plane q ON q.planeuri = src.uri
     UNION ALL
+    -- derived products: the planes of the composites (a HAP single-visit mosaic, an
+    -- association) whose members include this plane's observation
+    SELECT p.n, 2, dp.planeuri, p.id, hstvo.datalink_url(coalesce(dp.publisherid, dp.planeuri)),
+           NULL, NULL, 'Derived product ' || dp.planeuri, '#derivation',
+           'application/x-votable+xml;content=datalink', NULL, NULL, 'derivation', 'false', true
+      FROM planes p
+      JOIN caom2.observation mo ON mo.obsid = p.observation
+      JOIN caom2.observationmember m ON m.memberid = mo.observationuri
+      JOIN caom2.plane dp ON dp.obsid = m.parentid
+    UNION ALL
     -- the reference files it was calibrated with
     SELECT p.n, 3, r.keyword, p.id,
            coalesce(CASE WHEN f.path IS NOT NULL THEN p.base || '/files/reference/' || r.file_name END,

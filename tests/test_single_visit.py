@@ -132,3 +132,146 @@ def test_ingested_svm_exposures_are_their_visit_s_members(conn):
          ["hst_11665_06_wfc3_ir_f110w_ib4606cp_flt.fits"]),
         ("hst_11665_06_wfc3_uvis_f555w_ib4606", "drc",
          ["hst_11665_06_wfc3_uvis_f555w_ib4606c6_flc.fits"])]
+
+
+# ---------------------------------------------------------------------------------------------
+# The mosaics as observations: ingested, linked to their members, rebuilt when a member changes
+# ---------------------------------------------------------------------------------------------
+
+UVIS_MOSAIC = "hst_11665_06_wfc3_uvis_f555w_ib4606"
+IR_MOSAIC = "hst_11665_06_wfc3_ir_f110w_ib4606"
+
+
+def science(name: str):
+    return SHARED / "data" / "hst" / "science" / name
+
+
+def changed_copy(source, target, **keywords):
+    """A copy of a FITS file with primary-header keywords set (new bytes: a new checksum)."""
+    from astropy.io import fits
+
+    with fits.open(source) as hdus:
+        for key, value in keywords.items():
+            hdus[0].header[key] = value
+        hdus.writeto(target, output_verify="silentfix")
+    return target
+
+
+def mosaic_file(tmp_path, name: str = UVIS_MOSAIC):
+    """A HAP mosaic's file for the test: the member's headers and WCS, under the mosaic's name
+    (HAP writes FILENAME so)."""
+    return changed_copy(science("sample_svm_flc.fits"), tmp_path / f"{name}_drc.fits",
+                        FILENAME=f"{name}_drc.fits")
+
+
+def ingest_files(conn, *paths):
+    from loaders.fits_ingest import ingest
+
+    report = ingest(conn, [*paths], jobs=1)
+    assert report.refused == 0, report
+    return report
+
+
+def mosaic_jobs(conn) -> list[tuple]:
+    return conn.execute("SELECT dataset, status::text, jsonb_array_length(reasons) FROM queue.job "
+                        "WHERE command = 'build_mosaic' ORDER BY dataset, id").fetchall()
+
+
+@pytest.fixture
+def site(conn):
+    """An archive that makes HAP mosaics (the default; the suite's template turns it off)."""
+    conn.execute("UPDATE hstvo.setting SET value = 'on' WHERE name = 'hap_mosaic_rebuilds'")
+    return conn
+
+
+def test_a_mosaic_is_a_composite_whose_members_are_its_visit_s_exposures(site, tmp_path):
+    conn = site
+    ingest_files(conn, science("sample_svm_flc.fits"), science("sample_svm_flt.fits"))
+    ingest_files(conn, mosaic_file(tmp_path))
+    typecode, members, algorithm = conn.execute(
+        "SELECT o.typecode, o.members, o.algorithm_name FROM caom2.observation o "
+        "WHERE o.observationid = %s", (UVIS_MOSAIC,)).fetchone()
+    assert (typecode, members, algorithm) == ("C", "caom:HST/ib4606c6q", "HAP single-visit mosaic")
+    planes = conn.execute("SELECT p.productid, p.calibrationlevel FROM caom2.plane p JOIN "
+                          "caom2.observation o USING (obsid) WHERE o.observationid = %s",
+                          (UVIS_MOSAIC,)).fetchall()
+    assert planes == [(f"{UVIS_MOSAIC}_drc", 3)]
+    # ObsCore shows it at level 3; DataLink links it and its member both ways
+    assert conn.execute("SELECT calib_level FROM ivoa.obscore WHERE obs_id = %s",
+                        (UVIS_MOSAIC,)).fetchone() == (3,)
+    mosaic_plane = f"caom:HST/{UVIS_MOSAIC}/{UVIS_MOSAIC}_drc"
+    progenitors = conn.execute("SELECT access_url FROM hstvo.datalink_links(%s) WHERE semantics = "
+                               "'#progenitor'", ([mosaic_plane],)).fetchall()
+    assert len(progenitors) == 1 and "ib4606c6q" in progenitors[0][0]
+    derived = conn.execute("SELECT access_url FROM hstvo.datalink_links(%s) WHERE semantics = "
+                           "'#derivation'", (["caom:HST/ib4606c6q/ib4606c6q_flc"],)).fetchall()
+    assert len(derived) == 1 and UVIS_MOSAIC in derived[0][0]
+    # the IR exposure belongs to another mosaic, which is not in the archive: no derived link
+    assert not conn.execute("SELECT 1 FROM hstvo.datalink_links(%s) WHERE semantics = '#derivation'",
+                            (["caom:HST/ib4606cpq/ib4606cpq_flt"],)).fetchall()
+    # ingesting the mosaic again changes nothing
+    before = conn.execute("SELECT accmetachecksum FROM caom2.observation WHERE observationid = %s",
+                          (UVIS_MOSAIC,)).fetchone()
+    ingest_files(conn, tmp_path / f"{UVIS_MOSAIC}_drc.fits")
+    assert conn.execute("SELECT accmetachecksum FROM caom2.observation WHERE observationid = %s",
+                        (UVIS_MOSAIC,)).fetchone() == before
+
+
+def test_a_new_or_recalibrated_member_enqueues_exactly_one_rebuild_of_its_mosaic(site, tmp_path):
+    conn = site
+    ingest_files(conn, science("sample_svm_flc.fits"), science("sample_svm_flt.fits"))
+    # new exposures: one rebuild of each of the two mosaics they belong to
+    assert mosaic_jobs(conn) == [(IR_MOSAIC, "idle", 1), (UVIS_MOSAIC, "idle", 1)]
+    names = {name for (name,) in conn.execute("SELECT product_name FROM hst.svm_product")}
+    assert names == {IR_MOSAIC, UVIS_MOSAIC}
+    conn.execute("UPDATE queue.job SET status = 'completed', finished = now()")
+    # the same files again: nothing
+    ingest_files(conn, science("sample_svm_flc.fits"), science("sample_svm_flt.fits"))
+    assert [job for job in mosaic_jobs(conn) if job[1] == "idle"] == []
+    # one member recalibrated (its file's bytes change): exactly one rebuild, of its mosaic
+    recalibrated = changed_copy(science("sample_svm_flc.fits"), tmp_path / "sample_svm_flc.fits",
+                                CAL_VER="3.7.2")
+    ingest_files(conn, recalibrated)
+    assert [job for job in mosaic_jobs(conn) if job[1] == "idle"] == [(UVIS_MOSAIC, "idle", 1)]
+    reason = conn.execute("SELECT reasons->0 FROM queue.job WHERE status = 'idle'").fetchone()[0]
+    assert reason["why"] == "recalibrated exposure"
+    assert reason["member"] == "hst_11665_06_wfc3_uvis_f555w_ib4606c6_flc.fits"
+    # another exposure of the same visit, detector and filter joins that waiting job
+    sibling = changed_copy(science("sample_svm_flc.fits"), tmp_path / "sibling_flc.fits",
+                           ROOTNAME="ib4606c7q",
+                           FILENAME="hst_11665_06_wfc3_uvis_f555w_ib4606c7_flc.fits")
+    ingest_files(conn, sibling)
+    assert [job for job in mosaic_jobs(conn) if job[1] == "idle"] == [(UVIS_MOSAIC, "idle", 2)]
+    inputs = conn.execute("SELECT hst.mosaic_inputs(%s)", (UVIS_MOSAIC,)).fetchone()[0]
+    assert inputs["members"] == ["hst_11665_06_wfc3_uvis_f555w_ib4606c6_flc.fits",
+                                 "hst_11665_06_wfc3_uvis_f555w_ib4606c7_flc.fits"]
+    assert inputs["poller"].count("\n") == 2 and inputs["suffix"] == "drc"
+
+
+def test_a_site_that_makes_no_mosaics_enqueues_none(conn):
+    ingest_files(conn, science("sample_svm_flc.fits"))
+    assert mosaic_jobs(conn) == []
+
+
+def test_a_synthetic_archive_with_mosaics_ingests_each_as_its_visit_s_composite(site, tmp_path):
+    """`hstvo synth --hap-mosaics`: every ACS and WFC3 visit gets its mosaic, and the ingest
+    makes each a composite observation whose members are exactly the exposures the grouping
+    rule gives it."""
+    from loaders.fits_ingest import find_files, ingest
+    from loaders.synth import write_archive
+
+    written = write_archive(tmp_path / "archive", count=24, seed=7, hap_mosaics=True)
+    mosaics = sorted(p.name for p in written if p.name.startswith("hst_"))
+    assert mosaics and all(name.endswith(("_drc.fits", "_drz.fits")) for name in mosaics)
+    report = ingest(site, find_files([str(tmp_path / "archive")]), jobs=1)
+    assert report.refused == 0
+    composites = dict(site.execute(
+        "SELECT observationid, members FROM caom2.observation WHERE observationid LIKE 'hst\\_%'"))
+    assert sorted(composites) == sorted(name.rsplit("_", 1)[0] for name in mosaics)
+    grouped = {name: " ".join(f"caom:HST/{m}" for m in sorted(members)) for name, members in site.execute(
+        "SELECT product_name, member_observations FROM hst.svm_product")}
+    assert composites == {name: grouped[name] for name in composites}
+    assert all(members for members in composites.values())
+    levels = {level for (level,) in site.execute(
+        "SELECT calib_level FROM ivoa.obscore WHERE obs_id LIKE 'hst\\_%'")}
+    assert levels == {3}

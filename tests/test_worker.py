@@ -230,3 +230,40 @@ def test_a_worker_killed_mid_calibration_leaves_it_to_another_and_it_is_ingested
                             "'j9irw1rqq_flt.fits'").fetchone()[0] == logged + 1
         assert [t for (t,) in conn.execute("SELECT to_status::text FROM queue.job_history ORDER BY at")] == \
             ["idle", "running", "idle", "running", "completed"]
+
+
+def test_a_mosaic_rebuild_runs_on_a_worker_and_its_mosaic_is_ingested_with_its_members(archive, tmp_path):
+    """A `build_mosaic` job: the worker fetches the visit's member exposures, writes their
+    poller list, runs the configured program (loaders.minimosaic standing in for HAP's
+    runsinglehap), sends the mosaic back, and the ingest makes it a composite observation whose
+    member is the exposure."""
+    db_url, base, env = archive
+    mosaic = "hst_10368_05_acs_wfc_f606w_j94f05"
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("UPDATE hstvo.setting SET value = 'on' WHERE name = 'hap_mosaic_rebuilds'")
+        conn.execute("UPDATE hst.mosaic_setup SET command = "
+                     "'{python} -m loaders.minimosaic {poller} {output}'")
+        queued = conn.execute("SELECT hst.enqueue_mosaic_builds(ARRAY(SELECT f FROM hst.archive_file f "
+                              "WHERE f.file_name = 'j94f05bgq_flt.fits'), 'a test')").fetchone()[0]
+        assert queued == 1
+        assert conn.execute("SELECT dataset FROM queue.job").fetchone()[0] == mosaic
+    # a mosaic needs 2 CPUs and 8 GB (hst.mosaic_setup): a worker with less leaves it
+    small = start_worker(env, tmp_path, "--once")
+    small.communicate(timeout=60)
+    assert jobs_by_status(db_url) == {"idle": 1}
+    worker = start_worker(env, tmp_path, "--once", "--lease", "20", "--cpus", "2",
+                          "--memory-mb", "8192")
+    out, _ = worker.communicate(timeout=120)
+    assert worker.returncode == 0, out
+    assert jobs_by_status(db_url) == {"completed": 1}, out
+    with psycopg.connect(db_url) as conn:
+        typecode, members = conn.execute("SELECT typecode, members FROM caom2.observation "
+                                         "WHERE observationid = %s", (mosaic,)).fetchone()
+        assert (typecode, members) == ("C", "caom:HST/j94f05bgq")
+        assert conn.execute("SELECT calib_level, obs_id FROM ivoa.obscore WHERE obs_id = %s",
+                            (mosaic,)).fetchone() == (3, mosaic)
+        result = conn.execute("SELECT result FROM queue.job").fetchone()[0]
+        path = conn.execute("SELECT path FROM hst.archive_file WHERE file_name = %s",
+                            (f"{mosaic}_drz.fits",)).fetchone()[0]
+    assert result["products"] == [f"{mosaic}_drz.fits"] and result["members"] == ["j94f05bgq_flt.fits"]
+    assert fits.getheader(path)["NCOMBINE"] == 1
