@@ -116,9 +116,10 @@ LANGUAGE sql AS $$ SELECT set_config('statement_timeout', round(seconds * 1000):
 -- ---------------------------------------------------------------------------------------------
 
 -- The facet cube: how many public rows each combination of facet values has, as of its last
--- refresh. A search of anonymous callers constrained by facet values only (the first page of
--- the portal, and its refinements) is answered from it, plus the rows released since, counted
--- live: milliseconds, where counting a million rows takes seconds. Any write to ObsCore's rows
+-- refresh. A search constrained by facet values only (the first page of the portal, and its
+-- refinements) is answered from it, plus the rows that were not public then and that the
+-- caller may see (released since, or proprietary to the caller's groups), counted live:
+-- milliseconds, where counting a million rows takes seconds. Any write to ObsCore's rows
 -- marks it stale, and it is not used until the service refreshes it (portal.refresh_facets:
 -- at most every portal_facet_refresh_seconds, 300).
 INSERT INTO hstvo.setting (name, value, description) VALUES
@@ -185,12 +186,12 @@ BEGIN
     RETURN true;
 END $$;
 
--- may the cube answer this search? (an anonymous caller, constraints on facet values only, a
--- cube as current as ObsCore's rows)
+-- may the cube answer this search? (constraints on facet values only, a cube as current as
+-- ObsCore's rows). Whoever asks: the cube holds the public rows, which everyone sees, and the
+-- rows that were not public when it was made are counted live under the caller's rules
 CREATE OR REPLACE FUNCTION portal.cube_answers(constraints jsonb) RETURNS boolean
 LANGUAGE sql STABLE AS $$
-    SELECT auth.caller() IS NULL
-       AND NOT EXISTS (SELECT 1 FROM jsonb_object_keys(coalesce(constraints, '{}')) k
+    SELECT NOT EXISTS (SELECT 1 FROM jsonb_object_keys(coalesce(constraints, '{}')) k
                         WHERE k <> ALL (portal.facet_columns()))
        AND (SELECT NOT stale AND as_of IS NOT NULL FROM portal.facet_cube_state) $$;
 
@@ -207,11 +208,11 @@ BEGIN
             SELECT s.obs_collection, s.instrument_name, s.bands, s.filter, s.calib_level,
                    s.dataproduct_type, s.rows
               FROM portal.facet_cube s WHERE %1$s
-            UNION ALL  -- released since the cube was made
+            UNION ALL  -- not public when the cube was made: released since, or the caller's
             SELECT s.obs_collection, s.instrument_name, s.bands, s.filter, s.calib_level,
-                   s.dataproduct_type, 1
+                   s.dataproduct_type, 1          -- (the row policies decide which it sees)
               FROM portal.searchable s
-             WHERE %1$s AND s.public_from > %2$L AND s.public_from <= caom2.now_utc() $q$,
+             WHERE %1$s AND s.public_from > %2$L $q$,
             portal.condition(constraints), (SELECT as_of FROM portal.facet_cube_state));
     ELSE
         found := format($q$
