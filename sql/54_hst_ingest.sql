@@ -404,166 +404,194 @@ SELECT caom2.hull((SELECT array_agg(x ORDER BY n, i) FROM polygons, unnest(pts) 
           FROM polygons)
 $$;
 
--- hst.observation_build: the CAOM document of one observation, from all its registered files,
--- keeping any stored plane that no file produces (e.g. one that came in as CAOM XML)
-CREATE OR REPLACE FUNCTION hst.observation_build(obs_id text) RETURNS jsonb
+-- hst.observations_build: the CAOM documents of these observations (a JSON array, in the order
+-- asked; null for one without registered files), from all their registered files, keeping any
+-- stored plane that no file produces (e.g. one that came in as CAOM XML). One statement for the
+-- whole batch: an ingest builds hundreds of observations at once.
+CREATE OR REPLACE FUNCTION hst.observations_build(obs_ids text[]) RETURNS jsonb
 LANGUAGE plpgsql STABLE SET jit = off AS $$
 DECLARE
-    obs_uri text := 'caom:HST/' || obs_id;
-    lead hst.archive_file;
-    h jsonb;
-    members text;
     months integer := coalesce(hstvo.setting('hst_proprietary_months')::integer, 12);
-    observation jsonb;
-    planes jsonb;
-    kept jsonb;
+    built jsonb;
 BEGIN
-    -- the observation's facts come from its lowest-level file (the exposure as taken)
-    SELECT * INTO lead FROM hst.archive_file f WHERE f.observationid = obs_id
-     ORDER BY hst.keyword(f.primary_header, 'EXPSTART') IS NULL, f.level, f.maps DESC, f.file_name
-     LIMIT 1;
-    IF NOT FOUND THEN
-        RETURN NULL;
-    END IF;
-    h := lead.primary_header;
-
-    -- an association: its members are the exposures its ASN table lists as present
-    SELECT string_agg(DISTINCT 'caom:HST/' || lower(btrim(r->>'MEMNAME')), ' ')
-      INTO members
-      FROM hst.archive_file f, jsonb_array_elements(f.extensions) AS e,
-           jsonb_array_elements(e->'rows') AS r
-     WHERE f.observationid = obs_id AND f.suffix = 'ASN'
-       AND upper(r->>'MEMTYPE') LIKE 'EXP-%' AND coalesce((r->>'MEMPRSNT')::boolean, true)
-       AND lower(btrim(r->>'MEMNAME')) <> obs_id;
-    -- a HAP single-visit mosaic: the visit's exposures of its detector and filter that the
-    -- archive holds (the grouping rule of sql/55_hst_single_visit.sql)
-    IF members IS NULL AND hst.hap_mosaic_name(lead.file_name) IS NOT NULL THEN
-        SELECT string_agg('caom:HST/' || m, ' ' ORDER BY m) INTO members
-          FROM hst.svm_product p, unnest(p.member_observations) AS m
-         WHERE p.product_name = obs_id;
-        members := coalesce(members, '');  -- none yet: still a composite
-    END IF;
-
-    observation := jsonb_strip_nulls(jsonb_build_object(
-        'obsid', hst.uuid(obs_uri), 'collection', 'HST', 'observationid', obs_id,
-        'typecode', CASE WHEN members IS NULL THEN 'S' ELSE 'C' END,
-        'members', nullif(members, ''),
-        'algorithm_name', CASE WHEN hst.hap_mosaic_name(lead.file_name) IS NOT NULL
-                               THEN 'HAP single-visit mosaic'
-                               WHEN members IS NULL THEN 'exposure' ELSE 'association' END,
-        'metarelease', hst.mjd_timestamp(hst.keyword_double(h, 'EXPSTART')),
-        'type', hst.keyword(h, 'OBSTYPE'),
-        'intent', CASE WHEN EXISTS (SELECT 1 FROM hst.calibration_target t
-                                     WHERE t.target_name = upper(hst.keyword(h, 'TARGNAME')))
-                       THEN 'calibration' ELSE 'science' END,
-        'proposal_id', hst.keyword(h, 'PROPOSID'),
-        'proposal_pi', hst.principal_investigator(h),
-        'target_name', hst.keyword(h, 'TARGNAME'),
-        'targetposition_coordsys', CASE WHEN hst.keyword_double(h, 'RA_TARG') IS NOT NULL THEN 'ICRS' END,
-        'targetposition_equinox', CASE WHEN hst.keyword_double(h, 'RA_TARG') IS NOT NULL THEN 2000.0 END,
-        'targetposition_coordinates_cval1', hst.keyword_double(h, 'RA_TARG'),
-        'targetposition_coordinates_cval2', hst.keyword_double(h, 'DEC_TARG'),
-        'telescope_name', 'HST',
-        'instrument_name', hst.instrument_name(lead.instrument, h),
-        'instrument_keywords', hst.keyword_list(h, ARRAY['APERTURE', 'DETECTOR', 'OBSMODE']),
-        'environment_photometric', 1));
-
-    -- one plane per product: its files, its lead file (a science file first), bounds and release
-    WITH files AS (
-        SELECT f.*, hst.file_artifact(f) AS artifact
-          FROM hst.archive_file f WHERE f.observationid = obs_id
+    WITH asked AS (
+        SELECT o AS obs_id, n, 'caom:HST/' || o AS obs_uri
+          FROM unnest(obs_ids) WITH ORDINALITY AS a(o, n)
+    ), files AS (
+        SELECT a.n, a.obs_id, a.obs_uri, f.*, hst.file_artifact(f) AS artifact
+          FROM asked a JOIN hst.archive_file f ON f.observationid = a.obs_id
+    ), lead AS (
+        -- the observation's facts come from its lowest-level file (the exposure as taken)
+        SELECT DISTINCT ON (f.n) f.n, f.obs_id, f.obs_uri, f.file_name, f.instrument,
+               f.primary_header AS h
+          FROM files f
+         ORDER BY f.n, hst.keyword(f.primary_header, 'EXPSTART') IS NULL, f.level, f.maps DESC,
+                  f.file_name
+    ), asn_members AS (
+        -- an association: its members are the exposures its ASN table lists as present
+        SELECT f.n, string_agg(DISTINCT 'caom:HST/' || lower(btrim(r->>'MEMNAME')), ' ') AS members
+          FROM files f, jsonb_array_elements(f.extensions) AS e, jsonb_array_elements(e->'rows') AS r
+         WHERE f.suffix = 'ASN'
+           AND upper(r->>'MEMTYPE') LIKE 'EXP-%' AND coalesce((r->>'MEMPRSNT')::boolean, true)
+           AND lower(btrim(r->>'MEMNAME')) <> f.obs_id
+         GROUP BY f.n
+    ), members AS (
+        -- a HAP single-visit mosaic: the visit's exposures of its detector and filter that the
+        -- archive holds (the grouping rule of sql/55_hst_single_visit.sql), found among the
+        -- visit's files (they share its ipppss); none yet: still a composite
+        SELECT l.n, coalesce(a.members, CASE WHEN hst.hap_mosaic_name(l.file_name) IS NOT NULL THEN
+                   coalesce((SELECT string_agg('caom:HST/' || e.rootname, ' ' ORDER BY e.rootname)
+                               FROM (SELECT DISTINCT lower(f.observationid) AS rootname
+                                       FROM hst.archive_file f
+                                      WHERE f.observationid >= right(l.obs_id, 6)
+                                        AND f.observationid < right(l.obs_id, 6) || '~'
+                                        AND hst.svm_product_of(f) = l.obs_id) AS e), '') END)
+               AS members
+          FROM lead l LEFT JOIN asn_members a ON a.n = l.n
+    ), observation AS (
+        SELECT l.n, jsonb_strip_nulls(jsonb_build_object(
+            'obsid', hst.uuid(l.obs_uri), 'collection', 'HST', 'observationid', l.obs_id,
+            'typecode', CASE WHEN m.members IS NULL THEN 'S' ELSE 'C' END,
+            'members', nullif(m.members, ''),
+            'algorithm_name', CASE WHEN hst.hap_mosaic_name(l.file_name) IS NOT NULL
+                                   THEN 'HAP single-visit mosaic'
+                                   WHEN m.members IS NULL THEN 'exposure' ELSE 'association' END,
+            'metarelease', hst.mjd_timestamp(hst.keyword_double(l.h, 'EXPSTART')),
+            'type', hst.keyword(l.h, 'OBSTYPE'),
+            'intent', CASE WHEN EXISTS (SELECT 1 FROM hst.calibration_target t
+                                         WHERE t.target_name = upper(hst.keyword(l.h, 'TARGNAME')))
+                           THEN 'calibration' ELSE 'science' END,
+            'proposal_id', hst.keyword(l.h, 'PROPOSID'),
+            'proposal_pi', hst.principal_investigator(l.h),
+            'target_name', hst.keyword(l.h, 'TARGNAME'),
+            'targetposition_coordsys', CASE WHEN hst.keyword_double(l.h, 'RA_TARG') IS NOT NULL THEN 'ICRS' END,
+            'targetposition_equinox', CASE WHEN hst.keyword_double(l.h, 'RA_TARG') IS NOT NULL THEN 2000.0 END,
+            'targetposition_coordinates_cval1', hst.keyword_double(l.h, 'RA_TARG'),
+            'targetposition_coordinates_cval2', hst.keyword_double(l.h, 'DEC_TARG'),
+            'telescope_name', 'HST',
+            'instrument_name', hst.instrument_name(l.instrument, l.h),
+            'instrument_keywords', hst.keyword_list(l.h, ARRAY['APERTURE', 'DETECTOR', 'OBSMODE']),
+            'environment_photometric', 1)) AS doc
+          FROM lead l JOIN members m ON m.n = l.n
     ), plane_files AS (
-        SELECT product_id, min(level) AS level,
-               jsonb_agg(artifact ORDER BY file_name) AS artifacts,
-               (array_agg(primary_header ORDER BY maps DESC, file_name))[1] AS header,
-               (array_agg(instrument ORDER BY maps DESC, file_name))[1] AS instrument,
-               min(hst.keyword_double(primary_header, 'EXPSTART')) AS t_start,
-               max(hst.keyword_double(primary_header, 'EXPEND')) AS t_end
-          FROM files GROUP BY product_id
+        -- one plane per product: its files, its lead file (a science file first)
+        SELECT f.n, f.obs_uri, f.product_id, min(f.level) AS level,
+               jsonb_agg(f.artifact ORDER BY f.file_name) AS artifacts,
+               (array_agg(f.primary_header ORDER BY f.maps DESC, f.file_name))[1] AS header,
+               (array_agg(f.instrument ORDER BY f.maps DESC, f.file_name))[1] AS instrument,
+               min(hst.keyword_double(f.primary_header, 'EXPSTART')) AS t_start,
+               max(hst.keyword_double(f.primary_header, 'EXPEND')) AS t_end
+          FROM files f GROUP BY f.n, f.obs_uri, f.product_id
     ), described AS (
         SELECT pf.*, bp.name AS bandpass, eb.lower_m, eb.upper_m, pos.bounds, pos.samples,
                pos.sample_size, ip.calibration_program, ip.default_product_type,
-               hst.mjd_timestamp(pf.t_start) AS observed
+               hst.mjd_timestamp(pf.t_start) AS observed, o.doc->>'intent' AS intent
           FROM plane_files pf
+          JOIN observation o ON o.n = pf.n
           LEFT JOIN hst.instrument_pipeline ip ON ip.instrument = pf.instrument
           CROSS JOIN LATERAL hst.bandpass(pf.instrument, pf.header) AS bp
           CROSS JOIN LATERAL hst.bandpass_bounds(pf.instrument, hst.keyword(pf.header, 'DETECTOR'),
                                                  bp.name, bp.mode) AS eb
           CROSS JOIN LATERAL hst.plane_position(pf.artifacts) AS pos
-    )
-    SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
-               'planeid', hst.uuid(obs_uri || '/' || d.product_id),
-               'productid', d.product_id,
-               'metarelease', d.observed,
-               'datarelease', CASE WHEN observation->>'intent' = 'calibration' THEN d.observed
-                                   ELSE d.observed + make_interval(months => months) END,
-               'dataproducttype', coalesce(CASE upper(hst.keyword(d.header, 'OBSTYPE'))
-                                               WHEN 'IMAGING' THEN 'image'
-                                               WHEN 'SPECTROSCOPIC' THEN 'spectrum' END,
-                                           d.default_product_type),
-               'calibrationlevel', d.level,
-               'provenance_name', d.calibration_program,
-               'provenance_version', hst.keyword(d.header, 'CAL_VER'),
-               'provenance_project', 'HST',
-               'provenance_producer', 'STScI',
-               'position_bounds', d.bounds,
-               'position_bounds_samples', CASE WHEN d.bounds IS NOT NULL THEN d.samples END,
-               'position_samplesize', d.sample_size,
-               'energy_bounds_lower', d.lower_m, 'energy_bounds_upper', d.upper_m,
-               'energy_bounds_samples', CASE WHEN d.lower_m IS NOT NULL
-                                             THEN ARRAY[d.lower_m, d.upper_m] END,
-               'energy_dimension', CASE WHEN d.lower_m IS NOT NULL THEN 1 END,
-               'energy_bandpassname', d.bandpass,
-               'energy_energybands', caom2.energy_bands(d.lower_m, d.upper_m),
-               'time_bounds_lower', d.t_start,
-               'time_bounds_upper', CASE WHEN d.t_start IS NOT NULL THEN coalesce(d.t_end, d.t_start) END,
-               'time_bounds_samples', CASE WHEN d.t_start IS NOT NULL
-                                           THEN ARRAY[d.t_start, coalesce(d.t_end, d.t_start)] END,
-               'time_dimension', CASE WHEN d.t_start IS NOT NULL THEN 1 END,
-               'time_exposure', coalesce(hst.keyword_double(d.header, 'TEXPTIME'),
-                                         hst.keyword_double(d.header, 'EXPTIME'))))
-               || jsonb_build_object('artifacts', d.artifacts)
-             ORDER BY d.level, d.product_id)
-      INTO planes FROM described d;
-
-    -- stored planes that no registered file produces stay as they are (the stored document is
-    -- read only when there are such planes: it is the dearest part of a rebuild)
-    kept := '[]';
-    IF EXISTS (SELECT 1 FROM caom2.plane p
-                WHERE p.obsid = hst.uuid(obs_uri)
-                  AND NOT EXISTS (SELECT 1 FROM hst.archive_file f
-                                   WHERE f.observationid = obs_id AND f.product_id = p.productid)) THEN
-        SELECT coalesce(jsonb_agg(p), '[]') INTO kept
-          FROM jsonb_array_elements(caom2.observation_document('HST', obs_id)->'planes') AS p
+    ), planes AS (
+        SELECT d.n, jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+                   'planeid', hst.uuid(d.obs_uri || '/' || d.product_id),
+                   'productid', d.product_id,
+                   'metarelease', d.observed,
+                   'datarelease', CASE WHEN d.intent = 'calibration' THEN d.observed
+                                       ELSE d.observed + make_interval(months => months) END,
+                   'dataproducttype', coalesce(CASE upper(hst.keyword(d.header, 'OBSTYPE'))
+                                                   WHEN 'IMAGING' THEN 'image'
+                                                   WHEN 'SPECTROSCOPIC' THEN 'spectrum' END,
+                                               d.default_product_type),
+                   'calibrationlevel', d.level,
+                   'provenance_name', d.calibration_program,
+                   'provenance_version', hst.keyword(d.header, 'CAL_VER'),
+                   'provenance_project', 'HST',
+                   'provenance_producer', 'STScI',
+                   'position_bounds', d.bounds,
+                   'position_bounds_samples', CASE WHEN d.bounds IS NOT NULL THEN d.samples END,
+                   'position_samplesize', d.sample_size,
+                   'energy_bounds_lower', d.lower_m, 'energy_bounds_upper', d.upper_m,
+                   'energy_bounds_samples', CASE WHEN d.lower_m IS NOT NULL
+                                                 THEN ARRAY[d.lower_m, d.upper_m] END,
+                   'energy_dimension', CASE WHEN d.lower_m IS NOT NULL THEN 1 END,
+                   'energy_bandpassname', d.bandpass,
+                   'energy_energybands', caom2.energy_bands(d.lower_m, d.upper_m),
+                   'time_bounds_lower', d.t_start,
+                   'time_bounds_upper', CASE WHEN d.t_start IS NOT NULL THEN coalesce(d.t_end, d.t_start) END,
+                   'time_bounds_samples', CASE WHEN d.t_start IS NOT NULL
+                                               THEN ARRAY[d.t_start, coalesce(d.t_end, d.t_start)] END,
+                   'time_dimension', CASE WHEN d.t_start IS NOT NULL THEN 1 END,
+                   'time_exposure', coalesce(hst.keyword_double(d.header, 'TEXPTIME'),
+                                             hst.keyword_double(d.header, 'EXPTIME'))))
+                   || jsonb_build_object('artifacts', d.artifacts)
+                 ORDER BY d.level, d.product_id) AS planes
+          FROM described d GROUP BY d.n
+    ), with_other_planes AS MATERIALIZED (
+        -- stored planes that no registered file produces stay as they are (the stored document
+        -- is read only when there are such planes: it is the dearest part of a rebuild)
+        SELECT a.* FROM asked a
+         WHERE EXISTS (SELECT 1 FROM caom2.plane sp
+                        WHERE sp.obsid = hst.uuid(a.obs_uri)
+                          AND NOT EXISTS (SELECT 1 FROM hst.archive_file f
+                                           WHERE f.observationid = a.obs_id AND f.product_id = sp.productid))
+    ), kept AS (
+        SELECT a.n, coalesce(jsonb_agg(p), '[]') AS planes
+          FROM with_other_planes a
+         CROSS JOIN LATERAL jsonb_array_elements(caom2.observation_document('HST', a.obs_id)->'planes') AS p
          WHERE NOT EXISTS (SELECT 1 FROM hst.archive_file f
-                            WHERE f.observationid = obs_id AND f.product_id = p->>'productid');
-    END IF;
-
-    RETURN jsonb_build_object('observation', observation, 'planes', planes || kept);
+                            WHERE f.observationid = a.obs_id AND f.product_id = p->>'productid')
+         GROUP BY a.n
+    )
+    SELECT jsonb_agg(CASE WHEN o.n IS NULL THEN 'null'::jsonb
+                          ELSE jsonb_build_object('observation', o.doc,
+                                                  'planes', coalesce(p.planes, '[]') || coalesce(k.planes, '[]')) END
+                     ORDER BY a.n)
+      INTO built
+      FROM asked a
+      LEFT JOIN observation o ON o.n = a.n
+      LEFT JOIN planes p ON p.n = a.n
+      LEFT JOIN kept k ON k.n = a.n;
+    RETURN coalesce(built, '[]');
 END $$;
+COMMENT ON FUNCTION hst.observations_build(text[]) IS
+    'the CAOM documents of these observations from their registered files, in the order asked (one statement for a batch)';
+
+-- hst.observation_build: the CAOM document of one observation (NULL without registered files)
+CREATE OR REPLACE FUNCTION hst.observation_build(obs_id text) RETURNS jsonb
+LANGUAGE sql STABLE AS $$ SELECT nullif(hst.observations_build(ARRAY[obs_id])->0, 'null') $$;
 
 -- the calibration of each plane built from files: CAL_VER, header, reference-file keywords
-CREATE OR REPLACE FUNCTION hst.record_calibration(obs_id text) RETURNS void
+CREATE OR REPLACE FUNCTION hst.record_calibrations(obs_ids text[]) RETURNS void
 LANGUAGE plpgsql AS $$
+DECLARE
+    obsids uuid[] := ARRAY(SELECT hst.uuid('caom:HST/' || o) FROM unnest(obs_ids) AS o);
 BEGIN
     DELETE FROM hst.plane_calibration c USING caom2.plane p
-     WHERE p.planeid = c.planeid AND p.obsid = hst.uuid('caom:HST/' || obs_id);
+     WHERE p.planeid = c.planeid AND p.obsid = ANY (obsids);
     DELETE FROM hst.plane_reference_file r USING caom2.plane p
-     WHERE p.planeid = r.planeid AND p.obsid = hst.uuid('caom:HST/' || obs_id);
+     WHERE p.planeid = r.planeid AND p.obsid = ANY (obsids);
     INSERT INTO hst.plane_calibration (planeid, file_name, instrument, detector, cal_ver, header)
-    SELECT DISTINCT ON (f.product_id) hst.uuid('caom:HST/' || obs_id || '/' || f.product_id),
+    SELECT DISTINCT ON (f.observationid, f.product_id)
+           hst.uuid('caom:HST/' || f.observationid || '/' || f.product_id),
            f.file_name, f.instrument, hst.keyword(f.primary_header, 'DETECTOR'),
            hst.keyword(f.primary_header, 'CAL_VER'), f.primary_header
       FROM hst.archive_file f
-     WHERE f.observationid = obs_id
-     ORDER BY f.product_id, f.maps DESC, f.file_name;
+     WHERE f.observationid = ANY (obs_ids)
+     ORDER BY f.observationid, f.product_id, f.maps DESC, f.file_name;
     INSERT INTO hst.plane_reference_file (planeid, keyword, value, location, file_name)
     SELECT c.planeid, r.keyword, r.value, r.location, r.file_name
       FROM hst.plane_calibration c
       JOIN caom2.plane p ON p.planeid = c.planeid
      CROSS JOIN LATERAL hst.reference_files(c.header) AS r
-     WHERE p.obsid = hst.uuid('caom:HST/' || obs_id);
+     WHERE p.obsid = ANY (obsids);
 END $$;
+COMMENT ON FUNCTION hst.record_calibrations(text[]) IS
+    'the calibration of each plane these observations'' files build: CAL_VER, header, reference-file keywords (one statement each for the whole batch)';
+
+CREATE OR REPLACE FUNCTION hst.record_calibration(obs_id text) RETURNS void
+LANGUAGE sql AS $$ SELECT hst.record_calibrations(ARRAY[obs_id]) $$;
 
 -- whether an observation is stored with everything its registered files give it: a plane per
 -- product, each with its calibration record. An observation deleted or replaced through another
@@ -655,10 +683,9 @@ BEGIN
     IF cardinality(built) = 0 THEN
         RETURN 0;
     END IF;
-    docs := (SELECT jsonb_agg(hst.observation_build(o) ORDER BY n)
-               FROM unnest(built) WITH ORDINALITY AS b(o, n));
+    docs := hst.observations_build(built);
     outcomes := caom2.put_observations(docs);
-    PERFORM hst.record_calibration(o) FROM unnest(built) AS b(o);
+    PERFORM hst.record_calibrations(built);
     INSERT INTO hst.ingest_log (batch, path, file_name, status, observation_uri, product_id,
                                 message)
     SELECT batch_id, w.path, w.archive_name,
