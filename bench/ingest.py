@@ -8,7 +8,8 @@ the same files), then ingests it into a fresh scratch database `hstvo_ingest_ben
 server of DATABASE_URL or the embedded cluster. Prints files/second end to end, CAOM rows per
 second, and the split between reading headers (Python, in the reader processes) and the
 database (COPY + hst.ingest_batch). Then it ingests the same files again, which must change
-nothing, and prints that rate too.
+nothing, and prints that rate too (files unchanged on disk since their last ingest are not read
+again: hst.unchanged_files).
 """
 
 from __future__ import annotations
@@ -59,9 +60,13 @@ def describe(label: str, report: IngestReport, jobs: int) -> None:
           f"{report.rows_written / wall:.0f} CAOM rows/s ({report.rows_written} rows, "
           f"{report.observations} observations); "
           f"{report.ingested} ingested, {report.unchanged} unchanged, {report.refused} refused")
-    print(f"  header reading: {report.read_seconds:.1f} s summed over {jobs} reader process(es) "
-          f"= {1000 * report.read_seconds / report.files:.2f} ms/file "
-          f"({report.files / max(report.read_seconds / jobs, 1e-9):.0f} files/s with {jobs} readers)")
+    if report.read_seconds == 0:
+        print("  header reading: none (every file unchanged on disk since its last ingest: "
+              "same path, size and modification time)")
+    else:
+        print(f"  header reading: {report.read_seconds:.1f} s summed over {jobs} reader process(es) "
+              f"= {1000 * report.read_seconds / report.files:.2f} ms/file "
+              f"({report.files / max(report.read_seconds / jobs, 1e-9):.0f} files/s with {jobs} readers)")
     print(f"  database (COPY + hst.ingest_batch): {report.database_seconds:.1f} s "
           f"= {1000 * report.database_seconds / report.files:.2f} ms/file "
           f"({report.files / max(report.database_seconds, 1e-9):.0f} files/s, "

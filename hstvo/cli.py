@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read the headers and sky footprints of HST FITS files and build their CAOM "
                     "observations in the database (sql/54_hst_ingest.sql decides planes, levels "
                     "and bounds from the file-class rules). Re-ingesting a file changes nothing "
-                    "unless its content changed. A file that cannot be ingested (unreadable, "
+                    "unless its content changed; a file found at the path it was ingested from "
+                    "with the same size and modification time is not even read again. A file that cannot be ingested (unreadable, "
                     "unknown instrument or suffix, a missing keyword) is reported with its "
                     "reason, here and in hst.ingest_log, and the others still go in.",
         epilog="exit status: 0 when every file went in, 1 when some were refused",
@@ -91,9 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--batch-size", type=_positive_int, default=500,
                         help="files per database transaction (default 500)")
     ingest.add_argument("--rebuild", action="store_true",
-                        help="rebuild the observations of unchanged files too: after a change "
-                             "of the rules in the database (file classes, filters, the "
-                             "proprietary period in hstvo.setting)")
+                        help="read every file and rebuild the observations of unchanged ones "
+                             "too: after a change of the rules in the database (file classes, "
+                             "filters, the proprietary period in hstvo.setting)")
     ingest.set_defaults(func=cmd_ingest)
 
     synth = commands.add_parser(

@@ -12,8 +12,10 @@ file never stops the others.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
+import os
 import multiprocessing
 import time
 import uuid
@@ -35,7 +37,8 @@ FITS_PATTERNS = ("*.fits", "*.fits.gz", "*.fit", "*.fts")
 EXTENSION_KEYWORDS = ("EXPSTART", "EXPEND", "EXPTIME", "BINAXIS1", "BINAXIS2", "LTV1", "LTV2",
                       "CCDCHIP")
 STAGING_COLUMNS = ("batch", "seq", "path", "file_name", "size", "checksum", "primary_header",
-                   "extensions", "read_error", "notes")
+                   "extensions", "read_error", "notes", "disk_stamp")
+UNCHANGED_CHUNK = 5000  # paths asked about at once (hst.unchanged_files)
 
 
 @dataclass
@@ -51,6 +54,7 @@ class StagedFile:
     read_error: str | None = None
     notes: list[str] = field(default_factory=list)
     read_seconds: float = 0.0
+    disk_stamp: str | None = None  # '<bytes>:<mtime ns>' of the file as read
 
 
 @dataclass
@@ -101,6 +105,9 @@ def read_for_staging(path: Path) -> StagedFile:
     started = time.perf_counter()
     # the absolute path: the server that serves the file runs elsewhere than this command
     staged = StagedFile(path=str(Path(path).resolve()), file_name=path.name)
+    # stamped before reading: a file changed while it is read gets a newer stamp next time
+    with contextlib.suppress(OSError):
+        staged.disk_stamp = disk_stamp(path)
     try:
         fits_file = read_fits(path)
         staged.size = fits_file.size
@@ -115,6 +122,33 @@ def read_for_staging(path: Path) -> StagedFile:
         staged.read_error = f"cannot read: {type(exc).__name__}: {exc}"
     staged.read_seconds = time.perf_counter() - started
     return staged
+
+
+def disk_stamp(path: Path) -> str:
+    """'<bytes>:<modification time, ns>': a file found again with the same stamp is taken as
+    unchanged (as make and rsync take one)."""
+    status = os.stat(path)
+    return f"{status.st_size}:{status.st_mtime_ns}"
+
+
+def _unchanged_on_disk(conn: psycopg.Connection, paths: list[Path]) -> set[Path]:
+    """The paths registered with the stamp they have now, whose observations are whole: a
+    re-ingest logs them unchanged without reading them (hst.unchanged_files)."""
+    stamped: dict[str, Path] = {}
+    for path in paths:
+        try:
+            stamped[f"{str(Path(path).resolve())}\0{disk_stamp(path)}"] = path
+        except OSError:
+            continue  # missing or unreadable: reading it reports why
+    found: set[Path] = set()
+    keys = list(stamped)
+    for start in range(0, len(keys), UNCHANGED_CHUNK):
+        chunk = [key.split("\0") for key in keys[start:start + UNCHANGED_CHUNK]]
+        by_path = {resolved: stamped[f"{resolved}\0{stamp}"] for resolved, stamp in chunk}
+        cursor = conn.execute("SELECT hst.unchanged_files(%s, %s)",
+                              ([r for r, _ in chunk], [s for _, s in chunk]))
+        found.update(by_path[resolved] for (resolved,) in cursor.fetchall())
+    return found
 
 
 def _extension_payload(extension: Any, primary: dict[str, Any]) -> dict[str, Any]:
@@ -156,7 +190,7 @@ def ingest_batch(conn: psycopg.Connection, batch: list[StagedFile],
                 for seq, staged in enumerate(batch):
                     copy.write_row((batch_id, seq, staged.path, staged.file_name, staged.size,
                                     staged.checksum, staged.primary_header, staged.extensions,
-                                    staged.read_error, staged.notes))
+                                    staged.read_error, staged.notes, staged.disk_stamp))
             summary = cur.execute("SELECT hst.ingest_batch(%s, %s)",
                                   (batch_id, rebuild)).fetchone()[0]
             remarks = cur.execute(
@@ -184,6 +218,20 @@ def ingest(conn: psycopg.Connection, paths: list[Path], jobs: int = 2, batch_siz
     conn.execute("SET idle_in_transaction_session_timeout = '5min'")
     conn.execute("SELECT hstvo.add_file_roots(%s)",
                  (sorted({str(Path(p).resolve().parent) for p in paths}),))
+    if not rebuild:
+        # files as they were at their last ingest are not read again: logged unchanged
+        db_started = time.perf_counter()
+        with conn.transaction():
+            unchanged = _unchanged_on_disk(conn, paths)
+            summary = conn.execute("SELECT hst.log_unchanged(%s)",
+                                   ([str(Path(p).resolve()) for p in unchanged],)).fetchone()[0] \
+                if unchanged else None
+        if unchanged:
+            report.add(summary)
+            if progress:
+                progress(len(unchanged))
+            paths = [p for p in paths if p not in unchanged]
+        report.database_seconds += time.perf_counter() - db_started
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=spawn) as pool:
         staged_files = pool.map(read_for_staging, paths, chunksize=8)

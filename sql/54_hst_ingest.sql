@@ -58,6 +58,8 @@ CREATE UNLOGGED TABLE IF NOT EXISTS hst.ingest_staging (
     PRIMARY KEY (batch, seq)
 );
 COMMENT ON TABLE hst.ingest_staging IS 'files read by hstvo ingest, waiting for hst.ingest_batch';
+-- the file on disk as the reader found it: '<bytes>:<modification time, ns>'
+ALTER TABLE hst.ingest_staging ADD COLUMN IF NOT EXISTS disk_stamp text;
 
 CREATE TABLE IF NOT EXISTS hst.ingest_log (
     id               bigserial PRIMARY KEY,
@@ -136,6 +138,10 @@ CREATE TABLE IF NOT EXISTS hst.archive_file (
     last_ingested   timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS archive_file_observation_idx ON hst.archive_file (observationid);
+-- the file on disk as last ingested ('<bytes>:<modification time, ns>'): a file found again
+-- with the same stamp at the same path is not read again (hst.unchanged_files)
+ALTER TABLE hst.archive_file ADD COLUMN IF NOT EXISTS disk_stamp text;
+CREATE INDEX IF NOT EXISTS archive_file_path_idx ON hst.archive_file (path);
 COMMENT ON TABLE hst.archive_file IS 'every ingested HST file with its headers (primary_header: hst.effective_header, the primary plus extension-only exposure keywords): what CAOM observations are built from';
 
 -- per plane: the calibration it had (the recalibration queue reads these)
@@ -319,7 +325,7 @@ SELECT s.batch, s.seq, s.path, s.size, s.checksum, s.header AS primary_header, s
                 CASE WHEN n.archive_name IS NULL
                      THEN 'cannot tell the file''s archive name from FILENAME, ROOTNAME or its name' END,
                 c.problem) AS problem,
-       s.notes
+       s.notes, s.disk_stamp
   FROM hst.ingest_staging s
   LEFT JOIN LATERAL (SELECT hst.archive_name(s.header, s.file_name) AS archive_name) n
     ON s.read_error IS NULL
@@ -633,9 +639,10 @@ BEGIN
     WITH registered AS (
         INSERT INTO hst.archive_file AS a (file_name, observationid, product_id, instrument,
                suffix, level, maps, product_type, size, checksum, primary_header,
-               extensions, path)
+               extensions, path, disk_stamp)
         SELECT archive_name, observationid, product_id, instrument, suffix, level, maps,
-               product_type, size, checksum, primary_header, coalesce(extensions, '[]'), path
+               product_type, size, checksum, primary_header, coalesce(extensions, '[]'), path,
+               disk_stamp
           FROM ingest_work WHERE problem IS NULL AND (seqs IS NULL OR seq = ANY (seqs))
         ON CONFLICT (file_name) DO UPDATE SET
                observationid = excluded.observationid, product_id = excluded.product_id,
@@ -644,7 +651,7 @@ BEGIN
                product_type = excluded.product_type, size = excluded.size,
                checksum = excluded.checksum, primary_header = excluded.primary_header,
                extensions = excluded.extensions, path = excluded.path,
-               last_ingested = now()
+               disk_stamp = excluded.disk_stamp, last_ingested = now()
          WHERE (a.observationid, a.product_id, a.instrument, a.suffix, a.level, a.maps,
                 a.product_type, a.checksum, a.path)
                IS DISTINCT FROM
@@ -653,7 +660,41 @@ BEGIN
                 excluded.checksum, excluded.path)
         RETURNING a.observationid)
     SELECT coalesce(array_agg(DISTINCT observationid), '{}') INTO changed FROM registered;
+    -- the same bytes at the same place, touched (or first stamped): only the stamp changes
+    UPDATE hst.archive_file a SET disk_stamp = w.disk_stamp
+      FROM ingest_work w
+     WHERE w.problem IS NULL AND (seqs IS NULL OR w.seq = ANY (seqs))
+       AND a.file_name = w.archive_name AND a.path = w.path
+       AND a.checksum IS NOT DISTINCT FROM w.checksum
+       AND a.disk_stamp IS DISTINCT FROM w.disk_stamp;
     RETURN changed;
+END $$;
+
+-- Of these files found on disk (resolved paths, and '<bytes>:<mtime ns>' stamps), those
+-- registered at that path with that stamp, whose observation is stored whole: a re-ingest
+-- need not read them (a file rewritten with the same size within the same nanosecond is the
+-- one case this misses; `hstvo ingest --rebuild` reads everything)
+CREATE OR REPLACE FUNCTION hst.unchanged_files(paths text[], stamps text[]) RETURNS SETOF text
+LANGUAGE sql STABLE AS $$
+    SELECT a.path
+      FROM unnest(paths, stamps) AS s(path, stamp)
+      JOIN hst.archive_file a ON a.path = s.path AND a.disk_stamp = s.stamp
+     WHERE hst.observation_complete(a.observationid) $$;
+
+-- the files a re-ingest found unchanged on disk, logged as such (a batch of their own);
+-- returns the summary hst.ingest_batch returns
+CREATE OR REPLACE FUNCTION hst.log_unchanged(paths text[]) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    batch_id uuid := gen_random_uuid();
+BEGIN
+    INSERT INTO hst.ingest_log (batch, path, file_name, status, observation_uri, product_id)
+    SELECT batch_id, a.path, a.file_name, 'unchanged', 'caom:HST/' || a.observationid, a.product_id
+      FROM hst.archive_file a WHERE a.path = ANY (paths);
+    RETURN (SELECT jsonb_build_object('files', count(*), 'ingested', 0, 'unchanged', count(*),
+                                      'refused', 0, 'observations', count(DISTINCT observation_uri),
+                                      'rows', 0)
+              FROM hst.ingest_log WHERE batch = batch_id);
 END $$;
 
 -- A staged batch (the session's ingest_work) ingested set-wise: every file registered by one

@@ -283,3 +283,32 @@ def test_rebuild_applies_a_changed_rule_to_unchanged_files(conn):
     assert ingest(conn, files, jobs=1, rebuild=True).ingested == 1
     after = conn.execute(release).fetchone()[0]
     assert (before.year * 12 + before.month) - (after.year * 12 + after.month) == 6
+
+
+def test_a_re_ingest_reads_only_what_changed_on_disk(conn, tmp_path):
+    """Files found again at the same path with the same size and modification time are logged
+    unchanged without being read; a touched file is read again (and changes nothing); a
+    rewritten one is ingested; --rebuild reads everything."""
+    import os
+
+    for name in ("j94f05bgq_flt.fits", "o4sp040b0_raw.fits"):
+        shutil.copy(SHARED / "data" / "hst" / "science" / name, tmp_path / name)
+    files = find_files([str(tmp_path)])
+    first = ingest(conn, files, jobs=1)
+    assert (first.ingested, first.unchanged) == (2, 0)
+    again = ingest(conn, files, jobs=1)
+    assert (again.files, again.unchanged, again.ingested) == (2, 2, 0)
+    assert again.read_seconds == 0.0  # nothing was read
+    stat = os.stat(tmp_path / "o4sp040b0_raw.fits")
+    os.utime(tmp_path / "o4sp040b0_raw.fits", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    touched = ingest(conn, files, jobs=1)
+    assert (touched.unchanged, touched.ingested) == (2, 0) and touched.read_seconds > 0
+    assert ingest(conn, files, jobs=1).read_seconds == 0.0  # stamped again: skipped next time
+    with fits.open(tmp_path / "o4sp040b0_raw.fits", mode="update") as hdus:  # new bytes
+        hdus[0].header["TARGNAME"] = "REWRITTEN"
+    rewritten = ingest(conn, files, jobs=1)
+    assert (rewritten.unchanged, rewritten.ingested) == (1, 1)
+    assert conn.execute("SELECT target_name FROM caom2.observation WHERE observationid = "
+                        "'o4sp040b0'").fetchone()[0] == "REWRITTEN"
+    rebuilt = ingest(conn, files, jobs=1, rebuild=True)
+    assert rebuilt.read_seconds > 0 and rebuilt.files == 2
