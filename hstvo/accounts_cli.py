@@ -8,6 +8,7 @@ shown once, when it is created, and only its SHA-256 is kept.
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import re
 import secrets
@@ -20,6 +21,7 @@ import psycopg
 USERS_EPILOG = """\
 examples:
   hstvo users add alice --email alice@example.org --password-stdin < password.txt
+  hstvo users password admin          a password for make run's admin (asked for)
   hstvo users add proxyuser --dn 'CN=Alice,OU=Astronomy,O=Example'   (certificates via a proxy)
   hstvo users list
   hstvo users disable alice           her tokens, sessions and password stop working at once
@@ -66,6 +68,11 @@ def add_commands(commands: argparse._SubParsersAction, url) -> None:
     add.add_argument("--dn", help="X.509 distinguished name (for HSTVO_AUTH_DN_HEADER)")
     add.add_argument("--password-stdin", action="store_true",
                      help="read a password from standard input (first line)")
+    password = actions.add_parser("password", help="set a user's password (for /login and "
+                                                   "HTTP Basic): from standard input, first line")
+    password.add_argument("name")
+    password.add_argument("--password-stdin", action="store_true",
+                          help="read the password from standard input (else it is asked for)")
     actions.add_parser("list", help="list users")
     actions.add_parser("bootstrap", help="make run's accounts: admin (token in var/admin-token) "
                                          "and worker, both writers; nothing once admin exists")
@@ -146,6 +153,14 @@ def cmd_users(args: argparse.Namespace, url: str) -> int:
                               hash_password(password) if password else None))
                 print(f"user {args.name} added" + ("" if password else
                       " (no password: `hstvo token create` gives it a token)"))
+            elif args.action == "password":
+                secret = sys.stdin.readline().rstrip("\n") if args.password_stdin \
+                    else getpass.getpass(f"password for {args.name}: ")
+                if not secret:
+                    print("error: an empty password", file=sys.stderr)
+                    return 2
+                conn.execute("SELECT auth.set_password(%s, %s)", (args.name, hash_password(secret)))
+                print(f"password of {args.name} set")
             elif args.action == "audit":
                 return _audit(conn, args)
             elif args.action == "bootstrap":

@@ -199,6 +199,17 @@ RETURNS void LANGUAGE sql AS $$
     INSERT INTO auth.user (name, email, dn, password_hash)
     VALUES (user_name, email, dn, password_hash) $$;
 
+-- a user's password, as its argon2id hash (made by `hstvo users password`: PostgreSQL never
+-- sees a password); the sessions already issued stay valid until they expire
+CREATE OR REPLACE FUNCTION auth.set_password(user_name text, password_hash text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE auth.user SET password_hash = set_password.password_hash WHERE name = user_name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no user %', user_name USING ERRCODE = 'AU002';
+    END IF;
+END $$;
+
 CREATE OR REPLACE FUNCTION auth.set_disabled(user_name text, disabled boolean) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN

@@ -331,6 +331,14 @@ def test_logging_in_from_the_portal_sends_the_browser_on_and_only_here(portal):
     assert wrong.status_code == 401 and "do not match" in wrong.text and wrong.headers["www-authenticate"]
     client = httpx.post(portal + "/login", data={"username": "portal-person", "password": "pw-portal-1"})
     assert client.status_code == 200 and client.headers["x-vo-bearer"] == client.text.strip()
+    # a user made with a token only (member) is given a password, and logs in with it
+    set_password = run("users", "password", "member", "--password-stdin", db_url=db_url,
+                       input="pw-member-2\n")
+    assert set_password.returncode == 0, set_password.stderr
+    assert httpx.post(portal + "/login", data={"username": "member", "password": "pw-member-2",
+                                               "next": "/groups"}).status_code == 303
+    assert run("users", "password", "nobody-here", "--password-stdin", db_url=db_url,
+               input="x\n").returncode != 0
     cookie = {"hstvo_session": went.cookies["hstvo_session"]}
     assert 'id="logged-in">portal-person<' in httpx.get(portal + "/search", cookies=cookie).text
 
