@@ -69,7 +69,7 @@ def add_commands(commands: argparse._SubParsersAction, url) -> None:
     add.add_argument("--password-stdin", action="store_true",
                      help="read a password from standard input (first line)")
     password = actions.add_parser("password", help="set a user's password (for /login and "
-                                                   "HTTP Basic): from standard input, first line")
+                                                   "HTTP Basic; asked for, or --password-stdin)")
     password.add_argument("name")
     password.add_argument("--password-stdin", action="store_true",
                           help="read the password from standard input (else it is asked for)")
