@@ -1,6 +1,6 @@
 """Benchmark: import N generated observations through the CAOM2 XML path.
 
-    python bench/xml_import.py [--count 10000] [--jobs 2] [--batch-size 200]
+    python bench/xml_import.py [--count 10000] [--jobs 2] [--batch-size 500]
 
 Generates N deterministic CAOM 2.4 documents from a bundled sample (ids, names, footprints and
 times vary with the index), then times the import as `hstvo xml import` does it: parse and
@@ -94,8 +94,8 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=10_000, help="observations (10000)")
     parser.add_argument("--jobs", type=int, default=2, help="parallel importers (2)")
-    parser.add_argument("--batch-size", type=int, default=200,
-                        help="documents stored per transaction (200, as hstvo xml import)")
+    parser.add_argument("--batch-size", type=int, default=500,
+                        help="documents stored per transaction (500, as hstvo xml import)")
     args = parser.parse_args()
 
     url = scratch_database(database_url(load_settings()), "hstvo_bench")

@@ -127,8 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--restamp", action="store_true",
                      help="use the database clock for lastModified/maxLastModified instead of "
                           "the document's (a new version rather than an archive copy)")
-    imp.add_argument("--batch-size", type=_positive_int, default=200, metavar="N",
-                     help="documents stored per transaction (default 200)")
+    imp.add_argument("--batch-size", type=_positive_int, default=500, metavar="N",
+                     help="documents stored per transaction (default 500: fewer, wider "
+                          "set-wise writes)")
     imp.set_defaults(func=cmd_xml_import)
     exp = xml_commands.add_parser("export", help="write one observation as CAOM 2.4 XML",
                                   description="Write an observation as a CAOM 2.4 document.")
