@@ -76,3 +76,23 @@ SELECT format('hst_%s_%s_%s_%s_%s_%s', e.proposal_id, lower(e.obset_id), lower(e
           hst.hap_filter_name(e.filters);
 COMMENT ON VIEW hst.svm_product IS
     'HAP single-visit mosaics: one per visit, instrument, detector and filter, with their members';
+
+-- the mosaic an exposure's calibrated file belongs to (hst.svm_product's name, computed from
+-- the file alone: every exposure of a visit shares its ipppss), or NULL for other files
+-- (plpgsql: sql/54_hst_ingest.sql's builder calls it, and is loaded first)
+CREATE OR REPLACE FUNCTION hst.svm_product_of(f hst.archive_file) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN CASE WHEN upper(f.suffix) IN ('FLC', 'FLT') AND f.instrument IN ('ACS', 'WFC3', 'WFPC2')
+                THEN format('hst_%s_%s_%s_%s_%s_%s', f.primary_header->>'PROPOSID',
+                            lower(substr(f.observationid, 5, 2)), lower(f.instrument),
+                            lower(f.primary_header->>'DETECTOR'),
+                            hst.hap_filter_name(CASE WHEN f.primary_header ? 'FILTER1'
+                                THEN concat_ws(';', f.primary_header->>'FILTER1', f.primary_header->>'FILTER2')
+                                ELSE f.primary_header->>'FILTER' END),
+                            lower(substr(f.observationid, 1, 6))) END;
+END $$;
+
+-- In the transaction that registers a member exposure's file, new or with new bytes (a
+-- recalibration), the rebuild of its visit's mosaic is enqueued: one job per mosaic, which
+-- further members coalesce into while it waits

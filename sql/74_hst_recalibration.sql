@@ -227,25 +227,6 @@ INSERT INTO hstvo.setting (name, value, description) VALUES
 ON CONFLICT (name) DO NOTHING;
 COMMENT ON TABLE hst.mosaic_setup IS 'the command that rebuilds a HAP single-visit mosaic, and the VM it needs';
 
--- the mosaic an exposure's calibrated file belongs to (hst.svm_product's name, computed from
--- the file alone: every exposure of a visit shares its ipppss), or NULL for other files
--- (plpgsql: an archive migrated from before sql/55 existed loads this file first)
-CREATE OR REPLACE FUNCTION hst.svm_product_of(f hst.archive_file) RETURNS text
-LANGUAGE plpgsql IMMUTABLE AS $$
-BEGIN
-    RETURN CASE WHEN upper(f.suffix) IN ('FLC', 'FLT') AND f.instrument IN ('ACS', 'WFC3', 'WFPC2')
-                THEN format('hst_%s_%s_%s_%s_%s_%s', f.primary_header->>'PROPOSID',
-                            lower(substr(f.observationid, 5, 2)), lower(f.instrument),
-                            lower(f.primary_header->>'DETECTOR'),
-                            hst.hap_filter_name(CASE WHEN f.primary_header ? 'FILTER1'
-                                THEN concat_ws(';', f.primary_header->>'FILTER1', f.primary_header->>'FILTER2')
-                                ELSE f.primary_header->>'FILTER' END),
-                            lower(substr(f.observationid, 1, 6))) END;
-END $$;
-
--- In the transaction that registers a member exposure's file, new or with new bytes (a
--- recalibration), the rebuild of its visit's mosaic is enqueued: one job per mosaic, which
--- further members coalesce into while it waits
 -- the rebuilds of the mosaics these files are members of, each job with a reason per member
 CREATE OR REPLACE FUNCTION hst.enqueue_mosaic_builds(files hst.archive_file[], why text)
 RETURNS integer LANGUAGE plpgsql AS $$

@@ -18,10 +18,4 @@ LANGUAGE sql STABLE AS $$
       FROM tap_schema.schemas s
       JOIN tap_schema.tables t ON t.schema_name = s.schema_name
      ORDER BY s.schema_index, s.schema_name, t.table_index, t.table_name $$;
-
-DO $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'hstvo_reader') THEN
-        GRANT USAGE ON SCHEMA portal TO hstvo_reader;
-    END IF;
-END $$;
+-- (hstvo_reader's use of schema portal: sql/89_portal_search.sql)

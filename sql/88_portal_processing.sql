@@ -156,10 +156,4 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
            coalesce(b.running, 0), b.lease_expires, coalesce(s.completed, 0), coalesce(s.failed, 0)
       FROM seen s FULL JOIN busy b ON b.worker = s.worker
      ORDER BY 2 DESC NULLS LAST $$;
-
-DO $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'hstvo_reader') THEN
-        GRANT USAGE ON SCHEMA portal TO hstvo_reader;
-    END IF;
-END $$;
+-- (hstvo_reader's use of schema portal: sql/89_portal_search.sql)

@@ -310,6 +310,9 @@ def test_the_processing_pages_hide_proprietary_datasets_and_refuse_non_operators
     assert cross_site.status_code == 403
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT status FROM queue.job WHERE id = %s", (public,)).fetchone()[0] == "idle"
+    too_big = "/processing/99999999999999999999"  # past a bigint: no job, not a failure
+    assert httpx.get(portal + too_big).status_code == 404
+    assert httpx.post(portal + too_big, data={"action": "hold"}, headers=same_site).status_code == 404
     monitor = httpx.get(portal + "/processing/monitor?span=week")
     assert monitor.status_code == 200 and monitor.text.count("<svg") == 4
 

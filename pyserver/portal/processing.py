@@ -34,6 +34,7 @@ ACTIONS_BY_STATUS = {"idle": ("hold", "cancel"), "running": ("hold", "cancel"),
                      "held": ("release", "cancel"), "failed": ("retry",),
                      "cancelled": ("retry",), "completed": ("retry",)}
 PAGE_SIZE = 100
+MAX_JOB_ID = 2**63 - 1  # queue.job.id is a bigint
 SPANS = {"day": (timedelta(days=1), 24), "week": (timedelta(days=7), 28)}
 
 
@@ -70,9 +71,17 @@ async def job_list(request: Request) -> Response:
         "query": request.url.query})
 
 
+def _no_job(request: Request, job_id: int) -> Response:
+    return templates.TemplateResponse(request, "message.html", {
+        "section": "processing", "title": "No such job",
+        "message": f"There is no job {job_id}, or you may not see it."}, status_code=404)
+
+
 async def job_page(request: Request) -> Response:
     """GET /processing/{id}: one job."""
     job_id = request.path_params["job_id"]
+    if job_id > MAX_JOB_ID:  # not a bigint: no job has it
+        return _no_job(request, job_id)
     async with reading(request) as conn:
         cursor = await conn.execute("SELECT * FROM portal.job(%s)", (job_id,))
         names = [d.name for d in cursor.description]
@@ -83,9 +92,7 @@ async def job_page(request: Request) -> Response:
         cursor = await conn.execute("SELECT portal.may_act_on_jobs()")
         may_act = (await cursor.fetchone())[0]
     if job is None:
-        return templates.TemplateResponse(request, "message.html", {
-            "section": "processing", "title": "No such job",
-            "message": f"There is no job {job_id}, or you may not see it."}, status_code=404)
+        return _no_job(request, job_id)
     return templates.TemplateResponse(request, "job.html", {
         "section": "processing", "job": job, "history": history, "may_act": may_act,
         "actions": ACTIONS, "allowed": ACTIONS_BY_STATUS.get(job["status"], ()),
@@ -96,6 +103,8 @@ async def job_page(request: Request) -> Response:
 async def act(request: Request) -> Response:
     """POST /processing/{id} (action=hold|release|retry|cancel): as the caller, an operator."""
     job_id = request.path_params["job_id"]
+    if job_id > MAX_JOB_ID:
+        return _no_job(request, job_id)
     form = await request.form()
     action = str(form.get("action", ""))
     back = str(form.get("back", "")) or f"/processing/{job_id}"

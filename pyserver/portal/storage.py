@@ -145,11 +145,10 @@ async def _change(request: Request, path: str) -> str:
         if action == "delete":
             unused = await rows(conn, "delete_node", _child(path, name))
         elif action == "rights":
-            groups = lambda key: " ".join(
-                f"{g}" for g in str(form.get(key, "")).replace(",", " ").split())
-            props = {CORE + "ispublic": "true" if form.get("public") == "on" else "false",
-                     CORE + "groupread": await _group_uris(conn, groups("groupread")),
-                     CORE + "groupwrite": await _group_uris(conn, groups("groupwrite"))}
+            props = {CORE + "ispublic": "true" if form.get("public") == "on" else "false"}
+            for key in ("groupread", "groupwrite"):  # names, or URIs: their names
+                names = [g.rsplit("?", 1)[-1] for g in str(form.get(key, "")).replace(",", " ").split()]
+                props[CORE + key] = await call(conn, "group_uris", names) or ""
             await call(conn, "set_properties", _child(path, name) if name else path, Jsonb(props))
             return f"the rights of {name or path} are changed"
         else:
@@ -157,17 +156,3 @@ async def _change(request: Request, path: str) -> str:
     # committed: the files no node points at any more go (the service's DELETE does the same)
     await asyncio.to_thread(remove, storage_root(request.app.state.storage_dir), unused)
     return f"{name} deleted"
-
-
-async def _group_uris(conn, names: str) -> str:
-    """Group names (or URIs) as the space-separated URIs VOSpace's properties hold."""
-    uris = []
-    for name in names.split():
-        cursor = await conn.execute("SELECT auth.group_uri(%s)", (auth_name(name),))
-        uris.append((await cursor.fetchone())[0])
-    return " ".join(uris)
-
-
-def auth_name(name: str) -> str:
-    """A group's name from its name or URI (ivo://authority/gms?NAME)."""
-    return name.rsplit("?", 1)[-1]
