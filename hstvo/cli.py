@@ -91,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="header-reading processes (default: one per CPU)")
     ingest.add_argument("--batch-size", type=_positive_int, default=500,
                         help="files per database transaction (default 500)")
+    ingest.add_argument("-w", "--writers", type=_positive_int, default=1,
+                        help="database connections storing batches at once (default 1): the "
+                             "database does most of the work, one core per connection, so "
+                             "give it the cores the readers leave (batches that share an "
+                             "observation wait for each other)")
     ingest.add_argument("--rebuild", action="store_true",
                         help="read every file and rebuild the observations of unchanged ones "
                              "too: after a change of the rules in the database (file classes, "
@@ -381,7 +386,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     with connect(_url(), autocommit=True) as conn, \
             tqdm(total=len(files), unit="file", disable=not sys.stderr.isatty()) as bar:
         report = ingest(conn, files, jobs=args.jobs, batch_size=args.batch_size,
-                        progress=bar.update, rebuild=args.rebuild)
+                        progress=bar.update, rebuild=args.rebuild, writers=args.writers,
+                        connect=lambda: connect(_url(), autocommit=True))
     for path, message in report.warnings:
         print(f"warning: {path}: {message}", file=sys.stderr)
     for path, message in report.refusals:

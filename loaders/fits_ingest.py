@@ -12,15 +12,17 @@ file never stops the others.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import glob
 import json
 import os
 import multiprocessing
+import queue
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,6 +171,29 @@ def _extension_payload(extension: Any, primary: dict[str, Any]) -> dict[str, Any
     return payload
 
 
+READ_CHUNK = 16  # files a reader process is handed at once
+
+
+def read_chunk(paths: list[Path]) -> list[StagedFile]:
+    """read_for_staging of several files (one hand-over to a reader process)."""
+    return [read_for_staging(path) for path in paths]
+
+
+def _read_ahead(pool: ProcessPoolExecutor, paths: list[Path], batch_size: int
+                ) -> Iterator[StagedFile]:
+    """The files read, in order, by the pool: up to two batches ahead of the database (an
+    archive of millions of files is not held in memory)."""
+    ahead = max(2, 2 * batch_size // READ_CHUNK)
+    chunks = (paths[i:i + READ_CHUNK] for i in range(0, len(paths), READ_CHUNK))
+    pending: collections.deque = collections.deque()
+    for chunk in chunks:
+        pending.append(pool.submit(read_chunk, chunk))
+        if len(pending) >= ahead:
+            yield from pending.popleft().result()
+    while pending:
+        yield from pending.popleft().result()
+
+
 def _batches(items: Iterator[StagedFile], size: int) -> Iterator[list[StagedFile]]:
     batch: list[StagedFile] = []
     for item in items:
@@ -202,20 +227,22 @@ def ingest_batch(conn: psycopg.Connection, batch: list[StagedFile],
 
 
 def ingest(conn: psycopg.Connection, paths: list[Path], jobs: int = 2, batch_size: int = 500,
-           progress: Callable[[int], None] | None = None, rebuild: bool = False) -> IngestReport:
+           progress: Callable[[int], None] | None = None, rebuild: bool = False,
+           writers: int = 1, connect: Callable[[], psycopg.Connection] | None = None
+           ) -> IngestReport:
     """Ingest files: `jobs` reader processes, batches of `batch_size` files per transaction.
 
     `progress` is called with the number of files each finished batch held. `rebuild` rebuilds
     observations whose files did not change (after a change of the rules in the database).
-    Readers are spawned processes: a script calling this needs an `if __name__ == "__main__"`
-    guard.
+    `writers` batches go to the database at once, over `conn` and writers - 1 more connections
+    that `connect` opens (autocommit): the database's part of an ingest is most of it, and one
+    connection uses one core. Batches that share an observation wait for each other in the
+    database (hst.ingest_batch). Readers are spawned processes: a script calling this needs an
+    `if __name__ == "__main__"` guard.
     """
     report = IngestReport()
     started = time.perf_counter()
-    # If this process dies (kill -9), its open transaction must die with it. Forked readers would
-    # inherit the database socket and keep that transaction, and its locks, open: readers are
-    # spawned afresh instead, and the session gives up a transaction left idle.
-    conn.execute("SET idle_in_transaction_session_timeout = '5min'")
+    _prepare_session(conn)
     conn.execute("SELECT hstvo.add_file_roots(%s)",
                  (sorted({str(Path(p).resolve().parent) for p in paths}),))
     if not rebuild:
@@ -232,19 +259,91 @@ def ingest(conn: psycopg.Connection, paths: list[Path], jobs: int = 2, batch_siz
                 progress(len(unchanged))
             paths = [p for p in paths if p not in unchanged]
         report.database_seconds += time.perf_counter() - db_started
+    if writers > 1 and connect is None:
+        raise ValueError("more than one writer needs a way to connect")
     spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=spawn) as pool:
-        staged_files = pool.map(read_for_staging, paths, chunksize=8)
-        for batch in _batches(iter(staged_files), batch_size):
+    with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=spawn) as pool, \
+            _Writers(conn, max(1, writers), connect, rebuild) as database:
+        for batch in _batches(_read_ahead(pool, paths, batch_size), batch_size):
             report.read_seconds += sum(s.read_seconds for s in batch)
-            db_started = time.perf_counter()
-            summary = ingest_batch(conn, batch, rebuild)
-            report.database_seconds += time.perf_counter() - db_started
-            report.refusals.extend(summary.pop("refusals"))
-            report.warnings.extend(summary.pop("warnings"))
-            report.add(summary)
-            if progress:
-                progress(len(batch))
+            for done, summary, seconds in database.submit(batch):
+                _account(report, done, summary, seconds, progress)
+        for done, summary, seconds in database.drain():
+            _account(report, done, summary, seconds, progress)
     report.wall_seconds = time.perf_counter() - started
     return report
 
+
+def _prepare_session(conn: psycopg.Connection) -> None:
+    # If this process dies (kill -9), its open transaction must die with it. Forked readers would
+    # inherit the database socket and keep that transaction, and its locks, open: readers are
+    # spawned afresh instead, and the session gives up a transaction left idle.
+    conn.execute("SET idle_in_transaction_session_timeout = '5min'")
+
+
+def _account(report: IngestReport, batch: list[StagedFile], summary: dict[str, Any],
+             seconds: float, progress: Callable[[int], None] | None) -> None:
+    report.database_seconds += seconds
+    report.refusals.extend(summary.pop("refusals"))
+    report.warnings.extend(summary.pop("warnings"))
+    report.add(summary)
+    if progress:
+        progress(len(batch))
+
+
+DEADLOCK_RETRIES = 5
+
+
+class _Writers:
+    """Batches stored by up to `count` connections at once, each batch in its own transaction
+    (a thread per connection: psycopg lets go of the GIL while the database works). Results
+    come back in the order the batches went in."""
+
+    def __init__(self, conn: psycopg.Connection, count: int,
+                 connect: Callable[[], psycopg.Connection] | None, rebuild: bool) -> None:
+        self._count, self._rebuild = count, rebuild
+        self._own: list[psycopg.Connection] = []
+        self._idle: "queue.SimpleQueue[psycopg.Connection]" = queue.SimpleQueue()
+        self._idle.put(conn)
+        for _ in range(count - 1):
+            extra = connect()  # type: ignore[misc]
+            _prepare_session(extra)
+            self._own.append(extra)
+            self._idle.put(extra)
+        self._threads = ThreadPoolExecutor(max_workers=count, thread_name_prefix="ingest-writer")
+        self._pending: collections.deque = collections.deque()
+
+    def __enter__(self) -> "_Writers":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._threads.shutdown(wait=True, cancel_futures=True)
+        for extra in self._own:
+            extra.close()
+
+    def _store(self, batch: list[StagedFile]) -> tuple[list[StagedFile], dict[str, Any], float]:
+        conn = self._idle.get()
+        try:
+            started = time.perf_counter()
+            for attempt in range(DEADLOCK_RETRIES):
+                try:
+                    summary = ingest_batch(conn, batch, self._rebuild)
+                    break
+                except psycopg.errors.DeadlockDetected:
+                    # two writers' batches crossed (the database chose this one to give way):
+                    # nothing of it was kept, so it runs again
+                    if attempt == DEADLOCK_RETRIES - 1:
+                        raise
+            return batch, summary, time.perf_counter() - started
+        finally:
+            self._idle.put(conn)
+
+    def submit(self, batch: list[StagedFile]) -> Iterator[tuple[list[StagedFile], dict[str, Any], float]]:
+        """Hand a batch over; yields the batches finished meanwhile, once `count` are under way."""
+        self._pending.append(self._threads.submit(self._store, batch))
+        while len(self._pending) >= self._count:
+            yield self._pending.popleft().result()
+
+    def drain(self) -> Iterator[tuple[list[StagedFile], dict[str, Any], float]]:
+        while self._pending:
+            yield self._pending.popleft().result()

@@ -344,7 +344,16 @@ BEGIN
     PERFORM caom2.set_flag('defer_rollup', false);
     written := ARRAY(SELECT DISTINCT unnest(written));
     IF cardinality(written) > 0 THEN
-        PERFORM caom2.rollup(written, keep_timestamps);
+        -- A new observation, and any whose documents' timestamps are kept, is stored with the
+        -- accMetaChecksums and maxLastModifieds its document gives (caom2.with_state): rolling
+        -- it up would compute every checksum again to change nothing, which was a fifth of an
+        -- ingest's time. Only a stored observation replaced with new timestamps rolls up;
+        -- ObsCore is written for all of them.
+        PERFORM caom2.rollup(ARRAY(SELECT w FROM unnest(written) AS w
+                                    WHERE NOT keep_timestamps AND previous ? w::text),
+                             keep_timestamps);
+        PERFORM hstvo.refresh_obscore(ARRAY(SELECT w FROM unnest(written) AS w
+                                             WHERE keep_timestamps OR NOT previous ? w::text));
     END IF;
 
     SELECT jsonb_agg(jsonb_build_object(

@@ -778,7 +778,9 @@ BEGIN
                         THEN 'unchanged' ELSE 'ingested' END,
                    outcome->>'uri', w.product_id, nullif(array_to_string(w.notes, '; '), '')
               FROM ingest_work w WHERE w.seq = ANY (obs.seqs);
-        EXCEPTION WHEN OTHERS THEN
+        EXCEPTION WHEN deadlock_detected THEN
+            RAISE;
+        WHEN OTHERS THEN
             INSERT INTO hst.ingest_log (batch, path, file_name, status, observation_uri, message)
             SELECT batch_id, w.path, w.archive_name, 'refused', 'caom:HST/' || obs.observationid,
                    'observation caom:HST/' || obs.observationid || ' not stored: ' || SQLERRM
@@ -813,10 +815,23 @@ BEGIN
     INSERT INTO hst.ingest_log (batch, path, file_name, status, message)
     SELECT batch_id, path, archive_name, 'refused', problem FROM ingest_work WHERE problem IS NOT NULL;
 
-    -- the whole batch at once; where anything of it is refused, one observation at a time
+    -- Batches ingested at once (hstvo ingest --writers, or two commands) may hold files of one
+    -- observation: each would build it from its own files only, and the later one would store
+    -- it without the other's. The batch waits here for any other that holds one of its
+    -- observations, and then sees that one's files. The locks are caom2.put_observations' own,
+    -- taken in its order (by key), so that two batches cannot wait for each other.
+    PERFORM pg_advisory_xact_lock(k)
+       FROM (SELECT DISTINCT hashtextextended('caom:HST/' || observationid, 0) AS k
+               FROM ingest_work WHERE problem IS NULL ORDER BY 1) AS locks;
+
+    -- the whole batch at once; where anything of it is refused, one observation at a time.
+    -- A deadlock with another writer is no fault of the files: it fails the batch, which the
+    -- caller runs again (loaders.fits_ingest).
     BEGIN
         rows_written := hst.ingest_together(batch_id, rebuild);
-    EXCEPTION WHEN OTHERS THEN
+    EXCEPTION WHEN deadlock_detected THEN
+        RAISE;
+    WHEN OTHERS THEN
         rows_written := hst.ingest_one_by_one(batch_id, rebuild);
     END;
 

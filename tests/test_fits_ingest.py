@@ -312,3 +312,31 @@ def test_a_re_ingest_reads_only_what_changed_on_disk(conn, tmp_path):
                         "'o4sp040b0'").fetchone()[0] == "REWRITTEN"
     rebuilt = ingest(conn, files, jobs=1, rebuild=True)
     assert rebuilt.read_seconds > 0 and rebuilt.files == 2
+
+
+def test_writers_at_once_store_what_one_would(db_url, conn, tmp_path):
+    """Two connections storing batches at once, with every observation's files split over
+    batches in flight together: each observation is stored with all of its files, as one
+    writer stores it (a rebuild of everything then changes nothing)."""
+    import random
+
+    import psycopg
+
+    from loaders.synth import write_family
+
+    rng = random.Random(7)
+    for index in range(12):
+        write_family(tmp_path, rng, index)
+    files = find_files([str(tmp_path)])
+    report = ingest(conn, files, jobs=2, batch_size=3, writers=2,
+                    connect=lambda: psycopg.connect(db_url, autocommit=True))
+    assert (report.files, report.ingested, report.refused) == (len(files), len(files), 0)
+    per_observation = conn.execute(
+        "SELECT count(DISTINCT observationid), count(DISTINCT product_id) FROM hst.archive_file"
+    ).fetchone()
+    assert per_observation[0] < len(files) / 2  # observations do span batches of three
+    assert conn.execute("SELECT count(*), count(DISTINCT obsid) FROM caom2.observation"
+                        ).fetchone() == (per_observation[0],) * 2
+    assert conn.execute("SELECT count(*) FROM caom2.plane").fetchone()[0] >= per_observation[1]
+    rebuilt = ingest(conn, files, jobs=1, rebuild=True)
+    assert (rebuilt.ingested, rebuilt.unchanged) == (0, len(files))
