@@ -34,12 +34,12 @@ from bench.scratch import scratch_database  # noqa: E402
 from hstvo.config import PROJECT_ROOT, load_settings  # noqa: E402
 from hstvo.db import database_url  # noqa: E402
 from loaders.fits_ingest import IngestReport, find_files, ingest  # noqa: E402
-from loaders.synth import write_family  # noqa: E402
+from loaders.synth import FORMAT as SYNTH_FORMAT, write_family  # noqa: E402
 
 
 def synthetic_archive(directory: Path, files: int, seed: int) -> list[Path]:
     """At least `files` synthetic files in `directory`, written once per (files, seed)."""
-    stamp = directory / f".complete-{files}-{seed}"
+    stamp = directory / f".complete-{files}-{seed}-format{SYNTH_FORMAT}"
     if not stamp.exists():
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)

@@ -115,6 +115,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="add each ACS and WFC3 visit's HAP single-visit mosaic "
                             "(hst_<proposal>_<visit>_<instrument>_<detector>_<filter>_<ipppss>_drc.fits), "
                             "which the ingest makes a composite of the visit's exposures")
+    synth.add_argument("--ingest", action="store_true",
+                       help="ingest the archive as it is written, --chunk families at a time, "
+                            "removing each chunk's files once ingested (unless --keep): a "
+                            "million observations in the disk of one chunk. Resumable: run "
+                            "the same command again to go on from the last chunk stored")
+    synth.add_argument("--chunk", type=_positive_int, default=2000,
+                       help="with --ingest: families per chunk (default 2000)")
+    synth.add_argument("--keep", action="store_true",
+                       help="with --ingest: keep the files (directory/chunk-NNNNNNNN/)")
+    synth.add_argument("-j", "--jobs", type=_positive_int, default=os.cpu_count() or 1,
+                       help="with --ingest: header-reading processes (default: one per CPU)")
+    synth.add_argument("-w", "--writers", type=_positive_int, default=1,
+                       help="with --ingest: database connections storing batches at once "
+                            "(default 1)")
     synth.set_defaults(func=cmd_synth)
 
     xml = commands.add_parser("xml", help="import and export CAOM2 XML documents",
@@ -404,6 +418,9 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
     from loaders.synth import write_archive
 
+    if args.ingest:
+        return _synth_and_ingest(args)
+
     # the bar counts families (the unit asked for); the files each one adds show beside it
     with tqdm(total=args.count, unit="dataset", disable=not sys.stderr.isatty()) as bar:
         files = 0
@@ -418,6 +435,49 @@ def cmd_synth(args: argparse.Namespace) -> int:
                                 progress=advance, hap_mosaics=args.hap_mosaics)
     print(f"wrote {len(written)} files for {args.count} datasets to {args.directory}")
     return 0
+
+
+def _synth_and_ingest(args: argparse.Namespace) -> int:
+    """hstvo synth --ingest: write and ingest chunk by chunk (loaders.synth.stream_archive)."""
+    import json
+    from tqdm import tqdm
+
+    from loaders.fits_ingest import IngestReport, ingest
+    from loaders.synth import STREAM_CHECKPOINT, stream_archive
+
+    from .db import connect
+
+    total = IngestReport()
+    with connect(_url(), autocommit=True) as conn, \
+            tqdm(total=args.count, unit="dataset", disable=not sys.stderr.isatty()) as bar:
+
+        def store(files: list[Path]) -> None:
+            report = ingest(conn, files, jobs=args.jobs, writers=args.writers,
+                            connect=lambda: connect(_url(), autocommit=True))
+            for path, message in report.refusals:
+                print(f"refused: {path}: {message}", file=sys.stderr)
+            for key in ("files", "ingested", "unchanged", "refused", "observations",
+                        "rows_written", "wall_seconds"):
+                setattr(total, key, getattr(total, key) + getattr(report, key))
+            bar.set_postfix(files=total.files, obs=total.observations,
+                            rate=f"{total.files / max(total.wall_seconds, 1e-9):.0f} files/s",
+                            refresh=False)
+
+        def advance(families: int, files: int) -> None:
+            bar.update(families)
+
+        done = stream_archive(args.directory, args.count, args.seed, args.chunk, store,
+                              keep=args.keep, hap_mosaics=args.hap_mosaics,
+                              progress=advance)
+    saved = json.loads((args.directory / STREAM_CHECKPOINT).read_text())
+    print(f"the stream in {args.directory} holds {saved['families']} datasets, "
+          f"{saved['files']} files, written and ingested in {saved['seconds']:.0f} s "
+          f"({saved['files'] / max(saved['seconds'], 1e-9):.0f} files/s)")
+    print(f"wrote and ingested {done} datasets ({total.files} files: {total.ingested} ingested, "
+          f"{total.unchanged} unchanged, {total.refused} refused; {total.observations} "
+          f"observations) in {total.wall_seconds:.0f} s of ingest"
+          + ("" if done == args.count else f"; {args.count - done} were done before"))
+    return 1 if total.refused else 0
 
 
 def cmd_adql(args: argparse.Namespace) -> int:
@@ -463,7 +523,7 @@ def cmd_xml_export(args: argparse.Namespace) -> int:
 def cmd_samples(args: argparse.Namespace) -> int:
     """Ingest the bundled real HST files (data/hst/science, provenance in data/MANIFEST.md)."""
     ingest_args = argparse.Namespace(paths=[str(PROJECT_ROOT / "data" / "hst" / "science")],
-                                     jobs=2, batch_size=500, rebuild=False)
+                                     jobs=2, batch_size=500, rebuild=False, writers=1)
     return cmd_ingest(ingest_args)
 
 

@@ -100,3 +100,36 @@ def test_an_ingest_killed_halfway_leaves_whole_observations_and_resumes(conn, db
     rerun = run_hstvo("ingest", str(tmp_path), db_url=db_url)
     assert rerun.returncode == 0, rerun.stderr
     assert conn.execute("SELECT count(*) FROM hst.archive_file").fetchone()[0] == total
+
+
+def test_a_stream_cut_in_two_writes_the_archive_write_archive_writes(tmp_path):
+    """hstvo synth --ingest's stream: chunk by chunk, resumed from its checkpoint, the same
+    files as one write_archive; every chunk is handed over, and removed unless kept."""
+    from loaders.synth import stream_archive
+
+    whole = write_archive(tmp_path / "whole", count=9, seed=4)
+    stored: list[list] = []
+    first = stream_archive(tmp_path / "kept", 5, 4, 2, stored.append, keep=True)
+    second = stream_archive(tmp_path / "kept", 9, 4, 2, stored.append, keep=True)
+    assert (first, second, len(stored)) == (5, 4, 5)  # chunks of 2, 2, 1 | 2, 2
+    streamed = [path for chunk in stored for path in chunk]
+    assert [p.name for p in streamed] == [p.name for p in whole]
+    assert {p.name: p.read_bytes() for p in streamed} == {p.name: p.read_bytes() for p in whole}
+    removed: list[list] = []
+    stream_archive(tmp_path / "gone", 3, 4, 2, removed.append)
+    assert removed and not any(p.exists() for chunk in removed for p in chunk)
+    assert stream_archive(tmp_path / "gone", 3, 4, 2, removed.append) == 0  # nothing left to do
+
+
+def test_a_million_observations_keep_unique_names():
+    """Past 36^3 families the visit digits carry the family's index: rootnames stay unique
+    and nine characters long."""
+    import random
+
+    from loaders.synth import _family, base36
+
+    names = set()
+    for index in (5, 5 + 36 ** 3, 5 + 2 * 36 ** 3, 36 ** 3 - 1):
+        instrument, family = _family(random.Random(1), index)
+        names.add(instrument.letter + base36(index, 3) + family["visit"])
+    assert len(names) == 4 and all(len(n) == 6 for n in names)
