@@ -24,6 +24,7 @@ import psycopg  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.datalink import build  # noqa: E402
+from bench.scratch import existing_database  # noqa: E402
 from hstvo.config import load_settings  # noqa: E402
 from hstvo.db import database_url  # noqa: E402
 
@@ -33,8 +34,12 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--planes", type=int, default=100_000)
     parser.add_argument("--order", type=int, default=10)
+    parser.add_argument("--database", metavar="NAME",
+                        help="instead of the generated planes: an archive built the way users "
+                             "build one (hstvo synth --ingest), on the same server")
     args = parser.parse_args()
-    url = build(database_url(load_settings()), args.planes)
+    url = existing_database(database_url(load_settings()), args.database) if args.database \
+        else build(database_url(load_settings()), args.planes)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("DELETE FROM hstvo.moc_cache")
         timings = []

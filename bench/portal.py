@@ -81,15 +81,19 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--port", type=int, default=8498)
+    parser.add_argument("--database", metavar="NAME",
+                        help="instead of bench/tap.py's rows: an archive built the way users "
+                             "build one (hstvo synth --ingest), on the same server")
     args = parser.parse_args()
-    url = f"{database_url(load_settings()).rpartition('/')[0]}/hstvo_tap_bench_{args.rows}"
+    name = args.database or f"hstvo_tap_bench_{args.rows}"
+    url = f"{database_url(load_settings()).rpartition('/')[0]}/{name}"
     try:
         with psycopg.connect(url) as conn:
             rows = conn.execute("SELECT count(*) FROM hstvo.obscore_rows").fetchone()[0]
             instrument = conn.execute("SELECT instrument_name FROM hstvo.obscore_rows "
                                       "LIMIT 1").fetchone()[0]
     except psycopg.OperationalError:
-        raise SystemExit(f"no hstvo_tap_bench_{args.rows}: run bench/tap.py --rows {args.rows} first")
+        raise SystemExit(f"no {name}: run bench/tap.py --rows {args.rows} first")
     upgrade(url)
     with psycopg.connect(url, autocommit=True) as conn:  # the facet cube current (the service
         started = time.perf_counter()                     # refreshes it within seconds)

@@ -25,6 +25,19 @@ def scratch_database(base_url: str, name: str) -> str:
     return url
 
 
+def existing_database(base_url: str, name: str) -> str:
+    """The URL of database `name` on the server of base_url, an archive built elsewhere (such
+    as the million observations of `hstvo synth --ingest`, README), brought up to the current
+    schema; SystemExit when there is none."""
+    url = f"{base_url.rpartition('/')[0]}/{name}"
+    try:
+        psycopg.connect(url).close()
+    except psycopg.OperationalError:
+        raise SystemExit(f"no database {name} on {base_url.rpartition('/')[0]}") from None
+    upgrade(url)
+    return url
+
+
 def filled_scratch_database(base_url: str, name: str, fill: str, check: str, expected) -> str:
     """Scratch database `name`, kept between runs: reused (and brought up to the current
     revision) when the query `check` returns `expected`, else created afresh, migrated, and

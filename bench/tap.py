@@ -35,10 +35,12 @@ import statistics
 import time
 
 import httpx
+import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.scratch import access_modes, filled_scratch_database, serve, set_row_security  # noqa: E402
+from bench.scratch import (access_modes, existing_database, filled_scratch_database,  # noqa: E402
+                           serve, set_row_security)
 from hstvo.config import load_settings  # noqa: E402
 from hstvo.db import database_url  # noqa: E402
 
@@ -173,6 +175,9 @@ def main() -> None:
                              "var/bench-replication), and the standbys' lag during an ingest "
                              "of --ingest-files files")
     parser.add_argument("--ingest-files", type=int, default=10_000)
+    parser.add_argument("--database", metavar="NAME",
+                        help="instead of the generated rows: an archive built the way users "
+                             "build one (hstvo synth --ingest), on the same server")
     args = parser.parse_args()
     if args.replicas:
         from bench.tap_replicas import replicas_benchmark
@@ -180,7 +185,12 @@ def main() -> None:
         replicas_benchmark(args, concurrent_cones, NAME, FILL)
         return
 
-    url = build(database_url(load_settings()), args.rows)
+    if args.database:
+        url = existing_database(database_url(load_settings()), args.database)
+        with psycopg.connect(url) as conn:
+            args.rows = conn.execute("SELECT count(*) FROM hstvo.obscore_rows").fetchone()[0]
+    else:
+        url = build(database_url(load_settings()), args.rows)
     # the 8 concurrent clients all come from loopback, which the service takes for one client
     # and allows 3 streaming queries at once (HSTVO_TAP_STREAMS_PER_CLIENT)
     os.environ.setdefault("HSTVO_TAP_STREAMS_PER_CLIENT", "16")
@@ -218,7 +228,8 @@ def main() -> None:
                                           "GROUP BY instrument_name"] * args.repeat}
     try:
         with httpx.Client(timeout=60) as client:
-            print(f"{args.rows} ObsCore rows, HTTP on loopback, median of {args.repeat}:")
+            print(f"{args.rows} ObsCore rows{' of ' + args.database if args.database else ''}, "
+                  f"HTTP on loopback, median of {args.repeat}:")
             for mode, headers in access_modes(url):
                 set_row_security(url, mode != "rules off")
                 got, rows = figures.setdefault(mode, {}), {}

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from .config import PROJECT_ROOT, load_settings
+from .xml_cli import cmd_xml_export, cmd_xml_import
 
 log = logging.getLogger("hstvo")
 
@@ -149,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--batch-size", type=_positive_int, default=500, metavar="N",
                      help="documents stored per transaction (default 500: fewer, wider "
                           "set-wise writes)")
+    imp.add_argument("-j", "--jobs", type=_positive_int, default=1, metavar="N",
+                     help="importer processes, each reading and storing batches over its own "
+                          "connection (default 1; 2 on two cores imports about twice as fast)")
     imp.set_defaults(func=cmd_xml_import)
     exp = xml_commands.add_parser("export", help="write one observation as CAOM 2.4 XML",
                                   description="Write an observation as a CAOM 2.4 document.")
@@ -311,81 +315,6 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _xml_files(paths: list[Path]) -> list[Path]:
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files += sorted(path.rglob("*.xml"))
-        else:
-            files.append(path)
-    return files
-
-
-def _import_outcome(summary: dict) -> str:
-    """What caom2.put_observation did with a document: created, updated or unchanged."""
-    if summary["created"]:
-        return "created"
-    return "updated" if summary.get("changed", True) else "unchanged"
-
-
-def cmd_xml_import(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from loaders.caom2xml import CaomXmlError, read_document, store_documents
-
-    from .db import connect
-
-    files = _xml_files(args.paths)
-    failures = mismatches = 0
-    outcomes: dict[str, int] = {}
-
-    def refused(path: Path, exc: Exception) -> None:
-        nonlocal failures
-        failures += 1
-        reason = (str(exc) if isinstance(exc, (CaomXmlError, OSError))
-                  else f"{type(exc).__name__}: {exc}".rstrip())
-        tqdm.write(f"error: {path}: {reason}", file=sys.stderr)
-
-    def stored(path: Path, summary: dict) -> None:
-        nonlocal mismatches
-        if not summary["checksums_match"]:
-            mismatches += 1
-            tqdm.write(f"warning: {path}: the document declares accMetaChecksum "
-                       f"{summary['declared_accmetachecksum']}, computed "
-                       f"{summary['accmetachecksum']} (stored the computed one)",
-                       file=sys.stderr)
-        outcome = _import_outcome(summary)
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
-        log.info("%s %s (%s)", outcome, summary["uri"], summary["accmetachecksum"])
-
-    with connect(_url(), autocommit=True) as conn, \
-            tqdm(total=len(files), unit="obs",
-                 disable=len(files) < 10 or not sys.stderr.isatty()) as progress:
-        # a batch of documents read, then stored set-wise (loaders.caom2xml.store_documents)
-        for first in range(0, len(files), args.batch_size):
-            batch: list[tuple[Path, dict]] = []
-            for path in files[first:first + args.batch_size]:
-                try:
-                    batch.append((path, read_document(str(path))))
-                except (CaomXmlError, OSError) as exc:  # bad XML or an unreadable file
-                    refused(path, exc)
-            summaries = store_documents(conn, [document for _, document in batch],
-                                        keep_timestamps=not args.restamp)
-            for (path, _), summary in zip(batch, summaries):
-                if isinstance(summary, Exception):  # the database refused it
-                    refused(path, summary)
-                else:
-                    stored(path, summary)
-            progress.update(len(files[first:first + args.batch_size]))
-    loaded = len(files) - failures
-    print(f"imported {loaded} of {len(files)} documents"
-          + "".join(f", {outcomes[o]} {o}" for o in ("created", "updated", "unchanged")
-                    if outcomes.get(o))
-          + (f", {failures} failed" if failures else "")
-          + (f", {mismatches} with stale checksums" if mismatches else ""))
-    return 1 if failures else 0
-
-
 def cmd_ingest(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -498,25 +427,6 @@ def cmd_adql(args: argparse.Namespace) -> int:
             print("\t".join(c.name for c in translation.columns))
             for row in cursor:
                 print("\t".join("" if v is None else str(v) for v in row))
-    return 0
-
-
-def cmd_xml_export(args: argparse.Namespace) -> int:
-    from loaders.caom2xml import load_document, write_document
-
-    from .db import connect
-
-    with connect(_url()) as conn:
-        document = load_document(conn, args.collection, args.observation_id)
-    if document is None:
-        print(f"error: no observation caom:{args.collection}/{args.observation_id}",
-              file=sys.stderr)
-        return 2
-    xml = write_document(document)
-    if args.output:
-        args.output.write_bytes(xml)
-    else:
-        sys.stdout.buffer.write(xml)
     return 0
 
 

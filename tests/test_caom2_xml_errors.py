@@ -54,11 +54,13 @@ def test_invalid_document_is_rejected_with_its_element(case):
     assert message in str(error.value)
 
 
-def test_cli_import_reports_bad_files_and_loads_the_rest(db_url, conn, tmp_path):
+@pytest.mark.parametrize("jobs", [[], ["--jobs", "2", "--batch-size", "1"]],
+                         ids=["one importer", "two importer processes"])
+def test_cli_import_reports_bad_files_and_loads_the_rest(db_url, conn, tmp_path, jobs):
     (tmp_path / "a_bad.xml").write_bytes(BAD_DOCUMENTS["bad double"][0])
     (tmp_path / "b_broken.xml").write_bytes(BAD_DOCUMENTS["not well-formed"][0])
     (tmp_path / "c_good.xml").write_bytes((SAMPLE_DATA / "caom2" / "ibc301qrq.xml").read_bytes())
-    result = run_hstvo("xml", "import", str(tmp_path), db_url=db_url)
+    result = run_hstvo("xml", "import", str(tmp_path), *jobs, db_url=db_url)
     assert result.returncode == 1
     assert "a_bad.xml: <caom2:exposure> (line" in result.stderr
     assert "b_broken.xml: not well-formed XML" in result.stderr

@@ -4,6 +4,7 @@ import httpx
 import numpy as np
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 from astropy.coordinates import SkyCoord
 from mocpy import MOC
 
@@ -83,3 +84,38 @@ def test_filters_instruments_and_the_cache(service, db_url):
     assert get().headers["x-cached"] == "false"
     bad = httpx.get(service + "/moc", params={"order": 40})
     assert bad.status_code == 400 and "order 0 to 14" in bad.text
+
+
+# the hull of two adjacent WFC3/UVIS chips of a synthetic exposure: its second and fifth
+# vertices lie on the great circle through their neighbours, where the chips meet
+TWO_CHIPS = [95.91248594572289, 37.14996829179882, 95.90692547369339, 37.12722965440479,
+             95.90145893503401, 37.104861561789924, 95.84544100860921, 37.113552541326975,
+             95.85089161433993, 37.135923203132066, 95.85643588108161, 37.15866445378294]
+
+
+def test_a_footprint_with_a_vertex_on_a_great_circle_gets_its_moc(conn):
+    """pgsphere's smoc() refuses a polygon corner on a great circle ("degenerate corner"):
+    the coverage MOC takes the footprint without such vertices, the same region."""
+    conn.execute("SELECT set_sphere_output('DEG')")
+    with pytest.raises(psycopg.Error, match="degenerate corner"):
+        with conn.transaction():
+            conn.execute("SELECT smoc(10, caom2.bounds_spoly(%s))", (TWO_CHIPS,))
+    vertices, moc = conn.execute(
+        "SELECT npoints(f), smoc(10, f)::text FROM (SELECT hstvo.moc_footprint(%(b)s, "
+        "caom2.bounds_spoly(%(b)s)) AS f) AS footprint", {"b": TWO_CHIPS}).fetchone()
+    assert vertices == 4 and moc.startswith("10/")
+    # the same region: each polygon holds the other's vertices (to a milliarcsecond)
+    assert conn.execute(
+        "SELECT scircle(p, radians(1e-6)) && caom2.bounds_spoly(%(b)s) "
+        "AND scircle(p, radians(1e-6)) && hstvo.moc_footprint(%(b)s, caom2.bounds_spoly(%(b)s)) "
+        "FROM (SELECT spoint(radians((%(b)s::float8[])[2 * i - 1]), radians((%(b)s::float8[])[2 * i])) AS p "
+        "      FROM generate_series(1, 6) AS i) AS v", {"b": TWO_CHIPS}).fetchall() == [(True,)] * 6
+    # a plane with that footprint no longer fails the archive's MOC
+    conn.execute("SELECT caom2.put_observation(%s)", (Jsonb({
+        "observation": {"obsid": "19136e39-4ab6-95f9-b071-eb24e88ab14d", "collection": "HST",
+                        "observationid": "chips", "typecode": "S", "algorithm_name": "exposure"},
+        "planes": [{"planeid": "29136e39-4ab6-95f9-b071-eb24e88ab14d", "productid": "chips_flt",
+                    "position_bounds": TWO_CHIPS}]}),))
+    planes = conn.execute("SELECT planes FROM hstvo.coverage_moc('HST', NULL, NULL, NULL, 10)"
+                          ).fetchone()[0]
+    assert planes == 1
