@@ -3,9 +3,10 @@
     python bench/xml_import.py [--count 10000] [--jobs 2] [--batch-size 500]
 
 Generates N deterministic CAOM 2.4 documents from a bundled sample (ids, names, footprints and
-times vary with the index), then times the import as `hstvo xml import` does it: parse and
-validate the XML (Python) and store the documents a batch at a time with
-caom2.put_observations (checksums, timestamps, roll-up in PostgreSQL). Runs in a scratch database `hstvo_bench` on the same server as
+times vary with the index) as files, then times `hstvo xml import --jobs N`'s own path
+(hstvo.xml_cli): each importer process parses and validates the XML (Python) and stores the
+documents a batch at a time with caom2.put_observations (checksums, timestamps, roll-up in
+PostgreSQL). Runs in a scratch database `hstvo_bench` on the same server as
 DATABASE_URL or the embedded cluster, created afresh. Prints observations/second and where the
 time goes.
 """
@@ -21,7 +22,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 import argparse
 import copy
-import multiprocessing
+import tempfile
 import time
 import uuid
 
@@ -32,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.scratch import scratch_database  # noqa: E402
 from hstvo.config import PROJECT_ROOT, load_settings  # noqa: E402
 from hstvo.db import database_url  # noqa: E402
-from loaders.caom2xml import read_document, store_documents, write_document  # noqa: E402
+from hstvo.xml_cli import _batches_imported  # noqa: E402
+from loaders.caom2xml import read_document, write_document  # noqa: E402
 
 TEMPLATE = PROJECT_ROOT / "data" / "caom2" / "j94f05bgq.xml"
 NAMESPACE = uuid.UUID("5b0e0c1e-9f44-4d8e-bb6a-4f2b3c1d0a00")
@@ -71,29 +73,12 @@ def generate(count: int) -> list[bytes]:
     return documents
 
 
-def import_batch(args: tuple[str, list[bytes], int]) -> tuple[float, float, int]:
-    """Parse and store documents as `hstvo xml import` does: `batch_size` parsed, then stored
-    together (caom2.put_observations); returns (parse seconds, database seconds, count)."""
-    url, documents, batch_size = args
-    parse = store = 0.0
-    with psycopg.connect(url, autocommit=True) as conn:
-        for first in range(0, len(documents), batch_size):
-            t0 = time.perf_counter()
-            batch = [read_document(xml) for xml in documents[first:first + batch_size]]
-            t1 = time.perf_counter()
-            stored = store_documents(conn, batch, keep_timestamps=True)
-            t2 = time.perf_counter()
-            assert not any(isinstance(outcome, Exception) for outcome in stored), stored
-            parse += t1 - t0
-            store += t2 - t1
-    return parse, store, len(documents)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=10_000, help="observations (10000)")
-    parser.add_argument("--jobs", type=int, default=2, help="parallel importers (2)")
+    parser.add_argument("--jobs", type=int, default=2,
+                        help="importer processes, as hstvo xml import --jobs (2)")
     parser.add_argument("--batch-size", type=int, default=500,
                         help="documents stored per transaction (500, as hstvo xml import)")
     args = parser.parse_args()
@@ -105,16 +90,19 @@ def main() -> None:
           f"({sum(map(len, documents)) / len(documents) / 1024:.1f} KiB each) "
           f"in {time.perf_counter() - t0:.1f} s (not counted)")
 
-    batches = [(url, documents[j::args.jobs], args.batch_size) for j in range(args.jobs)]
-    t0 = time.perf_counter()
-    if args.jobs == 1:
-        results = [import_batch(batches[0])]
-    else:
-        with multiprocessing.Pool(args.jobs) as pool:
-            results = pool.map(import_batch, batches)
-    wall = time.perf_counter() - t0
-    parse = sum(r[0] for r in results)
-    store = sum(r[1] for r in results)
+    with tempfile.TemporaryDirectory() as directory:
+        files = []
+        for i, document in enumerate(documents):
+            files.append(Path(directory) / f"{i:07d}.xml")
+            files[-1].write_bytes(document)
+        # `hstvo xml import --jobs N`'s own path: N importer processes, each reading and
+        # storing its batches over its own connection (hstvo.xml_cli)
+        t0 = time.perf_counter()
+        stored = sum(summary is not None
+                     for batch in _batches_imported(url, files, args.batch_size, True, args.jobs)
+                     for _, summary, _ in batch)
+        wall = time.perf_counter() - t0
+    assert stored == args.count, f"{args.count - stored} documents refused"
     with psycopg.connect(url) as conn:
         rows = conn.execute("SELECT (SELECT count(*) FROM caom2.observation) + "
                             "(SELECT count(*) FROM caom2.plane) + "
@@ -122,9 +110,6 @@ def main() -> None:
         obscore = conn.execute("SELECT count(*) FROM ivoa.obscore").fetchone()[0]
     print(f"imported {args.count} observations with {args.jobs} job(s) in {wall:.1f} s: "
           f"{args.count / wall:.0f} observations/s, {rows / wall:.0f} rows/s")
-    print(f"  time per observation: XML parse+validate {1000 * parse / args.count:.2f} ms, "
-          f"database (put_observations) {1000 * store / args.count:.2f} ms "
-          f"(summed over jobs)")
     print(f"  ivoa.ObsCore rows: {obscore}")
 
 

@@ -1,6 +1,7 @@
 """Ingest batches stored by several connections at once: a batch takes its observations'
 advisory locks first (sql/54_hst_ingest.sql); put_observations rolls up only the observations
-it replaced (sql/15_caom2_persistence.sql); the coverage MOC leaves out footprint vertices that
+it replaced (sql/15_caom2_persistence.sql), and the member and input lists are written only where
+there is one (sql/14_caom2_lifecycle.sql); the coverage MOC leaves out footprint vertices that
 lie on a great circle, which pgsphere refused as degenerate corners (sql/81_moc.sql).
 
 Revision ID: 0030
@@ -15,7 +16,7 @@ down_revision = "0029"
 branch_labels = None
 depends_on = None
 
-FILES = ["15_caom2_persistence.sql", "54_hst_ingest.sql", "81_moc.sql"]
+FILES = ["14_caom2_lifecycle.sql", "15_caom2_persistence.sql", "54_hst_ingest.sql", "81_moc.sql"]
 
 
 def upgrade() -> None:
