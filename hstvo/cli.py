@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--ingest", action="store_true",
                        help="ingest the archive as it is written, --chunk families at a time, "
                             "removing each chunk's files once ingested (unless --keep): a "
-                            "million observations in the disk of one chunk. Resumable: run "
+                            "million observations in the disk of two chunks. Resumable: run "
                             "the same command again to go on from the last chunk stored")
     synth.add_argument("--chunk", type=_positive_int, default=2000,
                        help="with --ingest: families per chunk (default 2000)")

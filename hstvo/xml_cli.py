@@ -13,6 +13,7 @@ import argparse
 import collections
 import logging
 import multiprocessing
+import os
 import sys
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -82,8 +83,11 @@ def _batches_imported(url: str, files: list[Path], batch_size: int, keep: bool, 
         for batch in batches:
             yield import_batch(url, batch, keep)
         return
+    from loaders.orphans import exit_with_parent
+
     pool: Executor = ProcessPoolExecutor(max_workers=jobs,
-                                         mp_context=multiprocessing.get_context("spawn"))
+                                         mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=exit_with_parent, initargs=(os.getpid(),))
     with pool:
         pending: collections.deque = collections.deque()
         for batch in batches:

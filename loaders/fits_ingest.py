@@ -31,6 +31,7 @@ import psycopg
 from psycopg.rows import tuple_row
 
 from loaders.fits_header import FitsReadError, read_fits
+from loaders.orphans import exit_with_parent
 
 FITS_PATTERNS = ("*.fits", "*.fits.gz", "*.fit", "*.fts")
 # exposure keywords that some instruments (STIS, COS) keep in the science extensions only, and
@@ -262,7 +263,8 @@ def ingest(conn: psycopg.Connection, paths: list[Path], jobs: int = 2, batch_siz
     if writers > 1 and connect is None:
         raise ValueError("more than one writer needs a way to connect")
     spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=spawn) as pool, \
+    with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=spawn,
+                             initializer=exit_with_parent, initargs=(os.getpid(),)) as pool, \
             _Writers(conn, max(1, writers), connect, rebuild) as database:
         for batch in _batches(_read_ahead(pool, paths, batch_size), batch_size):
             report.read_seconds += sum(s.read_seconds for s in batch)

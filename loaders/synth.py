@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
+import os
 import random
 import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -33,6 +36,7 @@ import numpy as np
 from astropy.io import fits
 
 from hstvo.config import PROJECT_ROOT
+from loaders.orphans import exit_with_parent
 
 TEMPLATES = PROJECT_ROOT / "data" / "hst" / "science"
 HEADER_ONLY = frozenset({"spt", "trl", "shm", "x0m", "q0m"})  # support files: a primary header
@@ -547,14 +551,27 @@ STREAM_CHECKPOINT = ".synth-stream.json"
 FORMAT = 2
 
 
+def _write_chunk(directory: Path, rng: random.Random, start: int, end: int,
+                 hap_mosaics: bool) -> tuple[list[Path], random.Random]:
+    """Families start..end-1 into directory/chunk-<start>/, from the generator as it stands
+    after family start - 1; returns the files and the generator after them."""
+    target = directory / f"chunk-{start:08d}"
+    shutil.rmtree(target, ignore_errors=True)  # a chunk cut off halfway is written again
+    files: list[Path] = []
+    for index in range(start, end):
+        files += write_family(target, rng, index, hap_mosaics)
+    return files, rng
+
+
 def stream_archive(directory: str | Path, count: int, seed: int, chunk: int,
                    store: Callable[[list[Path]], None], keep: bool = False,
                    hap_mosaics: bool = False,
                    progress: Callable[[int, int], None] | None = None) -> int:
     """Write the archive write_archive would, `chunk` families at a time, handing each chunk's
     files to `store` (an ingest) and then removing them unless `keep`: an archive of millions
-    of files in the disk of one chunk. Returns the families written by this call.
+    of files in the disk of two chunks. Returns the families written by this call.
 
+    The next chunk is written by a process of its own while `store` takes the current one.
     Resumable: after each stored chunk, `directory`/.synth-stream.json records how far it got
     (and the random generator's state), and a later call with the same seed goes on from
     there. A chunk cut off halfway is written and stored again (an ingest of the same files
@@ -563,7 +580,7 @@ def stream_archive(directory: str | Path, count: int, seed: int, chunk: int,
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     checkpoint = directory / STREAM_CHECKPOINT
-    rng, done = random.Random(seed), 0
+    rng, done, seconds, files_written = random.Random(seed), 0, 0.0, 0
     if checkpoint.exists():
         saved = json.loads(checkpoint.read_text())
         if (saved["seed"], saved["hap_mosaics"]) != (seed, hap_mosaics):
@@ -572,27 +589,32 @@ def stream_archive(directory: str | Path, count: int, seed: int, chunk: int,
                              "give the same, or another directory")
         version, state, gauss = saved["rng_state"]
         rng.setstate((version, tuple(state), gauss))
-        done = saved["families"]
+        done, seconds, files_written = saved["families"], saved["seconds"], saved["files"]
+    for leftover in directory.glob("chunk-*"):  # written ahead, never stored: written again
+        if not keep or int(leftover.name.split("-")[1]) >= done:
+            shutil.rmtree(leftover, ignore_errors=True)
     started, clock = done, time.perf_counter()
-    seconds, files_written = (saved["seconds"], saved["files"]) if checkpoint.exists() else (0.0, 0)
-    while done < count:
-        target = directory / (f"chunk-{done:08d}" if keep else "chunk")
-        shutil.rmtree(target, ignore_errors=True)  # a chunk cut off halfway is written again
-        files: list[Path] = []
-        upto = min(count, done + chunk)
-        for index in range(done, upto):
-            files += write_family(target, rng, index, hap_mosaics)
-        store(files)
-        if not keep:
-            shutil.rmtree(target)
-        if progress is not None:
-            progress(upto - done, len(files))
-        done = upto
-        files_written += len(files)
-        now = time.perf_counter()
-        seconds, clock = seconds + now - clock, now
-        checkpoint.write_text(json.dumps({"seed": seed, "hap_mosaics": hap_mosaics,
-                                          "families": done, "files": files_written,
-                                          "seconds": round(seconds, 1),  # over every call
-                                          "rng_state": rng.getstate()}))
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn, initializer=exit_with_parent,
+                             initargs=(os.getpid(),)) as writer:
+        ahead = writer.submit(_write_chunk, directory, rng, done, min(count, done + chunk),
+                              hap_mosaics) if done < count else None
+        while ahead is not None:
+            files, rng = ahead.result()
+            upto = min(count, done + chunk)
+            ahead = writer.submit(_write_chunk, directory, rng, upto, min(count, upto + chunk),
+                                  hap_mosaics) if upto < count else None
+            store(files)
+            if not keep:
+                shutil.rmtree(directory / f"chunk-{done:08d}")
+            if progress is not None:
+                progress(upto - done, len(files))
+            done = upto
+            files_written += len(files)
+            now = time.perf_counter()
+            seconds, clock = seconds + now - clock, now
+            checkpoint.write_text(json.dumps({"seed": seed, "hap_mosaics": hap_mosaics,
+                                              "families": done, "files": files_written,
+                                              "seconds": round(seconds, 1),  # over every call
+                                              "rng_state": rng.getstate()}))
     return done - started

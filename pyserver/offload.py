@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
+
+from loaders.orphans import exit_with_parent
 
 HEAVY_BYTES = 20_000  # input size from which the work goes to a process
 WORKERS = 1  # processes per server process: heavy requests queue for it, cheap ones never do
@@ -27,7 +30,8 @@ def _executor() -> ProcessPoolExecutor:
     global _pool
     if _pool is None:
         _pool = ProcessPoolExecutor(max_workers=WORKERS,
-                                    mp_context=multiprocessing.get_context("spawn"))
+                                    mp_context=multiprocessing.get_context("spawn"),
+                                    initializer=exit_with_parent, initargs=(os.getpid(),))
     return _pool
 
 

@@ -72,6 +72,24 @@ def test_cli_synth_then_ingest(db_url, tmp_path):
     assert " 0 refused" in ingested.stdout
 
 
+def _children(pid: int) -> list[int]:
+    """The processes `pid` started (Linux: /proc)."""
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as children:
+            found += [int(child) for child in children.read().split()]
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting for its parent to read its status."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def test_an_ingest_killed_halfway_leaves_whole_observations_and_resumes(conn, db_url, tmp_path):
     """SIGKILL during a run: committed batches stay whole, the cut one vanishes, and running
     the same command again completes the archive."""
@@ -85,8 +103,15 @@ def test_an_ingest_killed_halfway_leaves_whole_observations_and_resumes(conn, db
     while conn.execute("SELECT count(*) FROM hst.ingest_log").fetchone()[0] < 40:
         assert time.monotonic() < deadline and process.poll() is None
         time.sleep(0.05)
+    readers = _children(process.pid)
+    assert readers  # the header readers (and the pool's resource tracker)
     process.send_signal(signal.SIGKILL)
     process.wait()
+    # its reader processes do not wait for ever for work that will not come
+    deadline = time.monotonic() + 15
+    while any(_alive(pid) for pid in readers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in readers)
     logged, registered = conn.execute("SELECT (SELECT count(*) FROM hst.ingest_log),"
                                       " (SELECT count(*) FROM hst.archive_file)").fetchone()
     assert 40 <= logged < total and registered == logged  # batches are all or nothing
