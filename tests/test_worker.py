@@ -148,6 +148,15 @@ def test_sigterm_lets_the_job_in_hand_finish(archive, tmp_path):
         assert conn.execute("SELECT status::text FROM queue.job WHERE id = %s", (job,)).fetchone()[0] == "completed"
 
 
+def _wait_until_holding(db_url: str, pid: int, deadline: float) -> None:
+    """Until worker process `pid` has a job running (queue.job.worker is host:pid/slot)."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        while not conn.execute("SELECT EXISTS (SELECT 1 FROM queue.job WHERE status = 'running' "
+                               "AND worker LIKE %s)", (f"%:{pid}/%",)).fetchone()[0]:
+            assert time.monotonic() < deadline, "the worker never took a job"
+            time.sleep(0.02)
+
+
 def test_workers_killed_at_random_lose_no_job_and_complete_none_twice(db_url, tmp_path):
     """1,000 jobs, three workers of two slots, one of them killed with SIGKILL every few tenths
     of a second and replaced: every job ends completed exactly once; the killed workers' jobs
@@ -171,6 +180,10 @@ def test_workers_killed_at_random_lose_no_job_and_complete_none_twice(db_url, tm
             time.sleep(rng.uniform(0.2, 0.6))
             if kills < 12:
                 victim = rng.randrange(len(workers))
+                # (on a busy machine a worker may take seconds to start: the first kill waits
+                # until the victim holds a job, so that a killed job in hand is always seen)
+                if kills == 0:
+                    _wait_until_holding(db_url, workers[victim].pid, deadline)
                 workers[victim].kill()
                 workers[victim].wait()
                 kills += 1
