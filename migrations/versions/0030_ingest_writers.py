@@ -2,7 +2,8 @@
 advisory locks first (sql/54_hst_ingest.sql); put_observations rolls up only the observations
 it replaced (sql/15_caom2_persistence.sql), and the member and input lists are written only where
 there is one (sql/14_caom2_lifecycle.sql); the coverage MOC leaves out footprint vertices that
-lie on a great circle, which pgsphere refused as degenerate corners (sql/81_moc.sql).
+lie on a great circle, which pgsphere refused as degenerate corners (sql/81_moc.sql); headers
+are compressed with LZ4 where the server has it (sql/54_hst_ingest.sql).
 
 Revision ID: 0030
 Revises: 0029
