@@ -169,8 +169,13 @@ CREATE TABLE IF NOT EXISTS hst.plane_calibration (
     instrument       text NOT NULL,
     detector         text,
     cal_ver          text,              -- calibration software version (CAL_VER)
-    header           jsonb NOT NULL     -- its primary header: the best-reference selection values
+    header           jsonb              -- its primary header (the best-reference selection values)
+                                        -- when it is not file_name's in hst.archive_file
 );
+-- An ingest leaves header NULL: the header is file_name's, registered in hst.archive_file, and a
+-- second copy of it per plane was a sixth of a million-observation archive (hst.dataset reads
+-- either). Calibration records written by other means may keep their own.
+ALTER TABLE hst.plane_calibration ALTER COLUMN header DROP NOT NULL;
 DO $$
 BEGIN
     ALTER TABLE hst.plane_calibration ALTER COLUMN header SET COMPRESSION lz4;
@@ -603,20 +608,21 @@ BEGIN
      WHERE p.planeid = c.planeid AND p.obsid = ANY (obsids);
     DELETE FROM hst.plane_reference_file r USING caom2.plane p
      WHERE p.planeid = r.planeid AND p.obsid = ANY (obsids);
-    INSERT INTO hst.plane_calibration (planeid, file_name, instrument, detector, cal_ver, header)
-    SELECT DISTINCT ON (f.observationid, f.product_id)
-           hst.uuid('caom:HST/' || f.observationid || '/' || f.product_id),
-           f.file_name, f.instrument, hst.keyword(f.primary_header, 'DETECTOR'),
-           hst.keyword(f.primary_header, 'CAL_VER'), f.primary_header
-      FROM hst.archive_file f
-     WHERE f.observationid = ANY (obs_ids)
-     ORDER BY f.observationid, f.product_id, f.maps DESC, f.file_name;
+    WITH recorded AS (
+        INSERT INTO hst.plane_calibration (planeid, file_name, instrument, detector, cal_ver)
+        SELECT DISTINCT ON (f.observationid, f.product_id)
+               hst.uuid('caom:HST/' || f.observationid || '/' || f.product_id),
+               f.file_name, f.instrument, hst.keyword(f.primary_header, 'DETECTOR'),
+               hst.keyword(f.primary_header, 'CAL_VER')
+          FROM hst.archive_file f
+         WHERE f.observationid = ANY (obs_ids)
+         ORDER BY f.observationid, f.product_id, f.maps DESC, f.file_name
+        RETURNING planeid, file_name)
     INSERT INTO hst.plane_reference_file (planeid, keyword, value, location, file_name)
     SELECT c.planeid, r.keyword, r.value, r.location, r.file_name
-      FROM hst.plane_calibration c
-      JOIN caom2.plane p ON p.planeid = c.planeid
-     CROSS JOIN LATERAL hst.reference_files(c.header) AS r
-     WHERE p.obsid = ANY (obsids);
+      FROM recorded c
+      JOIN hst.archive_file f ON f.file_name = c.file_name
+     CROSS JOIN LATERAL hst.reference_files(f.primary_header) AS r;
 END $$;
 COMMENT ON FUNCTION hst.record_calibrations(text[]) IS
     'the calibration of each plane these observations'' files build: CAL_VER, header, reference-file keywords (one statement each for the whole batch)';

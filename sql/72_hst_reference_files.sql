@@ -114,10 +114,12 @@ SELECT DISTINCT ON (o.observationid)
        upper(c.instrument)                     AS instrument,
        c.detector,
        c.cal_ver,
-       hst.observation_start(c.header)         AS observation_start,
-       c.header,
+       hst.observation_start(coalesce(c.header, f.primary_header)) AS observation_start,
+       coalesce(c.header, f.primary_header)    AS header,
        c.file_name
   FROM hst.plane_calibration c
+  -- (an ingested plane's header is its file's, in the file registry: sql/54_hst_ingest.sql)
+  LEFT JOIN hst.archive_file f ON c.header IS NULL AND f.file_name = c.file_name
   JOIN caom2.plane p ON p.planeid = c.planeid
   JOIN caom2.observation o ON o.obsid = p.obsid
  WHERE o.collection = 'HST' AND o.typecode = 'S'
