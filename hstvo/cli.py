@@ -392,8 +392,18 @@ def _synth_and_ingest(args: argparse.Namespace) -> int:
                             rate=f"{total.files / max(total.wall_seconds, 1e-9):.0f} files/s",
                             refresh=False)
 
+        checkpoint = args.directory / STREAM_CHECKPOINT
+        position = json.loads(checkpoint.read_text())["families"] if checkpoint.exists() else 0
+        bar.update(position)
+
         def advance(families: int, files: int) -> None:
+            nonlocal position
+            position += families
             bar.update(families)
+            if bar.disable:  # in a log instead of on a terminal: a line a chunk
+                log.info("%d of %d datasets written and ingested; this run: %d files, "
+                         "%d observations, %.0f files/s", position, args.count, total.files,
+                         total.observations, total.files / max(total.wall_seconds, 1e-9))
 
         done = stream_archive(args.directory, args.count, args.seed, args.chunk, store,
                               keep=args.keep, hap_mosaics=args.hap_mosaics,
