@@ -315,6 +315,26 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _progress_lines(bar, what: str, every: float = 30.0):
+    """bar.update, which on a terminal moves the bar; and when the output goes to a log
+    instead (nohup, cron), a line every `every` seconds, so that a long run is not silent."""
+    import time
+
+    started = last = time.monotonic()
+    done = 0  # (a disabled bar counts nothing)
+
+    def update(count: int) -> None:
+        nonlocal last, done
+        bar.update(count)
+        done += count
+        now = time.monotonic()
+        if bar.disable and (now - last >= every or done == bar.total):
+            last = now
+            log.info("%d of %d %s (%.0f a second)", done, bar.total, what,
+                     done / max(now - started, 1e-9))
+    return update
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -329,8 +349,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     with connect(_url(), autocommit=True) as conn, \
             tqdm(total=len(files), unit="file", disable=not sys.stderr.isatty()) as bar:
         report = ingest(conn, files, jobs=args.jobs, batch_size=args.batch_size,
-                        progress=bar.update, rebuild=args.rebuild, writers=args.writers,
-                        connect=lambda: connect(_url(), autocommit=True))
+                        progress=_progress_lines(bar, "files ingested"), rebuild=args.rebuild,
+                        writers=args.writers, connect=lambda: connect(_url(), autocommit=True))
     for path, message in report.warnings:
         print(f"warning: {path}: {message}", file=sys.stderr)
     for path, message in report.refusals:
