@@ -92,11 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="header-reading processes (default: one per CPU)")
     ingest.add_argument("--batch-size", type=_positive_int, default=500,
                         help="files per database transaction (default 500)")
-    ingest.add_argument("-w", "--writers", type=_positive_int, default=1,
-                        help="database connections storing batches at once (default 1): the "
-                             "database does most of the work, one core per connection, so "
-                             "give it the cores the readers leave (batches that share an "
-                             "observation wait for each other)")
+    ingest.add_argument("-w", "--writers", type=_positive_int, default=2,
+                        help="database connections storing batches at once (default 2): the "
+                             "database does most of the work, one core per connection (a "
+                             "batch ends where a dataset's files end, so that writers rarely "
+                             "wait for each other; 2 on two cores ingests a fifth faster "
+                             "than 1)")
     ingest.add_argument("--rebuild", action="store_true",
                         help="read every file and rebuild the observations of unchanged ones "
                              "too: after a change of the rules in the database (file classes, "
@@ -127,9 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="with --ingest: keep the files (directory/chunk-NNNNNNNN/)")
     synth.add_argument("-j", "--jobs", type=_positive_int, default=os.cpu_count() or 1,
                        help="with --ingest: header-reading processes (default: one per CPU)")
-    synth.add_argument("-w", "--writers", type=_positive_int, default=1,
+    synth.add_argument("-w", "--writers", type=_positive_int, default=2,
                        help="with --ingest: database connections storing batches at once "
-                            "(default 1)")
+                            "(default 2)")
     synth.set_defaults(func=cmd_synth)
 
     xml = commands.add_parser("xml", help="import and export CAOM2 XML documents",

@@ -196,14 +196,25 @@ def _read_ahead(pool: ProcessPoolExecutor, paths: list[Path], batch_size: int
 
 
 def _batches(items: Iterator[StagedFile], size: int) -> Iterator[list[StagedFile]]:
+    """Batches of about `size` files, each ended where a dataset's files end (the name before
+    its first '_': j8cw03xyq_raw.fits, j8cw03xyq_flt.fits, ...; files come sorted by name).
+    Two batches that shared an observation would wait for each other in the database
+    (hst.ingest_batch), and writers given consecutive batches would take turns instead of
+    working at once. A batch is cut anyway at twice `size` (HAP's hst_... names share one
+    stem); which observation a file belongs to stays the database's to say."""
     batch: list[StagedFile] = []
     for item in items:
-        batch.append(item)
-        if len(batch) >= size:
+        if len(batch) >= 2 * size or (
+                len(batch) >= size and _dataset_stem(item) != _dataset_stem(batch[-1])):
             yield batch
             batch = []
+        batch.append(item)
     if batch:
         yield batch
+
+
+def _dataset_stem(staged: StagedFile) -> str:
+    return staged.file_name.split("_", 1)[0].lower()
 
 
 def ingest_batch(conn: psycopg.Connection, batch: list[StagedFile],

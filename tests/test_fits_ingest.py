@@ -328,15 +328,31 @@ def test_writers_at_once_store_what_one_would(db_url, conn, tmp_path):
     for index in range(12):
         write_family(tmp_path, rng, index)
     files = find_files([str(tmp_path)])
-    report = ingest(conn, files, jobs=2, batch_size=3, writers=2,
+    report = ingest(conn, files, jobs=2, batch_size=1, writers=2,
                     connect=lambda: psycopg.connect(db_url, autocommit=True))
     assert (report.files, report.ingested, report.refused) == (len(files), len(files), 0)
     per_observation = conn.execute(
         "SELECT count(DISTINCT observationid), count(DISTINCT product_id) FROM hst.archive_file"
     ).fetchone()
-    assert per_observation[0] < len(files) / 2  # observations do span batches of three
+    assert per_observation[0] < len(files) / 2  # observations do span batches (of two at most)
     assert conn.execute("SELECT count(*), count(DISTINCT obsid) FROM caom2.observation"
                         ).fetchone() == (per_observation[0],) * 2
     assert conn.execute("SELECT count(*) FROM caom2.plane").fetchone()[0] >= per_observation[1]
     rebuilt = ingest(conn, files, jobs=1, rebuild=True)
     assert (rebuilt.ingested, rebuilt.unchanged) == (0, len(files))
+
+
+@pytest.mark.parametrize("names, size, expected", [
+    # a batch ends where a dataset's files end, once it holds `size` files
+    ("a_raw a_flt b_raw b_flt b_spt c_raw", 2, ["a_raw a_flt", "b_raw b_flt b_spt", "c_raw"]),
+    ("a_raw a_flt a_spt b_raw", 1, ["a_raw a_flt", "a_spt", "b_raw"]),  # and at twice `size`
+    ("hst_1_a hst_1_b hst_2_a hst_2_b hst_3_a", 2, ["hst_1_a hst_1_b hst_2_a hst_2_b", "hst_3_a"]),
+    ("a_raw b_raw c_raw", 5, ["a_raw b_raw c_raw"]),
+], ids=["datasets", "twice the size", "HAP names", "one batch"])
+def test_batches_end_where_datasets_end(names, size, expected):
+    """So that writers given consecutive batches rarely share an observation and wait."""
+    from loaders.fits_ingest import StagedFile, _batches
+
+    staged = [StagedFile(path=n, file_name=n + ".fits") for n in names.split()]
+    got = [" ".join(s.path for s in batch) for batch in _batches(iter(staged), size)]
+    assert got == expected
