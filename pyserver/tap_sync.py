@@ -229,7 +229,12 @@ async def describe(conn: psycopg.AsyncConnection, sql: str) -> list[ResultColumn
         results = await conn.wait(psycopg.generators.execute(pgconn))
     result = results[-1]
     if result.status != psycopg.pq.ExecStatus.COMMAND_OK:
-        raise TapError(_database_message(psycopg.errors.error_from_result(result), 0))
+        error = psycopg.errors.error_from_result(result)
+        if server_gone(error):
+            # a standby shutting down under the query ("terminating connection due to
+            # administrator command"): not the query's fault, and run again elsewhere
+            raise error
+        raise TapError(_database_message(error, 0))
     return [ResultColumn(result.fname(i).decode(), result.ftype(i), result.fmod(i))
             for i in range(result.nfields)]
 

@@ -309,3 +309,28 @@ def test_taplint_finds_the_service_on_standbys_conformant(service):
     assert "Totals: Errors: 0; Warnings: 0" in report, report
     with psycopg.connect(service["primary"].url()) as conn:
         assert conn.execute("SELECT count(*) FROM uws.job").fetchone()[0] > 0  # its async jobs
+
+
+def test_a_server_that_goes_away_while_a_query_is_read_is_not_the_query_s_fault(db_url):
+    """A standby shutting down answers the protocol's Describe of a TAP query with "terminating
+    connection due to administrator command": that is the server going away, which the
+    service answers by running the query on the next server, not a 400 for the query."""
+    import asyncio
+
+    from pyserver.replicas import server_gone
+    from pyserver.tap_sync import describe
+
+    async def described_after_termination() -> BaseException | None:
+        async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+            pid = (await (await conn.execute("SELECT pg_backend_pid()")).fetchone())[0]
+            with psycopg.connect(db_url, autocommit=True) as other:
+                other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            await asyncio.sleep(0.2)
+            try:
+                await describe(conn, "SELECT 1 AS one")
+            except Exception as exc:  # noqa: BLE001 - what it raises is the point
+                return exc
+            return None
+
+    raised = asyncio.run(described_after_termination())
+    assert isinstance(raised, psycopg.Error) and server_gone(raised), repr(raised)
