@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.scratch import scratch_database  # noqa: E402
 from hstvo.config import PROJECT_ROOT, load_settings  # noqa: E402
 from hstvo.db import database_url  # noqa: E402
-from hstvo.xml_cli import _batches_imported  # noqa: E402
+from hstvo.xml_cli import import_batches  # noqa: E402
 from loaders.caom2xml import read_document, write_document  # noqa: E402
 
 TEMPLATE = PROJECT_ROOT / "data" / "caom2" / "j94f05bgq.xml"
@@ -99,7 +99,7 @@ def main() -> None:
         # storing its batches over its own connection (hstvo.xml_cli)
         t0 = time.perf_counter()
         stored = sum(summary is not None
-                     for batch in _batches_imported(url, files, args.batch_size, True, args.jobs)
+                     for batch in import_batches(url, files, args.batch_size, True, args.jobs)
                      for _, summary, _ in batch)
         wall = time.perf_counter() - t0
     assert stored == args.count, f"{args.count - stored} documents refused"

@@ -75,7 +75,7 @@ def import_batch(url: str, paths: list[str], keep_timestamps: bool) -> list[Outc
     return [(path, stored.get(path), refusals.get(path)) for path in paths]
 
 
-def _batches_imported(url: str, files: list[Path], batch_size: int, keep: bool, jobs: int
+def import_batches(url: str, files: list[Path], batch_size: int, keep: bool, jobs: int
                       ) -> Iterator[list[Outcome]]:
     """Each batch's outcomes, in the order of the files: in this process, or `jobs` at once."""
     batches = [[str(p) for p in files[i:i + batch_size]] for i in range(0, len(files), batch_size)]
@@ -127,7 +127,7 @@ def cmd_xml_import(args: argparse.Namespace) -> int:
 
     with tqdm(total=len(files), unit="obs",
               disable=len(files) < 10 or not sys.stderr.isatty()) as progress:
-        for batch in _batches_imported(_url(), files, args.batch_size, not args.restamp,
+        for batch in import_batches(_url(), files, args.batch_size, not args.restamp,
                                        args.jobs):
             for path, summary, refusal in batch:
                 if summary is None:

@@ -352,7 +352,8 @@ class _Writers:
             self._idle.put(conn)
 
     def submit(self, batch: list[StagedFile]) -> Iterator[tuple[list[StagedFile], dict[str, Any], float]]:
-        """Hand a batch over; yields the batches finished meanwhile, once `count` are under way."""
+        """Hand a batch over and yield the batches finished meanwhile, once `count` are under
+        way (a generator: the batch goes over when it is iterated, as ingest() does)."""
         self._pending.append(self._threads.submit(self._store, batch))
         while len(self._pending) >= self._count:
             yield self._pending.popleft().result()
