@@ -129,8 +129,9 @@ def main() -> None:
         url = build(database_url(load_settings()), args.planes)
         ids = [f"caom:HST/d{i}/d{i}_flt" for i in range(1, args.planes + 1)]
     process = serve(url, args.port, args.workers, probe="/datalink")
-    print(f"DataLink, {args.planes} planes{' of ' + args.database if args.database else ''}, {args.workers} server processes, {args.clients} "
-          f"clients on loopback, {args.seconds:.0f} s each:")
+    print(f"DataLink, {args.planes} planes{' of ' + args.database if args.database else ''}, "
+          f"{args.workers} server processes, {args.clients} clients on loopback, "
+          f"{args.seconds:.0f} s each:")
     rates: dict[str, float] = {}
     try:
         for mode, headers in access_modes(url):

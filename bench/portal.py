@@ -30,9 +30,9 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.scratch import access_modes, serve  # noqa: E402
+from bench.scratch import access_modes, existing_database, serve  # noqa: E402
 from hstvo.config import load_settings  # noqa: E402
-from hstvo.db import database_url, upgrade  # noqa: E402
+from hstvo.db import database_url  # noqa: E402
 
 
 def median_ms(client: httpx.Client, params: dict, repeat: int,
@@ -85,16 +85,13 @@ def main() -> None:
                         help="instead of bench/tap.py's rows: an archive built the way users "
                              "build one (hstvo synth --ingest), on the same server")
     args = parser.parse_args()
-    name = args.database or f"hstvo_tap_bench_{args.rows}"
-    url = f"{database_url(load_settings()).rpartition('/')[0]}/{name}"
-    try:
-        with psycopg.connect(url) as conn:
-            rows = conn.execute("SELECT count(*) FROM hstvo.obscore_rows").fetchone()[0]
-            instrument = conn.execute("SELECT instrument_name FROM hstvo.obscore_rows "
-                                      "LIMIT 1").fetchone()[0]
-    except psycopg.OperationalError:
-        raise SystemExit(f"no {name}: run bench/tap.py --rows {args.rows} first")
-    upgrade(url)
+    url = existing_database(database_url(load_settings()),
+                            args.database or f"hstvo_tap_bench_{args.rows}",
+                            "" if args.database else f"run bench/tap.py --rows {args.rows} first")
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT count(*) FROM hstvo.obscore_rows").fetchone()[0]
+        instrument = conn.execute("SELECT instrument_name FROM hstvo.obscore_rows "
+                                  "LIMIT 1").fetchone()[0]
     with psycopg.connect(url, autocommit=True) as conn:  # the facet cube current (the service
         started = time.perf_counter()                     # refreshes it within seconds)
         conn.execute("UPDATE portal.facet_cube_state SET stale = true")

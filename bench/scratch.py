@@ -25,15 +25,16 @@ def scratch_database(base_url: str, name: str) -> str:
     return url
 
 
-def existing_database(base_url: str, name: str) -> str:
+def existing_database(base_url: str, name: str, hint: str = "") -> str:
     """The URL of database `name` on the server of base_url, an archive built elsewhere (such
     as the million observations of `hstvo synth --ingest`, README), brought up to the current
-    schema; SystemExit when there is none."""
+    schema; SystemExit, with `hint`, when there is none."""
     url = f"{base_url.rpartition('/')[0]}/{name}"
     try:
         psycopg.connect(url).close()
     except psycopg.OperationalError:
-        raise SystemExit(f"no database {name} on {base_url.rpartition('/')[0]}") from None
+        raise SystemExit(f"no database {name} on {base_url.rpartition('/')[0]}"
+                         + (f": {hint}" if hint else "")) from None
     upgrade(url)
     return url
 

@@ -80,9 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "observations in the database (sql/54_hst_ingest.sql decides planes, levels "
                     "and bounds from the file-class rules). Re-ingesting a file changes nothing "
                     "unless its content changed; a file found at the path it was ingested from "
-                    "with the same size and modification time is not even read again. A file that cannot be ingested (unreadable, "
-                    "unknown instrument or suffix, a missing keyword) is reported with its "
-                    "reason, here and in hst.ingest_log, and the others still go in.",
+                    "with the same size and modification time is not even read again. A file "
+                    "that cannot be ingested (unreadable, unknown instrument or suffix, a "
+                    "missing keyword) is reported with its reason, here and in hst.ingest_log, "
+                    "and the others still go in.",
         epilog="exit status: 0 when every file went in, 1 when some were refused",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     ingest.add_argument("paths", nargs="+", metavar="PATH",
@@ -389,11 +390,10 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 def _synth_and_ingest(args: argparse.Namespace) -> int:
     """hstvo synth --ingest: write and ingest chunk by chunk (loaders.synth.stream_archive)."""
-    import json
     from tqdm import tqdm
 
     from loaders.fits_ingest import IngestReport, ingest
-    from loaders.synth import STREAM_CHECKPOINT, stream_archive
+    from loaders.synth import stream_archive, stream_progress
 
     from .db import connect
 
@@ -406,15 +406,12 @@ def _synth_and_ingest(args: argparse.Namespace) -> int:
                             connect=lambda: connect(_url(), autocommit=True))
             for path, message in report.refusals:
                 print(f"refused: {path}: {message}", file=sys.stderr)
-            for key in ("files", "ingested", "unchanged", "refused", "observations",
-                        "rows_written", "wall_seconds"):
-                setattr(total, key, getattr(total, key) + getattr(report, key))
+            total.merge(report)
             bar.set_postfix(files=total.files, obs=total.observations,
                             rate=f"{total.files / max(total.wall_seconds, 1e-9):.0f} files/s",
                             refresh=False)
 
-        checkpoint = args.directory / STREAM_CHECKPOINT
-        position = json.loads(checkpoint.read_text())["families"] if checkpoint.exists() else 0
+        position = stream_progress(args.directory)["families"]
         bar.update(position)
 
         def advance(families: int, files: int) -> None:
@@ -429,7 +426,7 @@ def _synth_and_ingest(args: argparse.Namespace) -> int:
         done = stream_archive(args.directory, args.count, args.seed, args.chunk, store,
                               keep=args.keep, hap_mosaics=args.hap_mosaics,
                               progress=advance)
-    saved = json.loads((args.directory / STREAM_CHECKPOINT).read_text())
+    saved = stream_progress(args.directory)
     print(f"the stream in {args.directory} holds {saved['families']} datasets, "
           f"{saved['files']} files, written and ingested in {saved['seconds']:.0f} s "
           f"({saved['files'] / max(saved['seconds'], 1e-9):.0f} files/s)")

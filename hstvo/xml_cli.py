@@ -16,7 +16,7 @@ import multiprocessing
 import os
 import sys
 from collections.abc import Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -68,15 +68,15 @@ def import_batch(url: str, paths: list[str], keep_timestamps: bool) -> list[Outc
                                 keep_timestamps=keep_timestamps)
     stored: dict[str, dict] = {}
     for (path, _), summary in zip(read, summaries):
-        if isinstance(summary, Exception):  # the database refused it
-            refusals[path] = f"{type(summary).__name__}: {summary}".rstrip()
+        if isinstance(summary, psycopg.Error):  # the database refused it: its reason
+            refusals[path] = (summary.diag.message_primary or str(summary)).strip()
         else:
             stored[path] = summary
     return [(path, stored.get(path), refusals.get(path)) for path in paths]
 
 
 def import_batches(url: str, files: list[Path], batch_size: int, keep: bool, jobs: int
-                      ) -> Iterator[list[Outcome]]:
+                   ) -> Iterator[list[Outcome]]:
     """Each batch's outcomes, in the order of the files: in this process, or `jobs` at once."""
     batches = [[str(p) for p in files[i:i + batch_size]] for i in range(0, len(files), batch_size)]
     if jobs == 1:
@@ -85,10 +85,8 @@ def import_batches(url: str, files: list[Path], batch_size: int, keep: bool, job
         return
     from loaders.orphans import exit_with_parent
 
-    pool: Executor = ProcessPoolExecutor(max_workers=jobs,
-                                         mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=exit_with_parent, initargs=(os.getpid(),))
-    with pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=exit_with_parent, initargs=(os.getpid(),)) as pool:
         pending: collections.deque = collections.deque()
         for batch in batches:
             pending.append(pool.submit(import_batch, url, batch, keep))

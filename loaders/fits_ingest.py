@@ -76,6 +76,14 @@ class IngestReport:
     refusals: list[tuple[str, str]] = field(default_factory=list)  # (path, message)
     warnings: list[tuple[str, str]] = field(default_factory=list)  # ingested, with a remark
 
+    def merge(self, other: "IngestReport") -> None:
+        """Another run's counts and times added to these (a run in chunks: hstvo synth --ingest)."""
+        for name in ("files", "ingested", "unchanged", "refused", "observations", "rows_written",
+                     "read_seconds", "database_seconds", "wall_seconds"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.refusals += other.refusals
+        self.warnings += other.warnings
+
     def add(self, summary: dict[str, Any]) -> None:
         self.rows_written += int(summary.get("rows", 0))
         for key in ("files", "ingested", "unchanged", "refused", "observations"):
@@ -134,23 +142,23 @@ def disk_stamp(path: Path) -> str:
     return f"{status.st_size}:{status.st_mtime_ns}"
 
 
-def _unchanged_on_disk(conn: psycopg.Connection, paths: list[Path]) -> set[Path]:
-    """The paths registered with the stamp they have now, whose observations are whole: a
-    re-ingest logs them unchanged without reading them (hst.unchanged_files)."""
-    stamped: dict[str, Path] = {}
+def _unchanged_on_disk(conn: psycopg.Connection, paths: list[Path]) -> dict[str, Path]:
+    """The paths registered with the stamp they have now, whose observations are whole, by
+    their resolved path: a re-ingest logs them unchanged without reading them
+    (hst.unchanged_files)."""
+    stamped: list[tuple[str, str, Path]] = []  # (resolved path, stamp, path as given)
     for path in paths:
         try:
-            stamped[f"{str(Path(path).resolve())}\0{disk_stamp(path)}"] = path
+            stamped.append((str(Path(path).resolve()), disk_stamp(path), path))
         except OSError:
             continue  # missing or unreadable: reading it reports why
-    found: set[Path] = set()
-    keys = list(stamped)
-    for start in range(0, len(keys), UNCHANGED_CHUNK):
-        chunk = [key.split("\0") for key in keys[start:start + UNCHANGED_CHUNK]]
-        by_path = {resolved: stamped[f"{resolved}\0{stamp}"] for resolved, stamp in chunk}
+    found: dict[str, Path] = {}
+    for start in range(0, len(stamped), UNCHANGED_CHUNK):
+        chunk = stamped[start:start + UNCHANGED_CHUNK]
+        given = {resolved: path for resolved, _, path in chunk}
         cursor = conn.execute("SELECT hst.unchanged_files(%s, %s)",
-                              ([r for r, _ in chunk], [s for _, s in chunk]))
-        found.update(by_path[resolved] for (resolved,) in cursor.fetchall())
+                              ([r for r, _, _ in chunk], [s for _, s, _ in chunk]))
+        found.update((resolved, given[resolved]) for (resolved,) in cursor.fetchall())
     return found
 
 
@@ -263,13 +271,13 @@ def ingest(conn: psycopg.Connection, paths: list[Path], jobs: int = 2, batch_siz
         with conn.transaction():
             unchanged = _unchanged_on_disk(conn, paths)
             summary = conn.execute("SELECT hst.log_unchanged(%s)",
-                                   ([str(Path(p).resolve()) for p in unchanged],)).fetchone()[0] \
-                if unchanged else None
+                                   (list(unchanged),)).fetchone()[0] if unchanged else None
         if unchanged:
             report.add(summary)
             if progress:
                 progress(len(unchanged))
-            paths = [p for p in paths if p not in unchanged]
+            skipped = set(unchanged.values())
+            paths = [p for p in paths if p not in skipped]
         report.database_seconds += time.perf_counter() - db_started
     if writers > 1 and connect is None:
         raise ValueError("more than one writer needs a way to connect")

@@ -223,11 +223,8 @@ def _long_string(keyword: str, escaped: str) -> str:
     """A string longer than a card, over CONTINUE cards (FITS standard 4.2.1.2): each part
     but the last ends with '&'. (Its comment is left out.)"""
     parts = [escaped[i:i + 67] for i in range(0, len(escaped), 67)]
-    cards = [f"{keyword:<8}= '{parts[0]}&'"]
-    cards += [f"CONTINUE  '{part}&'" for part in parts[1:-1]]
-    cards += [f"CONTINUE  '{parts[-1]}'"] if len(parts) > 1 else []
-    if len(parts) == 1:
-        cards = [f"{keyword:<8}= '{parts[0]}'"]
+    cards = [f"{keyword:<8}= '{parts[0]}&'"] + [f"CONTINUE  '{part}&'" for part in parts[1:]]
+    cards[-1] = cards[-1][:-2] + "'"  # the last part has no '&'
     return "".join(f"{card:<80}" for card in cards)
 
 
@@ -563,6 +560,15 @@ def _write_chunk(directory: Path, rng: random.Random, start: int, end: int,
     return files, rng
 
 
+def stream_progress(directory: str | Path) -> dict[str, Any]:
+    """How far the stream in `directory` got: families, files, seconds (summed over every run),
+    seed, hap_mosaics and the generator's state; zeros before its first chunk."""
+    checkpoint = Path(directory) / STREAM_CHECKPOINT
+    if not checkpoint.exists():
+        return {"families": 0, "files": 0, "seconds": 0.0}
+    return json.loads(checkpoint.read_text())
+
+
 def stream_archive(directory: str | Path, count: int, seed: int, chunk: int,
                    store: Callable[[list[Path]], None], keep: bool = False,
                    hap_mosaics: bool = False,
@@ -579,17 +585,15 @@ def stream_archive(directory: str | Path, count: int, seed: int, chunk: int,
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    checkpoint = directory / STREAM_CHECKPOINT
-    rng, done, seconds, files_written = random.Random(seed), 0, 0.0, 0
-    if checkpoint.exists():
-        saved = json.loads(checkpoint.read_text())
+    rng, saved = random.Random(seed), stream_progress(directory)
+    done, seconds, files_written = saved["families"], saved["seconds"], saved["files"]
+    if "rng_state" in saved:
         if (saved["seed"], saved["hap_mosaics"]) != (seed, hap_mosaics):
             raise ValueError(f"{directory} holds a stream of seed {saved['seed']}"
                              f"{' with' if saved['hap_mosaics'] else ' without'} HAP mosaics: "
                              "give the same, or another directory")
         version, state, gauss = saved["rng_state"]
         rng.setstate((version, tuple(state), gauss))
-        done, seconds, files_written = saved["families"], saved["seconds"], saved["files"]
     for leftover in directory.glob("chunk-*"):  # written ahead, never stored: written again
         if not keep or int(leftover.name.split("-")[1]) >= done:
             shutil.rmtree(leftover, ignore_errors=True)
@@ -613,8 +617,11 @@ def stream_archive(directory: str | Path, count: int, seed: int, chunk: int,
             files_written += len(files)
             now = time.perf_counter()
             seconds, clock = seconds + now - clock, now
-            checkpoint.write_text(json.dumps({"seed": seed, "hap_mosaics": hap_mosaics,
-                                              "families": done, "files": files_written,
-                                              "seconds": round(seconds, 1),  # over every call
-                                              "rng_state": rng.getstate()}))
+            # (written aside and renamed: a run killed while writing it keeps the last one)
+            pending = directory / (STREAM_CHECKPOINT + ".new")
+            pending.write_text(json.dumps({"seed": seed, "hap_mosaics": hap_mosaics,
+                                           "families": done, "files": files_written,
+                                           "seconds": round(seconds, 1),  # over every call
+                                           "rng_state": rng.getstate()}))
+            os.replace(pending, directory / STREAM_CHECKPOINT)
     return done - started

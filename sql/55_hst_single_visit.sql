@@ -92,7 +92,3 @@ BEGIN
                                 ELSE f.primary_header->>'FILTER' END),
                             lower(substr(f.observationid, 1, 6))) END;
 END $$;
-
--- In the transaction that registers a member exposure's file, new or with new bytes (a
--- recalibration), the rebuild of its visit's mosaic is enqueued: one job per mosaic, which
--- further members coalesce into while it waits

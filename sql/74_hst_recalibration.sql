@@ -227,7 +227,10 @@ INSERT INTO hstvo.setting (name, value, description) VALUES
 ON CONFLICT (name) DO NOTHING;
 COMMENT ON TABLE hst.mosaic_setup IS 'the command that rebuilds a HAP single-visit mosaic, and the VM it needs';
 
--- the rebuilds of the mosaics these files are members of, each job with a reason per member
+-- In the transaction that registers a member exposure's file, new or with new bytes (a
+-- recalibration), the rebuild of its visit's mosaic is enqueued: one job per mosaic, which
+-- further members coalesce into while it waits (hst.svm_product_of: sql/55_hst_single_visit.sql).
+-- The rebuilds of the mosaics these files are members of, each job with a reason per member:
 CREATE OR REPLACE FUNCTION hst.enqueue_mosaic_builds(files hst.archive_file[], why text)
 RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
