@@ -9,7 +9,9 @@ databases, prints observations per second of:
   * a full harvest through postgres_fdw (CALL caom2.harvest);
   * a full harvest over HTTP of the first --http-observations of them, from `hstvo serve` on the
     source (its /caom2repo, with a writer's token);
-  * an incremental harvest after 1% of the source's observations changed (seconds), both ways.
+  * an incremental harvest after 1% of the source's observations changed (seconds), both ways;
+  * the floor: what indexing the footprints alone costs a tree here (pgsphere's GiST key of a
+    polygon), and the rate it leaves room for on this machine's cores.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from pathlib import Path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse  # noqa: E402
+import os  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
 from urllib.parse import urlsplit  # noqa: E402
 
 import psycopg  # noqa: E402
+from psycopg.types.json import Jsonb  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -112,6 +116,78 @@ def change_one_percent(source_url: str, observations: int) -> int:
             (observations // 100,)).fetchone()[0]
 
 
+def footprint_index_floor(destination_url: str, planes_per_tree: float) -> None:
+    """What the footprint indexes alone cost a copied tree, measured on the destination's own
+    footprints: every written footprint is indexed by pgsphere's GiST once per index on a
+    polygon column (caom2.plane's position_bounds_spoly, ObsCore's s_region), and the key of a
+    polygon costs tens of microseconds (its corners are tested against the six axis points).
+    Prints the microseconds per key and the most trees per second that leaves room for, with
+    nothing else done, on all of this machine's cores."""
+    with psycopg.connect(destination_url) as conn:
+        indexes = conn.execute(
+            "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "  JOIN pg_am am ON am.oid = c.relam JOIN pg_attribute a "
+            "    ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) "
+            " WHERE am.amname = 'gist' AND a.atttypid = 'spoly'::regtype "
+            "   AND i.indrelid = ANY (ARRAY['caom2.plane', 'hstvo.obscore_rows']::regclass[])"
+        ).fetchone()[0]
+        conn.execute("CREATE TEMP TABLE footprints AS SELECT position_bounds_spoly AS region "
+                     "FROM caom2.plane WHERE position_bounds_spoly IS NOT NULL LIMIT 20000")
+        count = conn.execute("SELECT count(*) FROM footprints").fetchone()[0]
+        conn.execute("CREATE TEMP TABLE plain (region spoly)")
+        conn.execute("CREATE TEMP TABLE indexed (region spoly)")
+        conn.execute("CREATE INDEX ON indexed USING gist (region)")
+        seconds = {}
+        for table in ("plain", "indexed"):
+            started = time.perf_counter()
+            conn.execute(f"INSERT INTO {table} SELECT region FROM footprints")
+            seconds[table] = time.perf_counter() - started
+        conn.rollback()
+    if not count:
+        return
+    per_key = (seconds["indexed"] - seconds["plain"]) / count
+    per_tree = per_key * indexes * planes_per_tree
+    cores = os.cpu_count() or 1
+    print(f"  floor: a footprint's GiST key costs {per_key * 1e6:.0f} us; {indexes} footprint "
+          f"indexes x {planes_per_tree:g} planes = {per_tree * 1e3:.2f} ms of CPU a tree, so at "
+          f"most {cores / per_tree:,.0f} trees/s on {cores} cores with nothing else done")
+
+
+def http_path_floor(source_url: str, destination_url: str, sample: int = 500) -> None:
+    """What a tree costs on the HTTP path's unavoidable steps, measured one after the other on
+    `sample` trees: the source makes its document (caom2.observation_document) and writes it as
+    CAOM2 XML, the harvester reads the XML strictly, and the destination stores it
+    (caom2.put_observations, which computes every checksum again: the check). Source and
+    destination share this machine's cores, so their sum bounds the rate."""
+    from loaders.caom2xml import read_document, write_document
+
+    with psycopg.connect(source_url) as src, psycopg.connect(destination_url) as dst:
+        started = time.perf_counter()
+        documents = [row[0] for row in src.execute(
+            "SELECT caom2.observation_document(obsid) FROM caom2.observation "
+            "ORDER BY maxlastmodified DESC LIMIT %s", (sample,))]
+        made = time.perf_counter() - started
+        started = time.perf_counter()
+        texts = [write_document(document) for document in documents]
+        written = time.perf_counter() - started
+        started = time.perf_counter()
+        read = [read_document(text) for text in texts]
+        parsed = time.perf_counter() - started
+        ids = [document["observation"]["obsid"] for document in read]
+        dst.execute("DELETE FROM caom2.observation WHERE obsid = ANY (%s::uuid[])", (ids,))
+        started = time.perf_counter()
+        dst.execute("SELECT caom2.put_observations(%s, true)", (Jsonb(read),))
+        stored = time.perf_counter() - started
+        dst.rollback()
+    steps = {"document": made, "XML written": written, "XML read": parsed, "stored": stored}
+    per_tree = sum(steps.values()) / len(documents)
+    cores = os.cpu_count() or 1
+    print("  HTTP floor: " + ", ".join(f"{name} {value / len(documents) * 1e3:.2f}"
+                                       for name, value in steps.items())
+          + f" ms a tree = {per_tree * 1e3:.2f} ms of CPU, so at most {cores / per_tree:,.0f} "
+          f"trees/s on {cores} cores, before any HTTP")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -136,6 +212,7 @@ def main() -> None:
     with psycopg.connect(destination, autocommit=True) as conn:
         seconds, copied = timed_call(conn, lambda: conn.execute("CALL caom2.harvest('src')"), "src")
     print(f"  postgres_fdw, 1% changed ({changed}): {seconds:.2f} s ({copied} copied)")
+    footprint_index_floor(destination, 4)
 
     # the HTTP source: a copy of the first --http-observations of the source, served
     http_source = source
@@ -155,6 +232,7 @@ def main() -> None:
         changed = change_one_percent(http_source, args.http_observations)
         seconds, copied = timed_run(destination, "web")
         print(f"  HTTP, 1% changed ({changed}): {seconds:.2f} s ({copied} copied)")
+        http_path_floor(http_source, destination)
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -93,6 +93,44 @@ def test_card_values_follow_the_fits_standard(field, value):
     assert card_value(field) == value and type(card_value(field)) is type(value)
 
 
+def _cards(*cards: str) -> list[str]:
+    return [card.ljust(80) for card in cards]
+
+
+LONG_NOTE = "NOTE    = 'the first part of a long string, which goes on &'"
+HEADERS = [  # the same cards in other places: each header must read as if read alone
+    _cards("SIMPLE  =                    T", LONG_NOTE, "CONTINUE  'and ends here'",
+           "DP1     = 'AXIS.1: 1'", "DP1     = 'NAXES: 2'", "FILTER  = 'F555W   '",
+           "FILTER  = 'F814W   '  / the later value wins"),
+    _cards("SIMPLE  =                    T", LONG_NOTE, "FILTER  = 'F555W   '",
+           "DP1     = 'AXIS.1: 1'", "CONTINUE  'does not continue a record-valued card'"),
+    _cards("SIMPLE  =                    T", "FILTER  = 'F555W   '", "CONTINUE  'nor this'",
+           LONG_NOTE, "HISTORY a commentary card", "CONTINUE  'continued after all'"),
+]
+
+
+def test_a_card_seen_before_reads_as_it_did_the_first_time():
+    """Parsed cards are kept for the next headers (most of an HST header repeats from file to
+    file): a header read with every card known reads the same as read afresh, a CONTINUE
+    card extends only a long string just before it, and record-valued cards keep their names."""
+    from loaders import fits_header
+
+    fits_header._PARSED_CARDS.clear()
+    fresh = []
+    for cards in HEADERS:
+        fits_header._PARSED_CARDS.clear()
+        fresh.append(fits_header._parse_cards(cards))
+    assert fresh[0]["NOTE"] == "the first part of a long string, which goes on and ends here"
+    assert fresh[0]["DP1.AXIS.1"] == 1.0 and fresh[0]["FILTER"] == "F814W"
+    assert fresh[1]["NOTE"].endswith("goes on &")
+    assert fresh[2]["FILTER"] == "F555W" and fresh[2]["NOTE"].endswith("continued after all")
+    for _ in range(2):  # every card known now, in each order of the headers
+        for cards, expected in zip(HEADERS, fresh):
+            read = fits_header._parse_cards(cards)
+            assert read == expected and list(read) == list(expected)
+    assert len(fits_header._PARSED_CARDS) > 0
+
+
 @pytest.mark.parametrize("name", ["2chipA.fits.gz", "j8bt05njq_raw.fits", "o4sp040b0_raw.fits",
                                   "sample_svm_flc.fits", "WFPC2u5780205r_c0fx.fits"])
 def test_header_scan_agrees_with_astropy(name):
