@@ -367,11 +367,17 @@ SELECT s.batch, s.seq, s.path, s.size, s.checksum, s.header AS primary_header, s
 -- Building an observation from its registered files
 -- ---------------------------------------------------------------------------------------------
 
--- the chunks of one file: one per science extension with sky corners
-CREATE OR REPLACE FUNCTION hst.file_chunks(artifact_uri text, extensions jsonb, part_name text)
-RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
-SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
-           'chunkid', hst.uuid(artifact_uri || '#' || part_name || '/chunk'),
+-- the chunks of one part: a science extension with sky corners (and its linear WCS) has one
+-- (made from the part's own extension: searching the file's extensions for it read a file of 7
+-- extensions 49 times, and took almost half the time of making the file's artifact)
+DROP FUNCTION IF EXISTS hst.file_chunks(text, jsonb, text);
+CREATE OR REPLACE FUNCTION hst.extension_chunks(artifact_uri text, e jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+SELECT CASE WHEN jsonb_array_length(coalesce(e->'corners', '[]')) >= 3
+                 AND e->'wcs' ?& ARRAY['CRPIX1', 'CRPIX2', 'CRVAL1', 'CRVAL2', 'CD1_1', 'CD1_2',
+                                       'CD2_1', 'CD2_2']
+       THEN jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
+           'chunkid', hst.uuid(artifact_uri || '#' || (e->>'index') || '/chunk'),
            'naxis', 2, 'positionaxis1', 1, 'positionaxis2', 2,
            'position_axis_axis1_ctype', 'RA---TAN', 'position_axis_axis1_cunit', 'deg',
            'position_axis_axis2_ctype', 'DEC--TAN', 'position_axis_axis2_cunit', 'deg',
@@ -388,10 +394,8 @@ SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
            'position_axis_function_cd12', e->'wcs'->'CD1_2',
            'position_axis_function_cd21', e->'wcs'->'CD2_1',
            'position_axis_function_cd22', e->'wcs'->'CD2_2',
-           'position_coordsys', 'ICRS', 'position_equinox', 2000.0))), '[]')
-  FROM jsonb_array_elements(extensions) AS e
- WHERE (e->>'index') = part_name AND jsonb_array_length(coalesce(e->'corners', '[]')) >= 3
-   AND e->'wcs' ?& ARRAY['CRPIX1', 'CRPIX2', 'CRVAL1', 'CRVAL2', 'CD1_1', 'CD1_2', 'CD2_1', 'CD2_2']
+           'position_coordsys', 'ICRS', 'position_equinox', 2000.0)))
+       ELSE '[]'::jsonb END
 $$;
 
 -- the artifact of one registered file: one part per HDU, chunks where the sky is mapped
@@ -402,7 +406,7 @@ SELECT jsonb_build_object(
     'contenttype', 'application/fits', 'contentlength', f.size, 'contentchecksum', f.checksum,
     'parts', (SELECT coalesce(jsonb_agg(jsonb_build_object(
                   'partid', hst.uuid(uri || '#' || (e->>'index')), 'name', e->>'index',
-                  'chunks', CASE WHEN f.maps THEN hst.file_chunks(uri, f.extensions, e->>'index')
+                  'chunks', CASE WHEN f.maps THEN hst.extension_chunks(uri, e)
                                  ELSE '[]'::jsonb END) ORDER BY (e->>'index')::integer), '[]')
                 FROM jsonb_array_elements(f.extensions) AS e))
   FROM (SELECT 'mast:HST/product/' || f.file_name AS uri) AS a
@@ -518,17 +522,30 @@ BEGIN
                min(hst.keyword_double(f.primary_header, 'EXPSTART')) AS t_start,
                max(hst.keyword_double(f.primary_header, 'EXPEND')) AS t_end
           FROM files f GROUP BY f.n, f.obs_uri, f.product_id
+    ), banded AS (
+        SELECT pf.*, bp.name AS bandpass, bp.mode AS bandpass_mode,
+               hst.keyword(pf.header, 'DETECTOR') AS detector
+          FROM plane_files pf CROSS JOIN LATERAL hst.bandpass(pf.instrument, pf.header) AS bp
+    ), band_bounds AS (
+        -- (looked up once per instrument, detector, filter and mode of the batch: a batch's
+        -- hundreds of planes have a few dozen of them)
+        SELECT k.*, eb.lower_m, eb.upper_m
+          FROM (SELECT DISTINCT instrument, detector, bandpass, bandpass_mode FROM banded) AS k
+         CROSS JOIN LATERAL hst.bandpass_bounds(k.instrument, k.detector, k.bandpass,
+                                                k.bandpass_mode) AS eb
     ), described AS (
-        SELECT pf.*, bp.name AS bandpass, eb.lower_m, eb.upper_m, pos.bounds, pos.samples,
+        SELECT b.*, eb.lower_m, eb.upper_m, pos.bounds, pos.samples,
                pos.sample_size, ip.calibration_program, ip.default_product_type,
-               hst.mjd_timestamp(pf.t_start) AS observed, o.doc->>'intent' AS intent
-          FROM plane_files pf
-          JOIN observation o ON o.n = pf.n
-          LEFT JOIN hst.instrument_pipeline ip ON ip.instrument = pf.instrument
-          CROSS JOIN LATERAL hst.bandpass(pf.instrument, pf.header) AS bp
-          CROSS JOIN LATERAL hst.bandpass_bounds(pf.instrument, hst.keyword(pf.header, 'DETECTOR'),
-                                                 bp.name, bp.mode) AS eb
-          CROSS JOIN LATERAL hst.plane_position(pf.artifacts) AS pos
+               hst.mjd_timestamp(b.t_start) AS observed, o.doc->>'intent' AS intent
+          FROM banded b
+          JOIN observation o ON o.n = b.n
+          LEFT JOIN hst.instrument_pipeline ip ON ip.instrument = b.instrument
+          LEFT JOIN band_bounds eb
+                 ON eb.instrument IS NOT DISTINCT FROM b.instrument
+                AND eb.detector IS NOT DISTINCT FROM b.detector
+                AND eb.bandpass IS NOT DISTINCT FROM b.bandpass
+                AND eb.bandpass_mode IS NOT DISTINCT FROM b.bandpass_mode
+          CROSS JOIN LATERAL hst.plane_position(b.artifacts) AS pos
     ), planes AS (
         SELECT d.n, jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
                    'planeid', hst.uuid(d.obs_uri || '/' || d.product_id),
