@@ -47,19 +47,42 @@ def _write_entity(element: etree._Element, entity: str, row: dict[str, Any]) -> 
             _write_entity(etree.SubElement(holder, _q(child)), child, child_row)
 
 
+# what makes a group of elements worth writing, per (spec, path): the columns of the leaves
+# below it and the paths of the groups below it that a document may mark as present but empty.
+# (Worked out once: walking the spec again for every group of every entity was most of the time
+# of writing a document.) Specs are module constants, so their ids are stable keys.
+_PROBES: dict[tuple[int, tuple], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+
+def _probes(spec: tuple, path: tuple) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    key = (id(spec), path)
+    found = _PROBES.get(key)
+    if found is None:
+        columns: list[str] = []
+        empties: list[str] = []
+        for node in spec:
+            if isinstance(node, Group):
+                below = path + (node.tag,)
+                more_columns, more_empties = _probes(node.children, below)
+                columns += more_columns
+                empties += ("/".join(below),) + more_empties
+            elif node.kind == "interval":
+                columns.append(column_of(path, node) + "_lower")
+            else:
+                columns.append(column_of(path, node))
+        found = _PROBES[key] = (tuple(columns), tuple(empties))
+    return found
+
+
 def _present(spec: tuple, path: tuple, row: dict[str, Any]) -> bool:
-    """Does any leaf below this spec have a value in the row?"""
-    for node in spec:
-        if isinstance(node, Group):
-            if _present(node.children, path + (node.tag,), row) or (
-                    "/".join(path + (node.tag,)) in (row.get("empty_elements") or ())):
-                return True
-        elif node.kind == "interval":
-            if row.get(column_of(path, node) + "_lower") is not None:
-                return True
-        elif row.get(column_of(path, node)) is not None:
+    """Does any leaf below this spec have a value in the row (or a group below it say it is
+    there, empty)?"""
+    columns, empties = _probes(spec, path)
+    for column in columns:
+        if row.get(column) is not None:
             return True
-    return False
+    marked = row.get("empty_elements")
+    return bool(marked) and any(empty in marked for empty in empties)
 
 
 def _write_nodes(parent: etree._Element, spec: tuple, path: tuple, row: dict[str, Any]) -> None:
