@@ -44,11 +44,13 @@ async def inside_file_roots(conn, path: str | None) -> str | None:
     if not path:
         return None
     real = os.path.realpath(Path(PROJECT_ROOT, path))
-    roots = (await (await conn.execute("SELECT hstvo.file_roots()")).fetchone())[0]
-    roots = [os.path.realpath(r) for r in roots] + [os.path.realpath(load_settings().storage_dir)]
-    if not any(real.startswith(root.rstrip("/") + "/") for root in roots):
-        log.warning("not serving %s: outside the file roots (hstvo.file_root)", path)
-        return None
+    storage = os.path.realpath(load_settings().storage_dir).rstrip("/") + "/"
+    if not real.startswith(storage):
+        # (the roots are looked up by the real path's directories: an archive holds many)
+        inside = (await (await conn.execute("SELECT hstvo.in_file_root(%s)", (real,))).fetchone())[0]
+        if not inside:
+            log.warning("not serving %s: outside the file roots (hstvo.file_root)", path)
+            return None
     return real if os.path.isfile(real) else None
 
 

@@ -356,3 +356,34 @@ def test_batches_end_where_datasets_end(names, size, expected):
     staged = [StagedFile(path=n, file_name=n + ".fits") for n in names.split()]
     got = [" ".join(s.path for s in batch) for batch in _batches(iter(staged), size)]
     assert got == expected
+
+
+ROOTS = ["/data/hst", "/refs/", "/d_ta"]
+
+
+@pytest.mark.parametrize("path, inside", [
+    ("/data/hst/j8bt05njq_raw.fits", True),      # in a root
+    ("/data/hst/deep/er/x.fits", True),          # below one
+    ("/data/hstx/x.fits", False),                # a sibling sharing the root's first letters
+    ("/data/x.fits", False),                     # above one
+    ("/dxta/x.fits", False),                     # '_' of /d_ta is a letter, not a wildcard
+    ("/refs/x.fits", True),                      # a root recorded with a trailing '/'
+    ("/refs", False),                            # a root itself is no file in it
+    ("relative/x.fits", False), ("/x.fits", False), ("/", False), ("", False),
+])
+def test_a_file_is_served_only_from_inside_a_file_root(conn, path, inside):
+    """hstvo.in_file_root looks a file's directories up among the roots (sql/75), which
+    pyserver/files.py asks before serving any file."""
+    conn.execute("INSERT INTO hstvo.file_root (path) SELECT unnest(%s::text[])", (ROOTS,))
+    assert conn.execute("SELECT hstvo.in_file_root(%s)", (path,)).fetchone()[0] is inside
+
+
+def test_ingested_directories_become_roots_unless_a_root_holds_them(conn):
+    conn.execute("INSERT INTO hstvo.file_root (path) SELECT unnest(%s::text[])", (ROOTS,))
+    added = conn.execute("SELECT hstvo.add_file_roots(%s)", (
+        ["/data/hst/visit1", "/refs/jref", "/new/a", "/new/a/b", "/new/c", "/new/c", "rel"],)
+    ).fetchone()[0]
+    assert added == 2
+    assert conn.execute("SELECT array_agg(path ORDER BY path) FROM hstvo.file_root "
+                        "WHERE path LIKE '/new%'").fetchone()[0] == ["/new/a", "/new/c"]
+    assert conn.execute("SELECT hstvo.add_file_roots(%s)", (["/new/a/b/c"],)).fetchone()[0] == 0
