@@ -144,11 +144,13 @@ def footprint_index_floor(destination_url: str, planes_per_tree: float) -> None:
             seconds[table] = time.perf_counter() - started
         conn.rollback()
     if not count:
+        print("  floor: no footprints in the destination to time")
         return
     per_key = (seconds["indexed"] - seconds["plain"]) / count
     per_tree = per_key * indexes * planes_per_tree
     cores = os.cpu_count() or 1
-    print(f"  floor: a footprint's GiST key costs {per_key * 1e6:.0f} us; {indexes} footprint "
+    print(f"  floor: a footprint's GiST key costs {per_key * 1e6:.0f} us ({count} footprints "
+          f"inserted with and without the index); {indexes} footprint "
           f"indexes x {planes_per_tree:g} planes = {per_tree * 1e3:.2f} ms of CPU a tree, so at "
           f"most {cores / per_tree:,.0f} trees/s on {cores} cores with nothing else done")
 
@@ -176,14 +178,18 @@ def http_path_floor(source_url: str, destination_url: str, sample: int = 500) ->
         ids = [document["observation"]["obsid"] for document in read]
         dst.execute("DELETE FROM caom2.observation WHERE obsid = ANY (%s::uuid[])", (ids,))
         started = time.perf_counter()
-        dst.execute("SELECT caom2.put_observations(%s, true)", (Jsonb(read),))
+        stored_trees = dst.execute("SELECT jsonb_array_length(caom2.put_observations(%s, true))",
+                                   (Jsonb(read),)).fetchone()[0]
         stored = time.perf_counter() - started
         dst.rollback()
+    if not documents:
+        print("  HTTP floor: no observations at the source to time")
+        return
     steps = {"document": made, "XML written": written, "XML read": parsed, "stored": stored}
     per_tree = sum(steps.values()) / len(documents)
     cores = os.cpu_count() or 1
-    print("  HTTP floor: " + ", ".join(f"{name} {value / len(documents) * 1e3:.2f}"
-                                       for name, value in steps.items())
+    print(f"  HTTP floor ({len(documents)} trees, {stored_trees} stored): " + ", ".join(
+        f"{name} {value / len(documents) * 1e3:.2f}" for name, value in steps.items())
           + f" ms a tree = {per_tree * 1e3:.2f} ms of CPU, so at most {cores / per_tree:,.0f} "
           f"trees/s on {cores} cores, before any HTTP")
 

@@ -25,13 +25,11 @@ SELECT CASE WHEN directory NOT LIKE '/%' THEN NULL
                          generate_series(1, cardinality(parts)) AS k) END $$;
 
 -- whether a directory is a file root or lies inside one (a root recorded with a trailing '/'
--- counts too)
+-- counts too): a key lookup per directory above it
 CREATE OR REPLACE FUNCTION hstvo.under_file_root(directory text) RETURNS boolean
 LANGUAGE sql STABLE AS $$
-SELECT EXISTS (SELECT 1 FROM hstvo.file_root r
-                WHERE r.path = ANY (a.dirs || ARRAY(SELECT d || '/' FROM unnest(a.dirs) AS d
-                                                      WHERE d <> '/')))
-  FROM (SELECT hstvo.directory_ancestors(directory) AS dirs) AS a $$;
+SELECT EXISTS (SELECT 1 FROM unnest(hstvo.directory_ancestors(directory)) AS up(dir)
+                 JOIN hstvo.file_root r ON r.path = ANY (ARRAY[up.dir, up.dir || '/'])) $$;
 
 -- whether the archive may serve a file from this path: it lies inside a file root. The path
 -- is the file's real path (pyserver/files.py resolves symbolic links and '..' first), and so
@@ -42,23 +40,20 @@ SELECT file_path LIKE '/%_'
    AND hstvo.under_file_root(coalesce(nullif(regexp_replace(file_path, '/[^/]*$', ''), ''), '/')) $$;
 
 -- record the directories of ingested files as file roots: those under a root already, or
--- under another of the same call, are not (set-wise: a call brings thousands of directories)
+-- under another of the same call, are not (a call brings thousands of directories)
 CREATE OR REPLACE FUNCTION hstvo.add_file_roots(directories text[]) RETURNS integer
 LANGUAGE sql AS $$
 WITH given AS (
     SELECT d, hstvo.directory_ancestors(d) AS dirs
       FROM (SELECT DISTINCT d FROM unnest(directories) AS d WHERE d LIKE '/%') AS u
-), held AS (  -- given directories inside another given one
+), nested AS (  -- given directories inside another given one
     SELECT DISTINCT g.d
       FROM given g CROSS JOIN LATERAL unnest(g.dirs[2:]) AS up(dir)
       JOIN given o ON o.d = up.dir
-    UNION
-    SELECT g.d  -- and those inside a root (hstvo.under_file_root, for the whole call at once)
-      FROM given g CROSS JOIN LATERAL unnest(g.dirs) AS up(dir)
-      JOIN hstvo.file_root r ON r.path = ANY (ARRAY[up.dir, up.dir || '/'])
 ), new AS (
     INSERT INTO hstvo.file_root (path)
-    SELECT g.d FROM given g WHERE NOT EXISTS (SELECT 1 FROM held h WHERE h.d = g.d)
+    SELECT g.d FROM given g
+     WHERE NOT EXISTS (SELECT 1 FROM nested n WHERE n.d = g.d) AND NOT hstvo.under_file_root(g.d)
     ON CONFLICT (path) DO NOTHING
     RETURNING 1)
 SELECT count(*)::integer FROM new $$;

@@ -50,14 +50,14 @@ def _write_entity(element: etree._Element, entity: str, row: dict[str, Any]) -> 
 # what makes a group of elements worth writing, per (spec, path): the columns of the leaves
 # below it and the paths of the groups below it that a document may mark as present but empty.
 # (Worked out once: walking the spec again for every group of every entity was most of the time
-# of writing a document.) Specs are module constants, so their ids are stable keys.
-_PROBES: dict[tuple[int, tuple], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+# of writing a document.) Keyed by the spec's id, and holding the spec, so that the id cannot
+# be taken by another tuple while its entry lasts.
+_PROBES: dict[tuple[int, tuple], tuple[tuple, tuple[str, ...], tuple[str, ...]]] = {}
 
 
 def _probes(spec: tuple, path: tuple) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    key = (id(spec), path)
-    found = _PROBES.get(key)
-    if found is None:
+    found = _PROBES.get((id(spec), path))
+    if found is None or found[0] is not spec:
         columns: list[str] = []
         empties: list[str] = []
         for node in spec:
@@ -70,8 +70,8 @@ def _probes(spec: tuple, path: tuple) -> tuple[tuple[str, ...], tuple[str, ...]]
                 columns.append(column_of(path, node) + "_lower")
             else:
                 columns.append(column_of(path, node))
-        found = _PROBES[key] = (tuple(columns), tuple(empties))
-    return found
+        found = _PROBES[(id(spec), path)] = (spec, tuple(columns), tuple(empties))
+    return found[1], found[2]
 
 
 def _present(spec: tuple, path: tuple, row: dict[str, Any]) -> bool:
