@@ -9,7 +9,8 @@ cone search, as anonymous (the access rules on; facet-only searches answered fro
 cube, which it refreshes first and times), and the bytes a browser fetches for the search
 page (the page, its stylesheet and scripts); then the same searches as a member of 50 groups
 (the cube's public rows plus what the member sees beyond them, counted live), and the time to make a quick look of a real exposure and
-to find it cached. Goals: under 300 ms for the first page with facets, under 100 ms for the
+to find it cached. A refinement to the commonest filter of the instrument whose obs_ids come
+last is the case where reading in obs_id order would go through the whole archive first. Goals: under 300 ms for the first page with facets, under 100 ms for the
 next page, under 300 kB for the page.
 """
 
@@ -92,6 +93,13 @@ def main() -> None:
         rows = conn.execute("SELECT count(*) FROM hstvo.obscore_rows").fetchone()[0]
         instrument = conn.execute("SELECT instrument_name FROM hstvo.obscore_rows "
                                   "LIMIT 1").fetchone()[0]
+        # the commonest filter of the instrument whose rows come last in the pages' obs_id
+        # order: read in that order, its rows are at the far end (portal.page's in_order)
+        last_filter = conn.execute(
+            "SELECT p.energy_bandpassname FROM caom2.plane p JOIN caom2.observation o "
+            "ON o.obsid = p.obsid WHERE p.energy_bandpassname IS NOT NULL AND o.instrument_name "
+            "= (SELECT instrument_name FROM hstvo.obscore_rows ORDER BY obs_id DESC LIMIT 1) "
+            "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1").fetchone()[0]
     with psycopg.connect(url, autocommit=True) as conn:  # the facet cube current (the service
         started = time.perf_counter()                     # refreshes it within seconds)
         conn.execute("UPDATE portal.facet_cube_state SET stale = true")
@@ -103,6 +111,7 @@ def main() -> None:
             print(f"Advanced Search on {rows:,} ObsCore rows, anonymous (median of {args.repeat}):")
             cases = [("first page with facets", {}),
                      ("facet refinement (one instrument)", {"instrument": instrument}),
+                     (f"facet refinement (filter {last_filter})", {"filter": last_filter}),
                      ("next page", {"page": "2"}),
                      ("cone of 0.5 deg", {"ra": "150.0", "dec": "2.2", "radius": "0.5"}),
                      # beyond facet values the counts are live, and cut off after 250 ms

@@ -268,17 +268,23 @@ BEGIN
         ORDER BY 1, 3 DESC, 2 $q$, found);
 END $$;
 
-DROP FUNCTION IF EXISTS portal.page(jsonb, text, boolean, integer, integer);  -- (returned the total too)
--- a page of a search's results, sorted by one of portal.result_columns() (ties by DID). Sorted
--- by an indexed column, a page reads its rows from the index and stops: the first page of a
--- million rows costs what the first page of fifty does.
+DROP FUNCTION IF EXISTS portal.page(jsonb, text, boolean, integer, integer);  -- (until 0033)
+-- a page of a search's results, sorted by one of portal.result_columns() (ties by DID).
+-- in_order: read the rows in the sort column's order (its index) and stop after the page: the
+-- first page of a million rows costs what the first page of fifty does, when the rows the
+-- constraints select are spread over that order. Where they are bunched at its far end (a
+-- filter of one instrument, whose obs_ids begin with its letter), that reads most of the
+-- archive first; the caller gives it a short time limit, and then asks again without
+-- in_order: every row the constraints select is found first and sorted after.
 CREATE OR REPLACE FUNCTION portal.page(constraints jsonb, sort_by text DEFAULT 'obs_id',
                                        descending boolean DEFAULT false, page int DEFAULT 1,
-                                       page_size int DEFAULT 50)
+                                       page_size int DEFAULT 50, in_order boolean DEFAULT true)
 RETURNS SETOF jsonb
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     size int := greatest(1, least(page_size, 1000));
+    skipped int := (greatest(page, 1) - 1) * size;
+    direction text := CASE WHEN descending THEN 'DESC' ELSE 'ASC' END;
 BEGIN
     IF NOT sort_by = ANY (portal.result_columns()) THEN
         RAISE EXCEPTION 'cannot sort by %: one of %', sort_by, array_to_string(portal.result_columns(), ', ')
@@ -286,17 +292,29 @@ BEGIN
     END IF;
     RETURN QUERY EXECUTE format($q$
         SELECT to_jsonb(r) FROM (
-            SELECT %s,
+            SELECT %1$s,
                    -- its science file (the thumbnail's), and its footprint for the sky view
                    (SELECT hstvo.artifact_file_name(min(a.uri)) FROM caom2.artifact a
                      WHERE a.planeid = s.planeid AND a.producttype = 'science') AS science_file,
                    adql.vertices(s.s_region) AS outline
-              FROM portal.searchable s WHERE %s
-             ORDER BY s.%I %s NULLS LAST, s.obs_publisher_did
-             LIMIT %s OFFSET %s) r $q$,
+              FROM (%2$s) AS s
+             ORDER BY s.%3$I %4$s NULLS LAST, s.obs_publisher_did) r $q$,
         (SELECT string_agg(format('s.%I', col), ', ') FROM unnest(portal.result_columns()) col),
-        portal.condition(constraints), sort_by, CASE WHEN descending THEN 'DESC' ELSE 'ASC' END,
-        size, (greatest(page, 1) - 1) * size);
+        CASE WHEN in_order THEN format($q$
+            SELECT * FROM portal.searchable s WHERE %1$s
+             ORDER BY s.%2$I %3$s NULLS LAST, s.obs_publisher_did LIMIT %4$s OFFSET %5$s $q$,
+            portal.condition(constraints), sort_by, direction, size, skipped)
+        ELSE format($q$
+            -- the rows selected, narrow (their id and what they are sorted by), then the page's
+            WITH selected AS MATERIALIZED (
+                SELECT s.planeid, s.%2$I AS sort_value, s.obs_publisher_did
+                  FROM portal.searchable s WHERE %1$s
+            ), chosen AS (
+                SELECT planeid FROM selected
+                 ORDER BY sort_value %3$s NULLS LAST, obs_publisher_did LIMIT %4$s OFFSET %5$s)
+            SELECT s.* FROM chosen JOIN portal.searchable s ON s.planeid = chosen.planeid $q$,
+            portal.condition(constraints), sort_by, direction, size, skipped) END,
+        sort_by, direction);
 END $$;
 
 -- how many rows a search selects, counted up to `cap` (cap + 1: "more than cap"), so that a

@@ -431,3 +431,62 @@ def test_a_search_reads_an_index_of_its_constraint_not_every_row(portal, constra
 def test_the_range_of_names_that_begin_so_ends_at_the_next_character(portal, beginning, after):
     with psycopg.connect(PORTAL_DB[portal]) as conn:
         assert conn.execute("SELECT portal.after_beginning(%s)", (beginning,)).fetchone()[0] == after
+
+
+@pytest.mark.parametrize("constraints, sort_by, descending, page_number", [
+    ({}, "obs_id", False, 1),
+    ({}, "obs_id", True, 2),
+    ({"filter": ["F606W"]}, "obs_id", False, 1),
+    ({"instrument": ["WFC3/UVIS", "ACS/WFC"]}, "t_min", True, 1),
+    ({"target": "ngc"}, "target_name", False, 1),
+    ({"calib_level": [2]}, "em_min", False, 2),
+])
+def test_a_page_found_first_and_sorted_is_the_page_read_in_order(portal, constraints, sort_by,
+                                                                  descending, page_number):
+    with psycopg.connect(PORTAL_DB[portal]) as conn:
+        conn.execute("SET ROLE hstvo_reader")
+        pages = [[row[0] for row in conn.execute(
+                     "SELECT * FROM portal.page(%s, %s, %s, %s, 5, %s)",
+                     (Jsonb(constraints), sort_by, descending, page_number, in_order))]
+                 for in_order in (True, False)]
+    assert pages[0] == pages[1] and pages[0]
+
+
+def test_a_page_not_read_in_order_in_time_is_found_first_and_sorted(portal, caplog):
+    """A page read in its sort order is given IN_ORDER_SECONDS (the rows it wants may lie at the
+    far end of that order); then the rows selected are found first and sorted. Here the first
+    read waits behind a lock until it is cut off; the second gets the table once it is free."""
+    import asyncio
+    import threading
+
+    from pyserver.portal import search as portal_search
+    from starlette.datastructures import QueryParams
+
+    from pyserver.portal.constraints import read_search
+
+    db_url = PORTAL_DB[portal]
+    wanted = read_search(QueryParams("filter=F606W"))
+
+    async def the_page() -> list[dict]:
+        async with await psycopg.AsyncConnection.connect(db_url) as conn:
+            await conn.execute("SET ROLE hstvo_reader")
+            return await portal_search._page(conn, wanted, Jsonb(wanted.constraints))
+
+    expected = asyncio.run(the_page())
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_table() -> None:
+        with psycopg.connect(db_url) as conn:
+            conn.execute("LOCK TABLE hstvo.obscore_rows IN ACCESS EXCLUSIVE MODE")
+            locked.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold_the_table)
+    holder.start()
+    locked.wait(10)
+    threading.Timer(2 * portal_search.IN_ORDER_SECONDS, release.set).start()
+    with caplog.at_level("INFO", logger="hstvo.portal"):
+        found = asyncio.run(the_page())
+    holder.join()
+    assert found == expected and found
+    assert "found first and sorted" in caplog.text

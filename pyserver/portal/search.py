@@ -29,6 +29,7 @@ FACET_TITLES = {"collection": "Collection", "instrument": "Instrument", "band": 
                 "dataproduct_type": "Data type"}
 SEARCH_SECONDS = 10
 FACET_SECONDS = 0.25  # facet counts are worth waiting this long for, not more (Datasette: 200 ms)
+IN_ORDER_SECONDS = 0.3  # a page read in its sort order takes milliseconds, or is the wrong way
 TOTAL_CAP = 1_000  # a total is counted up to here: "1,000+"
 
 
@@ -53,6 +54,30 @@ async def _resolve_target(conn, search: Search, radius: float | None) -> None:
     search.resolved = name
 
 
+async def _page(conn, search: Search, constraints: Jsonb) -> list[dict]:
+    """A page of the search's rows: read in the sort column's order for at most IN_ORDER_SECONDS
+    (milliseconds, where the rows selected are spread over that order), else every row
+    selected found first and sorted (where they are bunched at its far end: portal.page)."""
+    arguments = (constraints, search.sort, search.descending, search.page, search.page_size)
+    rows = None
+    try:
+        async with conn.transaction():  # a savepoint: a cancel is not fatal
+            await conn.execute("SELECT portal.begin_search(%s)", (IN_ORDER_SECONDS,))
+            cursor = await conn.execute("SELECT * FROM portal.page(%s, %s, %s, %s, %s, true)",
+                                        arguments)
+            rows = [row[0] for row in await cursor.fetchall()]
+    except psycopg.errors.QueryCanceled:
+        log.info("search %s: rows not found in %s order within %s s, found first and sorted",
+                 search.constraints, search.sort, IN_ORDER_SECONDS)
+    # (a time limit set in a savepoint that was released holds to the end of the transaction)
+    await conn.execute("SELECT portal.begin_search(%s)", (SEARCH_SECONDS,))
+    if rows is None:
+        cursor = await conn.execute("SELECT * FROM portal.page(%s, %s, %s, %s, %s, false)",
+                                    arguments)
+        rows = [row[0] for row in await cursor.fetchall()]
+    return rows
+
+
 async def _run(request: Request, search: Search,
                radius: float | None = None) -> tuple[int, list[dict], dict[str, list] | None]:
     """(total, counted up to TOTAL_CAP; the page's rows; the facets, name -> [(value, rows)],
@@ -61,10 +86,7 @@ async def _run(request: Request, search: Search,
         await conn.execute("SELECT portal.begin_search(%s)", (SEARCH_SECONDS,))
         await _resolve_target(conn, search, radius)
         constraints = Jsonb(search.constraints)
-        cursor = await conn.execute("SELECT * FROM portal.page(%s, %s, %s, %s, %s)",
-                                    (constraints, search.sort, search.descending, search.page,
-                                     search.page_size))
-        rows = [row[0] for row in await cursor.fetchall()]
+        rows = await _page(conn, search, constraints)
         cursor = await conn.execute("SELECT portal.total(%s, %s)", (constraints, TOTAL_CAP))
         total = (await cursor.fetchone())[0]
         facets: dict[str, list] | None = {name: [] for name in FACET_TITLES}
