@@ -156,20 +156,33 @@ LANGUAGE sql AS $$
 -- refresh. A search constrained by facet values only (the first page of the portal, and its
 -- refinements) is answered from it, plus the rows that were not public then and that the
 -- caller may see (released since, or proprietary to the caller's groups), counted live:
--- milliseconds, where counting a million rows takes seconds. Any write to ObsCore's rows
--- marks it stale, and it is not used until the service refreshes it (portal.refresh_facets:
--- at most every portal_facet_refresh_seconds, 300).
+-- milliseconds, where counting a million rows takes seconds. The cube answers only while no
+-- write to ObsCore's rows has committed that it did not see, and the service refreshes it
+-- (portal.refresh_facets: at most every portal_facet_refresh_seconds, 300) after one has.
 INSERT INTO hstvo.setting (name, value, description) VALUES
     ('portal_facet_refresh_seconds', '300',
-     'the portal''s facet cube is refreshed at most this often after writes (writes wait while it is)')
+     'the portal''s facet cube is refreshed at most this often after writes')
 ON CONFLICT (name) DO NOTHING;
+UPDATE hstvo.setting SET description = 'the portal''s facet cube is refreshed at most this often after writes'
+ WHERE name = 'portal_facet_refresh_seconds';
 
 CREATE TABLE IF NOT EXISTS portal.facet_cube_state (
     one        boolean PRIMARY KEY DEFAULT true CHECK (one),
-    as_of      timestamp,                  -- the public rows as of this instant (UTC)
-    stale      boolean NOT NULL DEFAULT true
+    as_of      timestamp                   -- the public rows as of this instant (UTC)
 );
+-- seen: the transactions the cube has seen, as a snapshot taken before it was made (until
+-- 0033, a flag that writes set, and a refresh that made writes wait for it)
+ALTER TABLE portal.facet_cube_state ADD COLUMN IF NOT EXISTS seen pg_snapshot;
+ALTER TABLE portal.facet_cube_state DROP COLUMN IF EXISTS stale;
 INSERT INTO portal.facet_cube_state DEFAULT VALUES ON CONFLICT DO NOTHING;
+COMMENT ON TABLE portal.facet_cube_state IS 'as of when the facet cube counts the public rows, and the transactions it has seen';
+
+-- the transactions that wrote ObsCore's rows since the cube was made (one row each: a write
+-- adds its own, a refresh removes those it has seen)
+CREATE TABLE IF NOT EXISTS portal.obscore_writes (
+    xid        xid8 PRIMARY KEY
+);
+COMMENT ON TABLE portal.obscore_writes IS 'transactions that wrote ObsCore''s rows and that the facet cube may not have seen';
 
 DROP MATERIALIZED VIEW IF EXISTS portal.facet_cube;
 CREATE MATERIALIZED VIEW portal.facet_cube AS
@@ -181,12 +194,14 @@ SELECT s.obs_collection, s.instrument_name, s.bands, s.filter, s.calib_level,
 WITH NO DATA;
 COMMENT ON MATERIALIZED VIEW portal.facet_cube IS
     'public rows per combination of facet values (portal.facet_cube_state says as of when)';
-UPDATE portal.facet_cube_state SET stale = true;
+UPDATE portal.facet_cube_state SET seen = NULL, as_of = NULL;
 
+-- a write to ObsCore's rows records its transaction (once): the cube is not current for
+-- anyone who sees that write until a refresh has seen it too. Writers never wait for a refresh.
 CREATE OR REPLACE FUNCTION portal.facet_cube_stale() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE portal.facet_cube_state SET stale = true WHERE NOT stale;
+    INSERT INTO portal.obscore_writes VALUES (pg_current_xact_id()) ON CONFLICT DO NOTHING;
     RETURN NULL;
 END $$;
 
@@ -194,31 +209,41 @@ DROP TRIGGER IF EXISTS facet_cube_stale ON hstvo.obscore_rows;
 CREATE TRIGGER facet_cube_stale AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON hstvo.obscore_rows
     FOR EACH STATEMENT EXECUTE FUNCTION portal.facet_cube_stale();
 
--- Refresh the cube if a write made it stale (the service asks every few seconds); true
--- when it did. Run by the tables' owner: the cube counts every public row. It refreshes only
--- when no write to ObsCore's rows is under way (a SHARE lock, not waited for), so that no write
--- can fall between the cube's snapshot and its state: a write that comes during the refresh
--- waits for it, then marks the new cube stale.
+-- whether the cube holds every write to ObsCore's rows that the caller's snapshot sees: it was
+-- made, and no transaction that wrote them and that the caller sees committed is outside the
+-- snapshot taken before it was made
+CREATE OR REPLACE FUNCTION portal.facet_cube_current() RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT s.seen IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM portal.obscore_writes w
+                            WHERE NOT pg_visible_in_snapshot(w.xid, s.seen))
+      FROM portal.facet_cube_state s $$;
+
+-- Refresh the cube if a write made it not current (the service asks every few seconds); true
+-- when it did. Run by the tables' owner: the cube counts every public row. Writes go on
+-- meanwhile: the snapshot recorded is taken before the cube's own, so the cube holds at least
+-- what it says it has seen; a write it has not seen (one under way, or committed since) leaves
+-- it not current, for a later refresh.
 DROP FUNCTION IF EXISTS portal.refresh_facets();
 CREATE OR REPLACE FUNCTION portal.refresh_facets(force boolean DEFAULT false) RETURNS boolean
 LANGUAGE plpgsql AS $$
+DECLARE
+    before pg_snapshot;
 BEGIN
     -- one refresher at a time; the state row locked until the new cube commits. Not more often
-    -- than portal_facet_refresh_seconds (writes wait while it runs: seconds on a million rows),
-    -- unless forced
+    -- than portal_facet_refresh_seconds (a refresh takes seconds on a million rows), unless
+    -- forced
     PERFORM 1 FROM portal.facet_cube_state
-     WHERE stale AND (force OR as_of IS NULL OR as_of < caom2.now_utc()
-                      - hstvo.setting('portal_facet_refresh_seconds')::float8 * interval '1 second')
+     WHERE (force OR NOT portal.facet_cube_current())
+       AND (force OR as_of IS NULL OR as_of < caom2.now_utc()
+            - hstvo.setting('portal_facet_refresh_seconds')::float8 * interval '1 second')
        FOR UPDATE SKIP LOCKED;
     IF NOT FOUND THEN
         RETURN false;
     END IF;
-    BEGIN
-        LOCK TABLE hstvo.obscore_rows IN SHARE MODE NOWAIT;
-    EXCEPTION WHEN lock_not_available THEN
-        RETURN false;  -- writes under way: the next round
-    END;
-    UPDATE portal.facet_cube_state SET stale = false, as_of = caom2.now_utc();
+    before := pg_current_snapshot();
+    DELETE FROM portal.obscore_writes w WHERE pg_visible_in_snapshot(w.xid, before);
+    UPDATE portal.facet_cube_state SET seen = before, as_of = caom2.now_utc();
     REFRESH MATERIALIZED VIEW portal.facet_cube;
     RETURN true;
 END $$;
@@ -230,7 +255,7 @@ CREATE OR REPLACE FUNCTION portal.cube_answers(constraints jsonb) RETURNS boolea
 LANGUAGE sql STABLE AS $$
     SELECT NOT EXISTS (SELECT 1 FROM jsonb_object_keys(coalesce(constraints, '{}')) k
                         WHERE k <> ALL (portal.facet_columns()))
-       AND (SELECT NOT stale AND as_of IS NOT NULL FROM portal.facet_cube_state) $$;
+       AND portal.facet_cube_current() $$;
 
 -- how many rows of each facet's values the search selects (a value per band of a multi-band
 -- row): from the cube when it may answer, else counted
@@ -362,6 +387,7 @@ DO $$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'hstvo_reader') THEN
         GRANT USAGE ON SCHEMA portal TO hstvo_reader;
-        GRANT SELECT ON portal.searchable, portal.facet_cube, portal.facet_cube_state TO hstvo_reader;
+        GRANT SELECT ON portal.searchable, portal.facet_cube, portal.facet_cube_state,
+                         portal.obscore_writes TO hstvo_reader;
     END IF;
 END $$;

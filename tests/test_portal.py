@@ -141,28 +141,54 @@ def test_the_tap_service_page_and_the_stylesheet(portal):
 
 def test_the_facet_cube_answers_as_the_rows_would_and_a_write_retires_it(portal):
     """Anonymous facet-only searches are answered from the refreshed cube, with the same counts
-    as counting the rows; a write to ObsCore's rows makes it stale until the next refresh."""
+    as counting the rows; a write to ObsCore's rows retires it until the next refresh."""
     base, db_url = portal_urls(portal)
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("SELECT portal.refresh_facets(true)")
-        assert conn.execute("SELECT NOT stale FROM portal.facet_cube_state").fetchone()[0]
+        assert conn.execute("SELECT portal.facet_cube_current()").fetchone()[0]
         answers = "SELECT portal.cube_answers(%s)"
         assert conn.execute(answers, (Jsonb({"instrument": ["ACS/WFC"]}),)).fetchone()[0]
         assert not conn.execute(answers, (Jsonb({"target": "NGC"}),)).fetchone()[0]
     searches = ({}, {"instrument": "WFC3/UVIS"}, {"band": "Infrared"}, {"calib_level": "2"})
     names = ("instrument", "band", "filter", "calib_level", "dataproduct_type", "collection")
     from_cube = [{n: facet(page(base, **params), n) for n in names} for params in searches]
-    with psycopg.connect(db_url, autocommit=True) as conn:  # counted, not looked up
-        conn.execute("UPDATE portal.facet_cube_state SET stale = true")
+    with psycopg.connect(db_url, autocommit=True) as conn:  # a write: counted, not looked up
+        conn.execute("UPDATE hstvo.obscore_rows SET t_exptime = t_exptime WHERE obs_id = 'j94f05bgq'")
+        assert not conn.execute("SELECT portal.facet_cube_current()").fetchone()[0]
     counted = [{n: facet(page(base, **params), n) for n in names} for params in searches]
     assert from_cube == counted
     assert from_cube[0]["instrument"] == tap_counts(base)
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("SELECT portal.refresh_facets(true)")
-    with psycopg.connect(db_url, autocommit=True) as conn:
+        assert conn.execute("SELECT portal.facet_cube_current()").fetchone()[0]
         conn.execute("UPDATE caom2.plane SET time_exposure = time_exposure WHERE productid = 'j94f05bgq_flt'")
         conn.execute("UPDATE hstvo.obscore_rows SET t_exptime = t_exptime WHERE obs_id = 'j94f05bgq'")
-        assert conn.execute("SELECT stale FROM portal.facet_cube_state").fetchone()[0]
+        assert not conn.execute("SELECT portal.facet_cube_current()").fetchone()[0]
+
+
+def test_a_refresh_of_the_facet_cube_and_writes_never_wait_for_each_other(portal):
+    """The cube is refreshed while a write is under way (not put off), and a write goes on
+    while a refresh is under way (a refresh of a million rows takes seconds); a write the
+    refresh did not see leaves the cube not current once it commits."""
+    _, db_url = portal_urls(portal)
+    write = "UPDATE hstvo.obscore_rows SET t_exptime = t_exptime WHERE obs_id = 'j94f05bgq'"
+    current = "SELECT portal.facet_cube_current()"
+    with psycopg.connect(db_url) as writer, psycopg.connect(db_url, autocommit=True) as service:
+        writer.execute("SET lock_timeout = '2s'")
+        service.execute("SET lock_timeout = '2s'")
+        writer.execute(write)  # under way
+        assert service.execute("SELECT portal.refresh_facets(true)").fetchone()[0]
+        assert service.execute(current).fetchone()[0]  # (no one sees the write yet)
+        writer.commit()
+        assert not service.execute(current).fetchone()[0]
+        with psycopg.connect(db_url) as refresher:
+            assert refresher.execute("SELECT portal.refresh_facets(true)").fetchone()[0]
+            writer.execute(write)  # while the refresh is under way: no wait
+            writer.commit()
+            refresher.commit()
+        assert not service.execute(current).fetchone()[0]
+        assert service.execute("SELECT portal.refresh_facets(true)").fetchone()[0]
+        assert service.execute(current).fetchone()[0]
 
 
 def test_datalink_describes_itself_to_a_browser_and_answers_clients_in_votable(portal):

@@ -76,9 +76,9 @@ FACET_REFRESH_SECONDS = 5
 
 
 async def keep_facets_fresh(pool) -> None:
-    """Refresh the facet cube when a write has made it stale (portal.refresh_facets,
-    sql/89_portal_search.sql: at most every portal_facet_refresh_seconds, and only while no
-    write is under way); until then searches count their facets themselves."""
+    """Refresh the facet cube when a write has made it not current (portal.refresh_facets,
+    sql/89_portal_search.sql: at most every portal_facet_refresh_seconds; writes go on
+    meanwhile); until then searches count their facets themselves."""
     while True:
         try:
             async with pool.connection() as conn:
