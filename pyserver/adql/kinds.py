@@ -101,6 +101,35 @@ def check_geometry_arguments(tree: exp.Expr, lookup: ColumnLookup) -> None:
             _check_call(node, node.name.upper(), list(node.expressions), lookup)
 
 
+def check_conditions(tree: exp.Expr, lookup: ColumnLookup) -> None:
+    """Refuse a WHERE, HAVING or ON that is a value rather than a condition: ADQL 2.1's search
+    condition is made of predicates (comparisons, BETWEEN, LIKE, IN, IS NULL, EXISTS), joined
+    by AND, OR and NOT. (PostgreSQL would answer with the types of its own operators.)"""
+    for node in tree.walk():
+        if isinstance(node, (exp.Where, exp.Having)):
+            _check_condition(node.this, node.key.upper(), lookup)
+        elif isinstance(node, exp.Join) and node.args.get("on") is not None:
+            _check_condition(node.args["on"], "ON", lookup)
+
+
+def _check_condition(node: exp.Expr, clause: str, lookup: ColumnLookup) -> None:
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.Connector):  # AND, OR
+        _check_condition(node.this, clause, lookup)
+        _check_condition(node.expression, clause, lookup)
+        return
+    if isinstance(node, exp.Not):
+        _check_condition(node.this, clause, lookup)
+        return
+    kind = kind_of(node, lookup)
+    if kind is None or (isinstance(node, exp.Column) and getattr(lookup(node), "datatype", None)
+                        == "boolean"):  # (a boolean column is a condition of its own)
+        return
+    raise AdqlError(f"{clause} takes a condition, such as a comparison (CONTAINS(...) = 1, "
+                    f"s_ra > 10), not {NAMES[kind]}", *position(node))
+
+
 def _check_geometry_cast(node: exp.Cast, lookup: ColumnLookup) -> None:
     """CAST(x AS POINT|CIRCLE|POLYGON) reads a DALI string, or keeps a geometry of that type."""
     target = CAST_KINDS[str(node.to.args.get("kind")).lower()]

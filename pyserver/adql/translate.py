@@ -27,7 +27,7 @@ from sqlglot.tokens import TokenType
 from .catalog import Catalog, Column, Table
 from .dialect import ADQL
 from .errors import AdqlError, position as _position
-from .kinds import CAST_KINDS, check_geometry_arguments, unit_of
+from .kinds import CAST_KINDS, check_conditions, check_geometry_arguments, unit_of
 
 DIALECT = ADQL()
 
@@ -97,7 +97,9 @@ PLAIN_EXPECTATION = re.compile(r"^Expect(ing|ed) [A-Za-z()',. ]{1,40}$")
 # deeper nesting than any real query needs; the parser and PostgreSQL would recurse for it
 MAX_NESTING = 32
 # PostgreSQL syntax the tokenizer knows and ADQL does not have, with what to write instead
-FORBIDDEN_TOKENS = {TokenType.DCOLON: "'::' casts are PostgreSQL, not ADQL: use CAST(x AS type)"}
+FORBIDDEN_TOKENS = {TokenType.DCOLON: "'::' casts are PostgreSQL, not ADQL: use CAST(x AS type)",
+                    TokenType.LIMIT: "LIMIT is not ADQL: use SELECT TOP n (and OFFSET m); a "
+                                     "client's MAXREC limits the rows too"}
 
 
 @dataclass
@@ -147,9 +149,13 @@ def translate(query: str, catalog: Catalog) -> Translation:
 
 def _translate(query: str, catalog: Catalog) -> Translation:
     tree = _parse(query)
+    _join_continued_strings(tree)
     _check_grammar(tree)
+    _check_distinct_names(tree)
     tables = _resolve_names(tree, catalog)
+    _natural_joins_as_using(tree, catalog)
     check_geometry_arguments(tree, lambda column: _column_of(column, tables))
+    check_conditions(tree, lambda column: _column_of(column, tables))
     _expand_stars(tree, catalog)
     columns = _output_columns(tree, tables)
     whole_rows_of = _whole_rows_of(tree, tables)
@@ -249,6 +255,18 @@ def _syntax_message(error: dict) -> str:
     return "syntax error: the query ends before it is complete"
 
 
+def _join_continued_strings(tree: exp.Expr) -> None:
+    """A string literal continued after a separator ('qua' -- a comment, a new line -- 'tsch')
+    is one literal in ADQL 2.1's grammar, as in SQL's: 'quatsch'. (sqlglot reads adjacent
+    literals as a CONCAT that no one wrote; the CONCAT function, which is not ADQL, it marks
+    safe.)"""
+    for concat in list(tree.find_all(exp.Concat)):
+        parts = concat.expressions
+        if not concat.args.get("safe") and parts and all(
+                isinstance(p, exp.Literal) and p.is_string for p in parts):
+            concat.replace(exp.Literal.string("".join(p.this for p in parts)))
+
+
 def _check_grammar(tree: exp.Expr) -> None:
     for node in tree.walk():
         _check_form(node, tree)
@@ -262,16 +280,32 @@ def _check_grammar(tree: exp.Expr) -> None:
             raise AdqlError(f"CAST to {node.to.sql()} is not ADQL", *_position(node))
 
 
+def _parenthesised_join(node: exp.Subquery) -> bool:
+    """Whether a parenthesised FROM item is a joined table (not a query)."""
+    inner = node.this
+    while isinstance(inner, exp.Subquery) and not inner.alias:
+        inner = inner.this
+    return isinstance(inner, exp.Table) and bool(inner.args.get("joins"))
+
+
 def _check_form(node: exp.Expr, tree: exp.Expr) -> None:
     """ADQL 2.1's grammar where sqlglot's is more lenient."""
     if isinstance(node, exp.Select) and not node.args.get("from_"):
         raise AdqlError("a SELECT needs a FROM clause in ADQL", *_position(node))
+    if isinstance(node, exp.Select) and not node.expressions:
+        raise AdqlError("a SELECT needs something to select: columns, expressions or *",
+                        *_position(node))
     if isinstance(node, exp.With) and node.parent is not tree:
         raise AdqlError("WITH may only begin the query, not a subquery", *_position(node))
+    # (a parenthesised join, ADQL's <left_paren> <joined_table> <right_paren>, is a subquery
+    # of a table and its joins to sqlglot: it has no correlation name)
     if isinstance(node, exp.Subquery) and isinstance(node.parent, (exp.From, exp.Join)) \
-            and not node.alias:
+            and not node.alias and not _parenthesised_join(node):
         raise AdqlError("a subquery in FROM needs a correlation name: (SELECT ...) AS t",
                         *_position(node))
+    if isinstance(node, exp.In) and node.args.get("field") is not None:
+        raise AdqlError("IN takes a list in parentheses, IN (1, 2), or a subquery",
+                        *_position(node.args["field"]))
     if isinstance(node, exp.Is) and not isinstance(node.expression, exp.Null):
         raise AdqlError("IS may only be followed by NULL or NOT NULL", *_position(node))
     if isinstance(node, exp.Offset) and not (
@@ -321,6 +355,55 @@ def _resolve_names(tree: exp.Expr, catalog: Catalog) -> dict[str, Table]:
                 continue
             _resolve_column(column, scope, catalog, aliases)
     return sources
+
+
+def _check_distinct_names(tree: exp.Expr) -> None:
+    """Each item of a FROM clause has a name of its own (a table's, or its correlation name):
+    a table named twice needs one for each (ivoa.ObsCore AS a, ivoa.ObsCore AS b)."""
+    for select in tree.find_all(exp.Select):
+        if not select.args.get("from_"):
+            continue
+        items = [select.args["from_"].this] + [j.this for j in select.args.get("joins") or []]
+        seen: set[str] = set()
+        while items:
+            item = _unparenthesised(items.pop(0))
+            if isinstance(item, exp.Table) and item.args.get("joins"):
+                items.extend(j.this for j in item.args["joins"])
+            name = item.alias_or_name.lower()
+            if name and name in seen:
+                if item.alias or not isinstance(item, exp.Table):
+                    message = (f"{item.alias_or_name} names two items of FROM: give each its own "
+                               "correlation name")
+                else:
+                    table = item.sql(dialect=DIALECT)
+                    message = (f"{table} is named twice in FROM: give each its own correlation "
+                               f"name, as in {table} AS a, {table} AS b")
+                raise AdqlError(message, *_position(item))
+            seen.add(name)
+
+
+def _natural_joins_as_using(tree: exp.Expr, catalog: Catalog) -> None:
+    """A NATURAL JOIN joins on the columns its two sides publish under one name (ADQL 2.1
+    section 2.2.1): written out as USING (those columns), or CROSS JOIN where there are none.
+    PostgreSQL's would join on every column the relations share, published or not (ObsCore's
+    view keeps columns for access control that TAP does not show, and may not read)."""
+    for scope in _scopes(tree):
+        if not isinstance(scope.expression, exp.Select) or not scope.expression.args.get("from_"):
+            continue
+        for first, joins in _join_chains(scope.expression):
+            if not any(join.args.get("method") == "NATURAL" for join in joins):
+                continue
+            before = _chain_start_columns(scope, first, joins, catalog)
+            for join in joins:
+                joined = _item_columns(scope, join.this, catalog)
+                if join.args.get("method") == "NATURAL":
+                    common = sorted(before & joined)
+                    join.set("method", None)
+                    if common:
+                        join.set("using", [exp.to_identifier(name) for name in common])
+                    else:
+                        join.set("kind", "CROSS")
+                before |= joined
 
 
 def _scopes(tree: exp.Expr) -> list[Scope]:
@@ -397,17 +480,61 @@ def _resolve_column(column: exp.Column, scope: Scope, catalog: Catalog, aliases:
 def _joined_columns(scope: Scope, catalog: Catalog) -> set[str]:
     """The (lower-case) names a scope's USING and NATURAL joins merge into one column."""
     select = scope.expression
-    if not isinstance(select, exp.Select) or not select.args.get("joins"):
+    if not isinstance(select, exp.Select) or not select.args.get("from_"):
         return set()
     merged: set[str] = set()
-    before = _source_columns(scope, select.args["from_"].this, catalog)
-    for join in select.args["joins"]:
-        joined = _source_columns(scope, join.this, catalog)
-        merged |= {u.name.lower() for u in join.args.get("using") or []}
-        if join.args.get("method") == "NATURAL":
-            merged |= before & joined
-        before |= joined
+    for first, joins in _join_chains(select):
+        before = _chain_start_columns(scope, first, joins, catalog)
+        for join in joins:
+            joined = _item_columns(scope, join.this, catalog)
+            merged |= {u.name.lower() for u in join.args.get("using") or []}
+            if join.args.get("method") == "NATURAL":
+                merged |= before & joined
+            before |= joined
     return merged
+
+
+def _unparenthesised(item: exp.Expr) -> exp.Expr:
+    """A FROM item without the parentheses of a joined table, (a JOIN b ...)."""
+    while isinstance(item, exp.Subquery) and not item.alias:
+        item = item.this
+    return item
+
+
+def _join_chains(select: exp.Select) -> list[tuple[exp.Expr, list[exp.Join]]]:
+    """Each run of joins in a FROM clause, with the item it starts from: the clause's own, and
+    those of the parenthesised joined tables in it (sqlglot reads (a JOIN b) as a table a with
+    joins, in parentheses)."""
+    chains = []
+    if select.args.get("joins"):
+        chains.append((select.args["from_"].this, select.args["joins"]))
+    items = [select.args["from_"].this] + [j.this for j in select.args.get("joins") or []]
+    while items:
+        item = _unparenthesised(items.pop())
+        if isinstance(item, exp.Table) and item.args.get("joins"):
+            chains.append((item, item.args["joins"]))
+            items.extend(j.this for j in item.args["joins"])
+    return chains
+
+
+def _chain_start_columns(scope: Scope, first: exp.Expr, joins: list[exp.Join],
+                         catalog: Catalog) -> set[str]:
+    """The columns a run of joins starts from: those of its first item alone (inside
+    parentheses, the table that sqlglot hangs the joins on)."""
+    if isinstance(first, exp.Table) and first.args.get("joins") is joins:
+        return _source_columns(scope, first, catalog)
+    return _item_columns(scope, first, catalog)
+
+
+def _item_columns(scope: Scope, item: exp.Expr, catalog: Catalog) -> set[str]:
+    """The columns of a FROM item: a table's or a derived table's, or all those of a
+    parenthesised joined table's tables."""
+    item = _unparenthesised(item)
+    columns = _source_columns(scope, item, catalog)
+    if isinstance(item, exp.Table):
+        for join in item.args.get("joins") or []:
+            columns |= _item_columns(scope, join.this, catalog)
+    return columns
 
 
 def _source_columns(scope: Scope, item: exp.Expr, catalog: Catalog) -> set[str]:
