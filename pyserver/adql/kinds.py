@@ -50,6 +50,9 @@ NAMES = {"number": "a number", "string": "a string", "timestamp": "a timestamp",
          "point": "a point", "circle": "a circle", "polygon": "a polygon",
          "region": "a region", "array": "an array of numbers"}
 ColumnLookup = Callable[[exp.Column], "Column | None"]
+# the operators and what they take
+OPERATORS = {exp.DPipe: ("||", "strings or numbers"), exp.Add: ("+", "numbers"),
+             exp.Sub: ("-", "numbers"), exp.Mul: ("*", "numbers"), exp.Div: ("/", "numbers")}
 
 
 def column_kind(column: Column) -> str | None:
@@ -99,6 +102,8 @@ def check_geometry_arguments(tree: exp.Expr, lookup: ColumnLookup) -> None:
             _check_call(node, "CONTAINS", [node.this, node.expression], lookup)
         elif isinstance(node, exp.Anonymous) and node.name.upper() in RULES:
             _check_call(node, node.name.upper(), list(node.expressions), lookup)
+        elif isinstance(node, tuple(OPERATORS)):
+            _check_operands(node, lookup)
 
 
 def check_conditions(tree: exp.Expr, lookup: ColumnLookup) -> None:
@@ -128,6 +133,17 @@ def _check_condition(node: exp.Expr, clause: str, lookup: ColumnLookup) -> None:
         return
     raise AdqlError(f"{clause} takes a condition, such as a comparison (CONTAINS(...) = 1, "
                     f"s_ra > 10), not {NAMES[kind]}", *position(node))
+
+
+def _check_operands(node: exp.Binary, lookup: ColumnLookup) -> None:
+    """Strings are joined (||) and numbers computed (+ - * /), not geometries: PostgreSQL would
+    join pgsphere's own text of a point, '(3d , 4d)', which is no DALI value."""
+    symbol, wanted = OPERATORS[type(node)]
+    for side in (node.this, node.expression):
+        kind = kind_of(side, lookup)
+        if kind in GEOMETRY:
+            raise AdqlError(f"{symbol}: its operands are {wanted}, not {NAMES[kind]}",
+                            *position(side))
 
 
 def _check_geometry_cast(node: exp.Cast, lookup: ColumnLookup) -> None:

@@ -357,6 +357,12 @@ def _resolve_names(tree: exp.Expr, catalog: Catalog) -> dict[str, Table]:
     return sources
 
 
+def _in_order(names: set[str], shown: "StarColumns | None") -> list[str]:
+    """Column names in the order SELECT * shows them (where known; else by name)."""
+    order = list(dict.fromkeys(name for name, _ in shown or [] if name in names))
+    return order + sorted(names - set(order))
+
+
 def _check_distinct_names(tree: exp.Expr) -> None:
     """Each item of a FROM clause has a name of its own (a table's, or its correlation name):
     a table named twice needs one for each (ivoa.ObsCore AS a, ivoa.ObsCore AS b)."""
@@ -390,20 +396,26 @@ def _natural_joins_as_using(tree: exp.Expr, catalog: Catalog) -> None:
     for scope in _scopes(tree):
         if not isinstance(scope.expression, exp.Select) or not scope.expression.args.get("from_"):
             continue
-        for first, joins in _join_chains(scope.expression):
+        # (the innermost first: a NATURAL join in parentheses is USING when the join around
+        # it takes its columns)
+        for first, joins in reversed(_join_chains(scope.expression)):
             if not any(join.args.get("method") == "NATURAL" for join in joins):
                 continue
-            before = _chain_start_columns(scope, first, joins, catalog)
+            before = _in_order(_chain_start_columns(scope, first, joins, catalog),
+                               _item_star(first, catalog) if first.args.get("joins") is not joins
+                               else _table_star(first, catalog))
             for join in joins:
-                joined = _item_columns(scope, join.this, catalog)
+                joined = _in_order(_item_columns(scope, join.this, catalog),
+                                   _item_star(join.this, catalog))
                 if join.args.get("method") == "NATURAL":
-                    common = sorted(before & joined)
+                    # (in the left side's order: SELECT * shows them so)
+                    common = [name for name in before if name in joined]
                     join.set("method", None)
                     if common:
                         join.set("using", [exp.to_identifier(name) for name in common])
                     else:
                         join.set("kind", "CROSS")
-                before |= joined
+                before += [name for name in joined if name not in before]
 
 
 def _scopes(tree: exp.Expr) -> list[Scope]:
@@ -650,31 +662,100 @@ def _in_geometry_function(column: exp.Column) -> bool:
 
 def _expand_stars(tree: exp.Expr, catalog: Catalog) -> None:
     """`*` and `t.*` over published tables become their published columns: a table may hold
-    columns TAP_SCHEMA does not publish (internal keys), and SELECT * must not show them."""
+    columns TAP_SCHEMA does not publish (internal keys), and SELECT * must not show them. A
+    column that USING (or NATURAL, written as USING) joins is shown once, first, as SQL says;
+    a derived table or CTE keeps its own `q.*` (its select list is what it publishes)."""
     for select in tree.find_all(exp.Select):
-        sources = []
-        for table in [select.args.get("from_") and select.args["from_"].this,
-                      *[j.this for j in select.args.get("joins") or []]]:
-            if isinstance(table, exp.Table) and table.db:
-                found = catalog.tables.get(f"{table.db}.{table.name}".lower()) or next(
-                    (t for t in catalog.tables.values()
-                     if (t.schema, t.sql_name) == (table.db.lower(), table.name.lower())), None)
-                sources.append((table.alias_or_name, found))
-            else:
-                sources.append((getattr(table, "alias_or_name", None), None))
+        if not select.args.get("from_"):
+            continue
         projections = []
         for projection in select.expressions:
-            star_of = None
             if isinstance(projection, exp.Star):
-                star_of = [s for s in sources]
+                expanded = _star_columns(select, catalog)
             elif isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star):
-                star_of = [s for s in sources if s[0] and s[0].lower() == projection.table.lower()]
-            if star_of is None or any(found is None for _, found in star_of):
-                projections.append(projection)
-                continue
-            projections += [exp.column(c.sql_name, table=alias) for alias, found in star_of
-                            for c in found.columns.values()]
+                expanded = _qualified_star_columns(select, projection.table, catalog)
+            else:
+                expanded = None
+            projections += [column for _, column in expanded] if expanded is not None \
+                else [projection]
         select.set("expressions", projections)
+
+
+StarColumns = list[tuple[str, exp.Expr]]  # (lower-case name, what shows it), in order
+
+
+def _star_columns(select: exp.Select, catalog: Catalog) -> StarColumns | None:
+    """What `*` shows over a FROM clause, or None to leave it to PostgreSQL."""
+    columns = _item_star(select.args["from_"].this, catalog)
+    for join in select.args.get("joins") or []:
+        columns = _joined_star(columns, join, catalog)
+    return columns
+
+
+def _qualified_star_columns(select: exp.Select, name: str, catalog: Catalog) -> StarColumns | None:
+    """What `name.*` shows: the published columns of that table of the FROM clause."""
+    items = [select.args["from_"].this] + [j.this for j in select.args.get("joins") or []]
+    while items:
+        item = _unparenthesised(items.pop(0))
+        if isinstance(item, exp.Table) and item.args.get("joins"):
+            items.extend(j.this for j in item.args["joins"])
+        if item.alias_or_name.lower() == name.lower():
+            return _table_star(item, catalog) if isinstance(item, exp.Table) else None
+    return None
+
+
+def _item_star(item: exp.Expr, catalog: Catalog) -> StarColumns | None:
+    item = _unparenthesised(item)
+    if not isinstance(item, exp.Table):  # a derived table: its own select list
+        return [("*", exp.Column(this=exp.Star(), table=exp.to_identifier(item.alias_or_name)))] \
+            if item.alias_or_name else None
+    columns = _table_star(item, catalog)
+    for join in item.args.get("joins") or []:  # a joined table in parentheses
+        columns = _joined_star(columns, join, catalog)
+    return columns
+
+
+def _table_star(table: exp.Table, catalog: Catalog) -> StarColumns:
+    found = _published_table(table, catalog)
+    if found is None:  # a CTE: its own select list
+        return [("*", exp.Column(this=exp.Star(), table=exp.to_identifier(table.alias_or_name)))]
+    return [(c.sql_name, exp.column(c.sql_name, table=table.alias_or_name))
+            for c in found.columns.values()]
+
+
+def _published_table(table: exp.Table, catalog: Catalog) -> Table | None:
+    if not table.db:
+        return None
+    return catalog.tables.get(f"{table.db}.{table.name}".lower()) or next(
+        (t for t in catalog.tables.values()
+         if (t.schema, t.sql_name) == (table.db.lower(), table.name.lower())), None)
+
+
+def _joined_star(left: StarColumns | None, join: exp.Join, catalog: Catalog) -> StarColumns | None:
+    """The columns of a join: USING's columns once, first (the left side's, the right's for a
+    RIGHT join, whichever is not null for a FULL one), then the others of each side."""
+    right = _item_star(join.this, catalog)
+    if left is None or right is None:
+        return None
+    using = [u.name.lower() for u in join.args.get("using") or []]
+    if not using:
+        return left + right
+    names = [name for name, _ in left + right]
+    if "*" in names:  # a derived table's columns are not known here
+        return None
+    merged = []
+    for name in using:
+        ours = next((c for n, c in left if n == name), None)
+        theirs = next((c for n, c in right if n == name), None)
+        if ours is None or theirs is None:
+            return None
+        side = str(join.args.get("side") or "").upper()
+        shown = theirs if side == "RIGHT" else exp.alias_(
+            exp.Coalesce(this=ours.copy(), expressions=[theirs.copy()]), name, quoted=True) \
+            if side == "FULL" else ours
+        merged.append((name, shown))
+    return merged + [(n, c) for n, c in left if n not in using] + \
+        [(n, c) for n, c in right if n not in using]
 
 
 def _suggest(name: str, known: list[str]) -> str:
