@@ -136,6 +136,18 @@ CASES = [
      "SELECT productid, uri FROM caom2.plane JOIN caom2.artifact USING (planeid)"),
     ("SELECT COUNT(*) FROM caom2.Plane NATURAL JOIN caom2.Artifact",
      "SELECT count(*) FROM caom2.plane NATURAL JOIN caom2.artifact"),
+    # a CENTROID is a point: it intersects a region it lies in
+    ("SELECT obs_id FROM ivoa.ObsCore WHERE INTERSECTS(CIRCLE('ICRS', 6.02, -72.08, 0.5), CENTROID(s_region)) = 1",
+     f"SELECT obs_id FROM {O} WHERE adql.centroid(s_region) <@ scircle({CONE}, radians(0.5))"),
+    # CADC's intervals: CAOM's energy_bounds and time_bounds, with INTERVAL(lower, upper)
+    ("SELECT productID FROM caom2.Plane WHERE CONTAINS(5.0e-7, energy_bounds) = 1",
+     "SELECT productid FROM caom2.plane WHERE energy_bounds_lower <= 5.0e-7 AND energy_bounds_upper >= 5.0e-7"),
+    ("SELECT productID FROM caom2.Plane WHERE INTERSECTS(INTERVAL(5.0e-7, 6.0e-7), energy_bounds) = 1",
+     "SELECT productid FROM caom2.plane WHERE energy_bounds_lower <= 6.0e-7 AND energy_bounds_upper >= 5.0e-7"),
+    ("SELECT productID FROM caom2.Plane WHERE 1 = INTERSECTS(time_bounds, INTERVAL(60000, 50000))",
+     "SELECT productid FROM caom2.plane WHERE time_bounds_lower <= 60000 AND time_bounds_upper >= 50000"),
+    ("SELECT productID FROM caom2.Plane WHERE CONTAINS(energy_bounds, INTERVAL(1e-7, 1e-5)) = 1",
+     "SELECT productid FROM caom2.plane WHERE energy_bounds_lower >= 1e-7 AND energy_bounds_upper <= 1e-5"),
     # a joined table in parentheses (ADQL 2.1's <left_paren> <joined_table> <right_paren>),
     # with USING merging its columns as outside them
     # a string literal continued after a separator is one literal
@@ -522,7 +534,9 @@ REFUSALS = [
     ("SELECT DISTANCE(POINT(1, 2), 3, 4, 5) FROM ivoa.ObsCore",
      "DISTANCE: with four arguments they are numbers (degrees), not a point", 1, 17),
     ("SELECT AREA(energy_bounds) FROM caom2.Plane", "AREA: its arguments are geometries (POINT, "
-     "CIRCLE, POLYGON or a geometry column), not an array of numbers", 1, 13),
+     "CIRCLE, POLYGON or a geometry column), not an interval", 1, 13),
+    ("SELECT AREA(position_bounds_samples) FROM caom2.Plane", "AREA: its arguments are geometries "
+     "(POINT, CIRCLE, POLYGON or a geometry column), not an array of numbers", 1, 13),
     ("SELECT CAST(s_ra AS POINT) FROM ivoa.ObsCore", "CAST to POINT: it reads a DALI string such "
      "as '10.68 41.27', not a number", 1, 13),
     ("SELECT CAST(s_region AS CIRCLE) FROM ivoa.ObsCore", "CAST to CIRCLE: it reads a DALI string",
@@ -556,6 +570,15 @@ REFUSALS = [
     ("SELECT s_region + 1 FROM ivoa.ObsCore", "+: its operands are numbers, not a region", 1, 8),
     ("SELECT 2 * CIRCLE('ICRS', 1, 2, 3) FROM ivoa.ObsCore", "*: its operands are numbers, not a circle",
      1, 12),
+    ("SELECT INTERVAL(1, 2) FROM caom2.Plane", "INTERVAL stands in CONTAINS or INTERSECTS here",
+     1, 8),
+    ("SELECT productID FROM caom2.Plane WHERE INTERSECTS(INTERVAL(1, 2), position_bounds) = 1",
+     "INTERSECTS: with an interval, both are intervals (INTERVAL(lower, upper) or an interval "
+     "column), not a polygon", 1, 68),
+    ("SELECT productID FROM caom2.Plane WHERE CONTAINS(energy_bounds, 3) = 1",
+     "CONTAINS: with an interval, the second is an interval", 1, 65),
+    ("SELECT productID FROM caom2.Plane WHERE INTERSECTS(INTERVAL('a', 2), energy_bounds) = 1",
+     "INTERVAL: its bounds are numbers, not a string", None, None),
     # a SELECT selects something; WHERE, HAVING and ON are conditions, not values
     ("SELECT FROM ivoa.ObsCore", "a SELECT needs something to select", None, None),
     ("SELECT obs_id FROM ivoa.ObsCore WHERE POINT('ICRS', 1, 2)",

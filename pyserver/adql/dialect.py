@@ -33,7 +33,9 @@ class ADQL(Dialect):
     TYPED_DIVISION = True
 
     class Tokenizer(tokens.Tokenizer):
-        KEYWORDS = {**tokens.Tokenizer.KEYWORDS, "TOP": TokenType.TOP}
+        # (INTERVAL is no ADQL keyword: INTERVAL(lower, upper) is CADC's function of intervals)
+        KEYWORDS = {**{k: v for k, v in tokens.Tokenizer.KEYWORDS.items() if k != "INTERVAL"},
+                    "TOP": TokenType.TOP}
         # ADQL's string literals are single-quoted only, identifiers double-quoted
         QUOTES = ["'"]
         IDENTIFIERS = ['"']
@@ -50,4 +52,5 @@ class ADQL(Dialect):
             "ROUND": lambda args: exp.Anonymous(this="adql.round", expressions=args)
             if len(args) == 2 else exp.Round(this=seq_get(args, 0)),
             "RAND": lambda args: exp.Rand(this=seq_get(args, 0)),
+            "INTERVAL": lambda args: exp.Anonymous(this="INTERVAL", expressions=args),
         }

@@ -25,10 +25,10 @@ GEOMETRY = {"point", "circle", "polygon", "region"}
 NUMERIC_DATATYPES = {"boolean", "unsignedByte", "short", "int", "long", "float", "double"}
 XTYPE_KINDS = {"point": "point", "adql:point": "point", "circle": "circle",
                "polygon": "polygon", "adql:region": "region", "region": "region",
-               "timestamp": "timestamp"}
+               "timestamp": "timestamp", "interval": "interval"}
 FUNCTION_KINDS = {
     "POINT": "point", "CENTROID": "point", "CIRCLE": "circle", "POLYGON": "polygon",
-    "BOX": "polygon", "COORDSYS": "string",
+    "BOX": "polygon", "COORDSYS": "string", "INTERVAL": "interval",
     **{name: "number" for name in (
         "AREA", "DISTANCE", "COORD1", "COORD2", "CONTAINS", "INTERSECTS", "IN_UNIT", "DEGREES",
         "RADIANS", "PI", "ACOS", "ASIN", "ATAN", "ATAN2", "COS", "COT", "SIN", "TAN", "LOG",
@@ -48,7 +48,7 @@ DALI_EXAMPLES = {"point": "'10.68 41.27'", "circle": "'10.68 41.27 0.5'",
 # what each kind is called in a refusal
 NAMES = {"number": "a number", "string": "a string", "timestamp": "a timestamp",
          "point": "a point", "circle": "a circle", "polygon": "a polygon",
-         "region": "a region", "array": "an array of numbers"}
+         "region": "a region", "array": "an array of numbers", "interval": "an interval"}
 ColumnLookup = Callable[[exp.Column], "Column | None"]
 # the operators and what they take
 OPERATORS = {exp.DPipe: ("||", "strings or numbers"), exp.Add: ("+", "numbers"),
@@ -230,8 +230,39 @@ def _points(node, name, args, kinds) -> None:
     _want(name, args, kinds, {"point"}, "its arguments are points")
 
 
+def _contains(node, name, args, kinds) -> None:
+    """CONTAINS of geometries, or (as CADC's service has it) of a number or an interval in an
+    interval: CONTAINS(4.5e-7, energy_bounds)."""
+    if "interval" not in kinds:
+        _geometries(node, name, args, kinds)
+        return
+    _want(name, args[:1], kinds[:1], {"number", "interval"},
+          "with an interval, the first is a number or an interval")
+    _want(name, args[1:], kinds[1:], {"interval"},
+          "with an interval, the second is an interval (INTERVAL(lower, upper) or an interval "
+          "column such as energy_bounds)")
+
+
+def _intersects(node, name, args, kinds) -> None:
+    """INTERSECTS of geometries, or (as CADC's service has it) of two intervals:
+    INTERSECTS(INTERVAL(54321.0, 54321.5), time_bounds)."""
+    if "interval" not in kinds:
+        _geometries(node, name, args, kinds)
+        return
+    _want(name, args, kinds, {"interval"},
+          "with an interval, both are intervals (INTERVAL(lower, upper) or an interval column)")
+
+
+def _interval(node, name, args, kinds) -> None:
+    if len(args) != 2:
+        raise AdqlError(f"INTERVAL takes 2 arguments, its lower and upper bounds, not {len(args)}",
+                        *position(node))
+    _want(name, args, kinds, {"number"}, "its bounds are numbers")
+
+
 RULES = {"POINT": _point, "CIRCLE": _circle, "POLYGON": _polygon, "BOX": _box,
-         "CONTAINS": _geometries, "INTERSECTS": _geometries, "AREA": _geometries,
+         "CONTAINS": _contains, "INTERSECTS": _intersects, "INTERVAL": _interval,
+         "AREA": _geometries,
          "CENTROID": _geometries, "COORDSYS": _geometries, "COORD1": _points,
          "COORD2": _points, "DISTANCE": _points}
 

@@ -27,7 +27,7 @@ from sqlglot.tokens import TokenType
 from .catalog import Catalog, Column, Table
 from .dialect import ADQL
 from .errors import AdqlError, position as _position
-from .kinds import CAST_KINDS, check_conditions, check_geometry_arguments, unit_of
+from .kinds import CAST_KINDS, check_conditions, check_geometry_arguments, kind_of, unit_of
 
 DIALECT = ADQL()
 
@@ -73,7 +73,7 @@ ANONYMOUS_FUNCTIONS = {
     "DEGREES", "RADIANS", "PI", "ACOS", "ASIN", "ATAN", "ATAN2", "COS", "COT", "SIN", "TAN",
     "ADQL.TRUNCATE", "ADQL.ROUND", "LOG", "SIGN", "POINT", "CIRCLE", "POLYGON", "BOX", "REGION",
     "CONTAINS", "INTERSECTS", "DISTANCE", "AREA", "CENTROID", "COORD1", "COORD2", "COORDSYS",
-    "IN_UNIT",
+    "IN_UNIT", "INTERVAL",
 }
 # ADQL 2.1 section 2.7 CAST targets
 CAST_TYPES = {
@@ -160,6 +160,7 @@ def _translate(query: str, catalog: Catalog) -> Translation:
     columns = _output_columns(tree, tables)
     whole_rows_of = _whole_rows_of(tree, tables)
     _rewrite_units(tree, tables)
+    _rewrite_intervals(tree, lambda column: _column_of(column, tables))
     tree = _rewrite_geometry(tree)
     for hexadecimal in list(tree.find_all(exp.HexString)):  # 0x1F is the integer 31
         hexadecimal.replace(exp.Literal.number(int(hexadecimal.this, 16)))
@@ -915,6 +916,13 @@ def _is_point(node: exp.Expr) -> bool:
         isinstance(node, exp.Column) and node.name in INDEXED_POINT_COLUMNS)
 
 
+def _yields_point(node: exp.Expr) -> bool:
+    """A point value: a POINT, or a CENTROID or a CAST to POINT (pgsphere has no && of a point
+    with a region: a point intersects a region it lies in)."""
+    return _is_point(node) or (isinstance(node, exp.Anonymous)
+                               and node.name in ("adql.centroid", "adql.cast_point"))
+
+
 def _geometry_call(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.USERDEFINED:
         # CAST(x AS POINT|CIRCLE|POLYGON): from a DALI string (ADQL 2.1 section 4.7.1)
@@ -957,9 +965,9 @@ def _geometry_call(node: exp.Expr) -> exp.Expr:
         return SphereContainedBy(this=args[0], expression=args[1])
     if name == "INTERSECTS":
         _arity(node, "INTERSECTS", args, 2)
-        if _is_point(args[0]):
+        if _yields_point(args[0]):
             return SphereContainedBy(this=args[0], expression=args[1])
-        if _is_point(args[1]):
+        if _yields_point(args[1]):
             return SphereContainedBy(this=args[1], expression=args[0])
         return SphereOverlaps(this=args[0], expression=args[1])
     if name == "BOX":  # deprecated in ADQL 2.1, still in its grammar
@@ -1034,6 +1042,48 @@ def _distance_bound(node: exp.Expr) -> exp.Expr:
 def _arity(node: exp.Expr, name: str, args: list, count: int) -> None:
     if len(args) != count:
         raise AdqlError(f"{name} takes {count} arguments here, not {len(args)}", *_position(node))
+
+
+def _rewrite_intervals(tree: exp.Expr, lookup) -> None:
+    """CADC's intervals (CAOM's energy_bounds, time_bounds and custom_bounds, published with the
+    DALI xtype interval): INTERVAL(lower, upper) is a range, CONTAINS(x, interval) is x <@
+    interval and INTERSECTS(a, b) is a && b, PostgreSQL's range operators (which the columns'
+    GiST indexes answer). INTERVAL stands in CONTAINS and INTERSECTS only."""
+    for node in reversed(list(tree.dfs())):
+        name, args = _call_of(node)
+        if name not in ("CONTAINS", "INTERSECTS") or not any(
+                kind_of(a, lookup) == "interval" for a in args):
+            continue
+        first, second = (_range(a, lookup) for a in args)
+        node.replace(SphereContainedBy(this=first, expression=second) if name == "CONTAINS"
+                     else SphereOverlaps(this=first, expression=second))
+    for node in tree.find_all(exp.Anonymous):
+        if node.name.upper() == "INTERVAL":
+            raise AdqlError("INTERVAL stands in CONTAINS or INTERSECTS here, as in "
+                            "INTERSECTS(INTERVAL(54321.0, 54321.5), time_bounds) = 1",
+                            *_position(node))
+
+
+def _call_of(node: exp.Expr) -> tuple[str, list[exp.Expr]]:
+    if isinstance(node, exp.Contains):
+        return "CONTAINS", [node.this, node.expression]
+    if isinstance(node, exp.Anonymous):
+        return node.name.upper(), list(node.expressions)
+    return "", []
+
+
+def _range(node: exp.Expr, lookup) -> exp.Expr:
+    """An interval's PostgreSQL form: INTERVAL(a, b) a closed caom2.float8range (bounds in
+    either order), a number a double, an interval column itself."""
+    name, args = _call_of(node)
+    if name == "INTERVAL":
+        low, high = (exp.cast(a.copy(), exp.DataType.build("double")) for a in args)
+        return exp.Anonymous(this="caom2.float8range", expressions=[
+            exp.Least(this=low, expressions=[high.copy()]),
+            exp.Greatest(this=low.copy(), expressions=[high.copy()]), exp.Literal.string("[]")])
+    if kind_of(node, lookup) == "number":
+        return exp.cast(node.copy(), exp.DataType.build("double"))
+    return node.copy()
 
 
 def _rewrite_geometry(tree: exp.Expr) -> exp.Expr:
