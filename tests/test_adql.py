@@ -136,6 +136,13 @@ CASES = [
      "SELECT productid, uri FROM caom2.plane JOIN caom2.artifact USING (planeid)"),
     ("SELECT COUNT(*) FROM caom2.Plane NATURAL JOIN caom2.Artifact",
      "SELECT count(*) FROM caom2.plane NATURAL JOIN caom2.artifact"),
+    # intervals and arrays have an order; a shape equals one of its kind
+    ("SELECT productID FROM caom2.Plane ORDER BY energy_bounds, productID",
+     "SELECT productid FROM caom2.plane ORDER BY energy_bounds, productid"),
+    ("SELECT MAX(energy_bounds_upper), MIN(productID), MAX(metaRelease) FROM caom2.Plane",
+     "SELECT max(energy_bounds_upper), min(productid), max(metarelease) FROM caom2.plane"),
+    ("SELECT a.obs_id FROM ivoa.ObsCore AS a JOIN ivoa.ObsCore AS b ON a.s_region = b.s_region AND a.obs_id = b.obs_id",
+     f"SELECT a.obs_id FROM {O} a JOIN {O} b ON a.s_region = b.s_region AND a.obs_id = b.obs_id"),
     # a CENTROID is a point: it intersects a region it lies in
     ("SELECT obs_id FROM ivoa.ObsCore WHERE INTERSECTS(CIRCLE('ICRS', 6.02, -72.08, 0.5), CENTROID(s_region)) = 1",
      f"SELECT obs_id FROM {O} WHERE adql.centroid(s_region) <@ scircle({CONE}, radians(0.5))"),
@@ -579,6 +586,21 @@ REFUSALS = [
      "CONTAINS: with an interval, the second is an interval", 1, 65),
     ("SELECT productID FROM caom2.Plane WHERE INTERSECTS(INTERVAL('a', 2), energy_bounds) = 1",
      "INTERVAL: its bounds are numbers, not a string", None, None),
+    # shapes are compared with their own kind, have no order, and are not averaged
+    ("SELECT obs_id FROM ivoa.ObsCore WHERE s_region = CIRCLE('ICRS', 1, 2, 3)",
+     "=: a region and a circle cannot be compared; INTERSECTS and CONTAINS tell where shapes "
+     "meet", 1, 39),
+    ("SELECT obs_id FROM ivoa.ObsCore WHERE POINT(1, 2) <> s_ra", "<>: a point and a number cannot "
+     "be compared", 1, 39),
+    ("SELECT obs_id FROM ivoa.ObsCore WHERE s_region > s_region", ">: a region has no order", 1, 39),
+    ("SELECT obs_id FROM ivoa.ObsCore ORDER BY s_region", "ORDER BY: a region has no order", 1, 42),
+    ("SELECT MAX(s_region) FROM ivoa.ObsCore", "MAX: its argument is a number, a string, a time or "
+     "an array, not a region", 1, 12),
+    ("SELECT MIN(time_bounds) FROM caom2.Plane", "MIN: its argument is a number, a string, a time or "
+     "an array, not an interval", 1, 12),
+    ("SELECT AVG(obs_id) FROM ivoa.ObsCore", "AVG: its argument is a number, not a string", 1, 12),
+    ("SELECT SUM(POINT(1, 2)) FROM ivoa.ObsCore", "SUM: its argument is a number, not a point",
+     1, 12),
     # a SELECT selects something; WHERE, HAVING and ON are conditions, not values
     ("SELECT FROM ivoa.ObsCore", "a SELECT needs something to select", None, None),
     ("SELECT obs_id FROM ivoa.ObsCore WHERE POINT('ICRS', 1, 2)",

@@ -50,6 +50,15 @@ NAMES = {"number": "a number", "string": "a string", "timestamp": "a timestamp",
          "point": "a point", "circle": "a circle", "polygon": "a polygon",
          "region": "a region", "array": "an array of numbers", "interval": "an interval"}
 ColumnLookup = Callable[[exp.Column], "Column | None"]
+# the aggregates and the kinds they take
+AGGREGATES = {exp.Avg: ("AVG", {"number"}, "a number"), exp.Sum: ("SUM", {"number"}, "a number"),
+              exp.Max: ("MAX", {"number", "string", "timestamp", "array"},
+                        "a number, a string, a time or an array"),
+              exp.Min: ("MIN", {"number", "string", "timestamp", "array"},
+                        "a number, a string, a time or an array")}
+COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
+# the kinds that have no order (and no < or >): shapes on the sky
+UNORDERED = GEOMETRY
 # the operators and what they take
 OPERATORS = {exp.DPipe: ("||", "strings or numbers"), exp.Add: ("+", "numbers"),
              exp.Sub: ("-", "numbers"), exp.Mul: ("*", "numbers"), exp.Div: ("/", "numbers")}
@@ -104,6 +113,14 @@ def check_geometry_arguments(tree: exp.Expr, lookup: ColumnLookup) -> None:
             _check_call(node, node.name.upper(), list(node.expressions), lookup)
         elif isinstance(node, tuple(OPERATORS)):
             _check_operands(node, lookup)
+        elif isinstance(node, tuple(AGGREGATES)):
+            _check_aggregate(node, lookup)
+        elif isinstance(node, COMPARISONS):
+            _check_comparison(node, lookup)
+        elif isinstance(node, exp.Ordered):
+            kind = kind_of(node.this, lookup)
+            if kind in UNORDERED:
+                raise AdqlError(f"ORDER BY: {NAMES[kind]} has no order", *position(node.this))
 
 
 def check_conditions(tree: exp.Expr, lookup: ColumnLookup) -> None:
@@ -144,6 +161,30 @@ def _check_operands(node: exp.Binary, lookup: ColumnLookup) -> None:
         if kind in GEOMETRY:
             raise AdqlError(f"{symbol}: its operands are {wanted}, not {NAMES[kind]}",
                             *position(side))
+
+
+def _check_aggregate(node: exp.Expr, lookup: ColumnLookup) -> None:
+    name, allowed, expected = AGGREGATES[type(node)]
+    kind = kind_of(node.this, lookup)
+    if kind is not None and kind not in allowed:
+        raise AdqlError(f"{name}: its argument is {expected}, not {NAMES[kind]}",
+                        *position(node.this))
+
+
+def _check_comparison(node: exp.Binary, lookup: ColumnLookup) -> None:
+    """Shapes are compared with shapes of their own kind (= and <> only); where they meet is
+    what INTERSECTS and CONTAINS are for."""
+    kinds = [kind_of(side, lookup) for side in (node.this, node.expression)]
+    if not any(k in UNORDERED for k in kinds) or None in kinds:
+        return
+    symbol = {"EQ": "=", "NEQ": "<>", "GT": ">", "GTE": ">=", "LT": "<", "LTE": "<="}[
+        type(node).__name__.upper()]
+    unordered = next(k for k in kinds if k in UNORDERED)
+    if not isinstance(node, (exp.EQ, exp.NEQ)):
+        raise AdqlError(f"{symbol}: {NAMES[unordered]} has no order", *position(node))
+    if kinds[0] != kinds[1] and set(kinds) != {"region", "polygon"}:
+        raise AdqlError(f"{symbol}: {NAMES[kinds[0]]} and {NAMES[kinds[1]]} cannot be compared; "
+                        "INTERSECTS and CONTAINS tell where shapes meet", *position(node))
 
 
 def _check_geometry_cast(node: exp.Cast, lookup: ColumnLookup) -> None:
