@@ -586,6 +586,15 @@ REFUSALS = [
      "CONTAINS: with an interval, the second is an interval", 1, 65),
     ("SELECT productID FROM caom2.Plane WHERE INTERSECTS(INTERVAL('a', 2), energy_bounds) = 1",
      "INTERVAL: its bounds are numbers, not a string", None, None),
+    # the queries of a UNION, EXCEPT or INTERSECT have as many columns, of one kind each
+    ("SELECT obs_id, s_ra FROM ivoa.ObsCore UNION SELECT obs_id FROM ivoa.ObsCore",
+     "UNION: the query before it has 2 column(s), the one after it 1; each must have as many",
+     1, 52),
+    ("SELECT obs_id FROM ivoa.ObsCore EXCEPT SELECT s_ra FROM ivoa.ObsCore",
+     "EXCEPT: column 1 is a string in the query before it and a number in the one after it",
+     1, 47),
+    ("SELECT * FROM ivoa.ObsCore UNION SELECT * FROM caom2.Plane",
+     "UNION: the query before it has 39 column(s), the one after it", None, None),
     # shapes are compared with their own kind, have no order, and are not averaged
     ("SELECT obs_id FROM ivoa.ObsCore WHERE s_region = CIRCLE('ICRS', 1, 2, 3)",
      "=: a region and a circle cannot be compared; INTERSECTS and CONTAINS tell where shapes "

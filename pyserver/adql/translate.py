@@ -27,7 +27,8 @@ from sqlglot.tokens import TokenType
 from .catalog import Catalog, Column, Table
 from .dialect import ADQL
 from .errors import AdqlError, position as _position
-from .kinds import CAST_KINDS, check_conditions, check_geometry_arguments, kind_of, unit_of
+from .kinds import (CAST_KINDS, NAMES, check_conditions, check_geometry_arguments, kind_of,
+                    unit_of)
 
 DIALECT = ADQL()
 
@@ -157,6 +158,7 @@ def _translate(query: str, catalog: Catalog) -> Translation:
     check_geometry_arguments(tree, lambda column: _column_of(column, tables))
     check_conditions(tree, lambda column: _column_of(column, tables))
     _expand_stars(tree, catalog)
+    _check_set_operations(tree, lambda column: _column_of(column, tables))
     columns = _output_columns(tree, tables)
     whole_rows_of = _whole_rows_of(tree, tables)
     _rewrite_units(tree, tables)
@@ -757,6 +759,38 @@ def _joined_star(left: StarColumns | None, join: exp.Join, catalog: Catalog) -> 
         merged.append((name, shown))
     return merged + [(n, c) for n, c in left if n not in using] + \
         [(n, c) for n, c in right if n not in using]
+
+
+def _check_set_operations(tree: exp.Expr, lookup) -> None:
+    """The queries a UNION, EXCEPT or INTERSECT joins have as many columns, each of one kind
+    in all of them (PostgreSQL's refusal would call the first a syntax error)."""
+    for operation in tree.find_all(exp.SetOperation):
+        word = operation.key.upper()
+        sides = [_first_select(operation.this), _first_select(operation.expression)]
+        if None in sides or any(isinstance(p, exp.Star) or (
+                isinstance(p, exp.Column) and isinstance(p.this, exp.Star))
+                for side in sides for p in side.expressions):
+            continue
+        counts = [len(side.expressions) for side in sides]
+        if counts[0] != counts[1]:
+            raise AdqlError(f"{word}: the query before it has {counts[0]} column(s), the one "
+                            f"after it {counts[1]}; each must have as many", *_position(sides[1]))
+        for number, (ours, theirs) in enumerate(zip(*(side.expressions for side in sides)), 1):
+            values = [p.this if isinstance(p, exp.Alias) else p for p in (ours, theirs)]
+            kinds = [kind_of(value, lookup) for value in values]
+            # (a literal takes the other side's type in PostgreSQL, as '1' a number's)
+            if None not in kinds and kinds[0] != kinds[1] and not any(
+                    isinstance(value, exp.Literal) for value in values):
+                raise AdqlError(f"{word}: column {number} is {NAMES[kinds[0]]} in the query "
+                                f"before it and {NAMES[kinds[1]]} in the one after it",
+                                *_position(theirs))
+
+
+def _first_select(node: exp.Expr) -> exp.Select | None:
+    """The query whose columns a side of a set operation has (its first, for a nested one)."""
+    while isinstance(node, (exp.Subquery, exp.SetOperation)):
+        node = node.this
+    return node if isinstance(node, exp.Select) else None
 
 
 def _suggest(name: str, known: list[str]) -> str:
