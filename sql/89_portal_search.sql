@@ -62,10 +62,11 @@ LANGUAGE sql IMMUTABLE STRICT AS $$
 -- ILIKE 'beginning%' read every row, and starts_with to be exact
 CREATE OR REPLACE FUNCTION portal.name_begins(column_name text, beginning text) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT AS $$
-    SELECT format('hstvo.name_key(s.%1$I) ~>=~ %2$L', column_name, lower(beginning))
+    SELECT format('hstvo.name_key(s.%1$I) ~>=~ %2$L', column_name, k.key)
            || coalesce(format(' AND hstvo.name_key(s.%1$I) ~<~ %2$L', column_name,
-                              portal.after_beginning(lower(beginning))), '')
-           || format(' AND starts_with(hstvo.name_key(s.%1$I), %2$L)', column_name, lower(beginning)) $$;
+                              portal.after_beginning(k.key)), '')
+           || format(' AND starts_with(hstvo.name_key(s.%1$I), %2$L)', column_name, k.key)
+      FROM (SELECT hstvo.name_key(beginning) AS key) AS k $$;
 
 -- the condition of a search's constraints on portal.searchable (alias s)
 CREATE OR REPLACE FUNCTION portal.condition(constraints jsonb) RETURNS text
@@ -162,9 +163,7 @@ LANGUAGE sql AS $$
 INSERT INTO hstvo.setting (name, value, description) VALUES
     ('portal_facet_refresh_seconds', '300',
      'the portal''s facet cube is refreshed at most this often after writes')
-ON CONFLICT (name) DO NOTHING;
-UPDATE hstvo.setting SET description = 'the portal''s facet cube is refreshed at most this often after writes'
- WHERE name = 'portal_facet_refresh_seconds';
+ON CONFLICT (name) DO UPDATE SET description = excluded.description;  -- (a DBA's value stays)
 
 CREATE TABLE IF NOT EXISTS portal.facet_cube_state (
     one        boolean PRIMARY KEY DEFAULT true CHECK (one),
@@ -360,15 +359,16 @@ END $$;
 
 -- the target names that begin so (any case), the most observed first, among the rows the caller
 -- may see
+-- (the names that begin so: portal.name_begins, the portal's own condition)
 CREATE OR REPLACE FUNCTION portal.target_suggestions(beginning text, how_many int DEFAULT 10)
 RETURNS TABLE (target_name text, observations bigint)
-LANGUAGE sql STABLE AS $$
-    SELECT s.target_name, count(*)
-      FROM portal.searchable s
-     WHERE hstvo.name_key(s.target_name) ~>=~ lower(beginning)
-       AND hstvo.name_key(s.target_name) ~<~ coalesce(portal.after_beginning(lower(beginning)), chr(1114111))
-       AND starts_with(hstvo.name_key(s.target_name), lower(beginning))
-     GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT greatest(1, least(how_many, 50)) $$;
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN QUERY EXECUTE format(
+        'SELECT s.target_name, count(*) FROM portal.searchable s WHERE %s
+          GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %s',
+        portal.name_begins('target_name', beginning), greatest(1, least(how_many, 50)));
+END $$;
 
 -- where a target is: the mean direction of the caller's visible rows of that name (any case);
 -- no row when the archive does not know it
@@ -380,7 +380,8 @@ LANGUAGE sql STABLE AS $$
       FROM (SELECT s.target_name, cos(radians(s.s_ra)) * cos(radians(s.s_dec)) AS x,
                    sin(radians(s.s_ra)) * cos(radians(s.s_dec)) AS y, sin(radians(s.s_dec)) AS z
               FROM portal.searchable s
-             WHERE hstvo.name_key(s.target_name) = lower(btrim(name)) AND s.s_ra IS NOT NULL) v
+             WHERE hstvo.name_key(s.target_name) = hstvo.name_key(btrim(name))
+               AND s.s_ra IS NOT NULL) v
     HAVING count(*) > 0 $$;
 
 DO $$

@@ -56,7 +56,8 @@ AGGREGATES = {exp.Avg: ("AVG", {"number"}, "a number"), exp.Sum: ("SUM", {"numbe
                         "a number, a string, a time or an array"),
               exp.Min: ("MIN", {"number", "string", "timestamp", "array"},
                         "a number, a string, a time or an array")}
-COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
+COMPARISONS = {exp.EQ: "=", exp.NEQ: "<>", exp.GT: ">", exp.GTE: ">=", exp.LT: "<",
+               exp.LTE: "<="}
 # the kinds that have no order (and no < or >): shapes on the sky
 UNORDERED = GEOMETRY
 # the operators and what they take
@@ -102,8 +103,9 @@ def kind_of(node: exp.Expr, lookup: ColumnLookup) -> str | None:
     return None
 
 
-def check_geometry_arguments(tree: exp.Expr, lookup: ColumnLookup) -> None:
-    """Refuse a geometry function whose arguments are of the wrong kind (ADQL 2.1 section 4.2)."""
+def check_kinds(tree: exp.Expr, lookup: ColumnLookup) -> None:
+    """Refuse what is applied to values of the wrong kind: a geometry function's arguments
+    (ADQL 2.1 section 4.2), an operator's, an aggregate's, a comparison's sides, an ORDER BY."""
     for node in tree.walk():
         if isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.USERDEFINED:
             _check_geometry_cast(node, lookup)
@@ -115,7 +117,7 @@ def check_geometry_arguments(tree: exp.Expr, lookup: ColumnLookup) -> None:
             _check_operands(node, lookup)
         elif isinstance(node, tuple(AGGREGATES)):
             _check_aggregate(node, lookup)
-        elif isinstance(node, COMPARISONS):
+        elif isinstance(node, tuple(COMPARISONS)):
             _check_comparison(node, lookup)
         elif isinstance(node, exp.Ordered):
             kind = kind_of(node.this, lookup)
@@ -177,8 +179,7 @@ def _check_comparison(node: exp.Binary, lookup: ColumnLookup) -> None:
     kinds = [kind_of(side, lookup) for side in (node.this, node.expression)]
     if not any(k in UNORDERED for k in kinds) or None in kinds:
         return
-    symbol = {"EQ": "=", "NEQ": "<>", "GT": ">", "GTE": ">=", "LT": "<", "LTE": "<="}[
-        type(node).__name__.upper()]
+    symbol = COMPARISONS[type(node)]
     unordered = next(k for k in kinds if k in UNORDERED)
     if not isinstance(node, (exp.EQ, exp.NEQ)):
         raise AdqlError(f"{symbol}: {NAMES[unordered]} has no order", *position(node))

@@ -27,8 +27,7 @@ from sqlglot.tokens import TokenType
 from .catalog import Catalog, Column, Table
 from .dialect import ADQL
 from .errors import AdqlError, position as _position
-from .kinds import (CAST_KINDS, NAMES, check_conditions, check_geometry_arguments, kind_of,
-                    unit_of)
+from .kinds import CAST_KINDS, NAMES, check_conditions, check_kinds, kind_of, unit_of
 
 DIALECT = ADQL()
 
@@ -154,15 +153,16 @@ def _translate(query: str, catalog: Catalog) -> Translation:
     _check_grammar(tree)
     _check_distinct_names(tree)
     tables = _resolve_names(tree, catalog)
+    lookup = lambda column: _column_of(column, tables)  # noqa: E731 (a published column, or None)
     _natural_joins_as_using(tree, catalog)
-    check_geometry_arguments(tree, lambda column: _column_of(column, tables))
-    check_conditions(tree, lambda column: _column_of(column, tables))
+    check_kinds(tree, lookup)
+    check_conditions(tree, lookup)
     _expand_stars(tree, catalog)
-    _check_set_operations(tree, lambda column: _column_of(column, tables))
+    _check_set_operations(tree, lookup)
     columns = _output_columns(tree, tables)
     whole_rows_of = _whole_rows_of(tree, tables)
     _rewrite_units(tree, tables)
-    _rewrite_intervals(tree, lambda column: _column_of(column, tables))
+    _rewrite_intervals(tree, lookup)
     tree = _rewrite_geometry(tree)
     for hexadecimal in list(tree.find_all(exp.HexString)):  # 0x1F is the integer 31
         hexadecimal.replace(exp.Literal.number(int(hexadecimal.this, 16)))
@@ -285,9 +285,7 @@ def _check_grammar(tree: exp.Expr) -> None:
 
 def _parenthesised_join(node: exp.Subquery) -> bool:
     """Whether a parenthesised FROM item is a joined table (not a query)."""
-    inner = node.this
-    while isinstance(inner, exp.Subquery) and not inner.alias:
-        inner = inner.this
+    inner = _unparenthesised(node)
     return isinstance(inner, exp.Table) and bool(inner.args.get("joins"))
 
 
@@ -372,12 +370,8 @@ def _check_distinct_names(tree: exp.Expr) -> None:
     for select in tree.find_all(exp.Select):
         if not select.args.get("from_"):
             continue
-        items = [select.args["from_"].this] + [j.this for j in select.args.get("joins") or []]
         seen: set[str] = set()
-        while items:
-            item = _unparenthesised(items.pop(0))
-            if isinstance(item, exp.Table) and item.args.get("joins"):
-                items.extend(j.this for j in item.args["joins"])
+        for item in _from_items(select):
             name = item.alias_or_name.lower()
             if name and name in seen:
                 if item.alias or not isinstance(item, exp.Table):
@@ -405,8 +399,7 @@ def _natural_joins_as_using(tree: exp.Expr, catalog: Catalog) -> None:
             if not any(join.args.get("method") == "NATURAL" for join in joins):
                 continue
             before = _in_order(_chain_start_columns(scope, first, joins, catalog),
-                               _item_star(first, catalog) if first.args.get("joins") is not joins
-                               else _table_star(first, catalog))
+                               _chain_start_star(first, joins, catalog))
             for join in joins:
                 joined = _in_order(_item_columns(scope, join.this, catalog),
                                    _item_star(join.this, catalog))
@@ -516,29 +509,41 @@ def _unparenthesised(item: exp.Expr) -> exp.Expr:
     return item
 
 
-def _join_chains(select: exp.Select) -> list[tuple[exp.Expr, list[exp.Join]]]:
-    """Each run of joins in a FROM clause, with the item it starts from: the clause's own, and
-    those of the parenthesised joined tables in it (sqlglot reads (a JOIN b) as a table a with
-    joins, in parentheses)."""
-    chains = []
-    if select.args.get("joins"):
-        chains.append((select.args["from_"].this, select.args["joins"]))
+def _from_items(select: exp.Select):
+    """The items of a FROM clause, outermost first, those of its parenthesised joined tables
+    included (sqlglot reads (a JOIN b) as a table a with joins, in parentheses)."""
     items = [select.args["from_"].this] + [j.this for j in select.args.get("joins") or []]
     while items:
-        item = _unparenthesised(items.pop())
+        item = _unparenthesised(items.pop(0))
         if isinstance(item, exp.Table) and item.args.get("joins"):
-            chains.append((item, item.args["joins"]))
             items.extend(j.this for j in item.args["joins"])
-    return chains
+        yield item
+
+
+def _join_chains(select: exp.Select) -> list[tuple[exp.Expr, list[exp.Join]]]:
+    """Each run of joins in a FROM clause, with the item it starts from: the clause's own, then
+    those of the parenthesised joined tables in it, outermost first."""
+    chains = [(select.args["from_"].this, select.args["joins"])] if select.args.get("joins") else []
+    return chains + [(item, item.args["joins"]) for item in _from_items(select)
+                     if isinstance(item, exp.Table) and item.args.get("joins")]
+
+
+def _hangs_joins(first: exp.Expr, joins: list[exp.Join]) -> bool:
+    """Whether `first` is the table sqlglot hangs these joins on (inside parentheses)."""
+    return isinstance(first, exp.Table) and first.args.get("joins") is joins
 
 
 def _chain_start_columns(scope: Scope, first: exp.Expr, joins: list[exp.Join],
                          catalog: Catalog) -> set[str]:
-    """The columns a run of joins starts from: those of its first item alone (inside
-    parentheses, the table that sqlglot hangs the joins on)."""
-    if isinstance(first, exp.Table) and first.args.get("joins") is joins:
+    """The columns a run of joins starts from: those of its first item alone."""
+    if _hangs_joins(first, joins):
         return _source_columns(scope, first, catalog)
     return _item_columns(scope, first, catalog)
+
+
+def _chain_start_star(first: exp.Expr, joins: list[exp.Join], catalog: Catalog) -> "StarColumns | None":
+    """_chain_start_columns in the order SELECT * shows them."""
+    return _table_star(first, catalog) if _hangs_joins(first, joins) else _item_star(first, catalog)
 
 
 def _item_columns(scope: Scope, item: exp.Expr, catalog: Catalog) -> set[str]:
@@ -697,11 +702,7 @@ def _star_columns(select: exp.Select, catalog: Catalog) -> StarColumns | None:
 
 def _qualified_star_columns(select: exp.Select, name: str, catalog: Catalog) -> StarColumns | None:
     """What `name.*` shows: the published columns of that table of the FROM clause."""
-    items = [select.args["from_"].this] + [j.this for j in select.args.get("joins") or []]
-    while items:
-        item = _unparenthesised(items.pop(0))
-        if isinstance(item, exp.Table) and item.args.get("joins"):
-            items.extend(j.this for j in item.args["joins"])
+    for item in _from_items(select):
         if item.alias_or_name.lower() == name.lower():
             return _table_star(item, catalog) if isinstance(item, exp.Table) else None
     return None
@@ -719,19 +720,11 @@ def _item_star(item: exp.Expr, catalog: Catalog) -> StarColumns | None:
 
 
 def _table_star(table: exp.Table, catalog: Catalog) -> StarColumns:
-    found = _published_table(table, catalog)
+    found = _catalog_table(table, catalog)
     if found is None:  # a CTE: its own select list
         return [("*", exp.Column(this=exp.Star(), table=exp.to_identifier(table.alias_or_name)))]
     return [(c.sql_name, exp.column(c.sql_name, table=table.alias_or_name))
             for c in found.columns.values()]
-
-
-def _published_table(table: exp.Table, catalog: Catalog) -> Table | None:
-    if not table.db:
-        return None
-    return catalog.tables.get(f"{table.db}.{table.name}".lower()) or next(
-        (t for t in catalog.tables.values()
-         if (t.schema, t.sql_name) == (table.db.lower(), table.name.lower())), None)
 
 
 def _joined_star(left: StarColumns | None, join: exp.Join, catalog: Catalog) -> StarColumns | None:
@@ -961,11 +954,7 @@ def _geometry_call(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.USERDEFINED:
         # CAST(x AS POINT|CIRCLE|POLYGON): from a DALI string (ADQL 2.1 section 4.7.1)
         return _call("cast_" + CAST_KINDS[str(node.to.args.get("kind")).lower()], node.this)
-    name = node.name.upper() if isinstance(node, exp.Anonymous) else ""
-    if isinstance(node, exp.Contains):
-        name, args = "CONTAINS", [node.this, node.expression]
-    else:
-        args = list(node.expressions) if isinstance(node, exp.Anonymous) else []
+    name, args = _call_of(node)
     if name == "POINT":
         args = _without_coordsys(args)
         _arity(node, "POINT", args, 2)
